@@ -1,0 +1,115 @@
+// Package chat holds the neutral types that flow between the chat side (WeCom callback,
+// the local console) and the command side: an incoming Message and an outgoing Reply.
+// It imports nothing of the project, so wecom, commands and the console can all share it
+// without importing each other.
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Kind says what a user did.
+type Kind string
+
+// The kinds of incoming message the bot acts on.
+const (
+	// KindText is a typed text message (Message.Text holds it).
+	KindText Kind = "text"
+	// KindMenu is a click on an app menu item (Message.EventKey holds the item's key,
+	// which is the command to run).
+	KindMenu Kind = "menu"
+	// KindEnter is a user opening the app (enter_agent).
+	KindEnter Kind = "enter"
+	// KindCardClick is a click on a template card button (EventKey = button key,
+	// TaskID = the card's task_id, ResponseCode = the one-time code to update that card).
+	KindCardClick Kind = "card_click"
+)
+
+// Message is one thing a user did in the chat, after the transport verified it.
+type Message struct {
+	// ID is the stable de-duplication key: MsgId for messages, ResponseCode for card
+	// clicks, user+CreateTime+Event+EventKey for other events. Retries carry the same ID.
+	ID           string
+	User         string // WeCom UserID (FromUserName) as sent
+	Kind         Kind
+	Text         string // KindText
+	EventKey     string // KindMenu, KindCardClick
+	TaskID       string // KindCardClick: the card's task_id
+	ResponseCode string // KindCardClick: lets the bot update the clicked card once
+	Time         time.Time
+}
+
+// ReplyKind says what a reply is, so that a renderer can choose a fitting form.
+type ReplyKind string
+
+// The kinds of reply commands produce.
+const (
+	// ReplyText is a short plain answer (help, refusals, notices).
+	ReplyText ReplyKind = "text"
+	// ReplyList is a list or summary (vm list, status, audit): rendered as markdown.
+	ReplyList ReplyKind = "list"
+	// ReplyCard is a single object's state (vm status, a result): a text_notice card.
+	ReplyCard ReplyKind = "card"
+	// ReplyConfirm asks the user to confirm an action: a button_interaction card with
+	// Buttons, or in text mode a line asking to reply "确认 <Code>".
+	ReplyConfirm ReplyKind = "confirm"
+)
+
+// Severity colours a reply.
+type Severity string
+
+// Severities, from calm to alarming.
+const (
+	SeverityInfo    Severity = "info"
+	SeverityOK      Severity = "ok"
+	SeverityWarning Severity = "warning"
+	SeverityError   Severity = "error"
+)
+
+// Field is one labelled value of a card ("节点: pve1").
+type Field struct {
+	Label string
+	Value string
+}
+
+// Button is one button of a confirmation card.
+type Button struct {
+	Text  string
+	Key   string // comes back as Message.EventKey
+	Style int    // WeCom style: 1 primary (confirm), 2 secondary (cancel), 3 red, 4 blue
+}
+
+// Reply is what a command answers, independent of how it looks. Renderers (WeCom card,
+// markdown, text; the local console) decide the form.
+type Reply struct {
+	Kind     ReplyKind
+	Severity Severity
+	Title    string   // one line: "homeassistant (101)" or "虚拟机列表"
+	Fields   []Field  // labelled values, in order
+	Lines    []string // body lines (list rows, help text); renderers may shorten with "N more"
+	Buttons  []Button // ReplyConfirm only
+	Code     string   // ReplyConfirm: the short code for text mode ("确认 <Code>")
+	Footer   string   // a last grey line (hints, "N more")
+	// UpdateCode, when set, asks the renderer to update the clicked card (WeCom's
+	// response_code) instead of sending a new message. Renderers that cannot update
+	// send it as a new message.
+	UpdateCode string
+}
+
+// Replier delivers replies to one user.
+type Replier interface {
+	Reply(ctx context.Context, user string, r Reply) error
+}
+
+// Handler turns one incoming message into the replies to send back to its sender.
+// It must be safe for concurrent use.
+type Handler interface {
+	Handle(ctx context.Context, m Message) []Reply
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, m Message) []Reply
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, m Message) []Reply { return f(ctx, m) }

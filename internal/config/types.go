@@ -1,0 +1,106 @@
+package config
+
+import (
+	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/selector"
+)
+
+// Config is the whole admin config file. Its YAML keys are a documented contract
+// (configs/config.example.yaml): extend them, never rename them.
+type Config struct {
+	Server    Server    `yaml:"server"`
+	DataDir   string    `yaml:"data_dir"` // default ./data
+	Language  string    `yaml:"language"` // zh (default) | en
+	Retention Retention `yaml:"retention"`
+	WeCom     WeCom     `yaml:"wecom"`
+	PVE       PVE       `yaml:"pve"`
+
+	Users      []User          `yaml:"users"`
+	Roles      map[string]Role `yaml:"roles"`
+	Confirm    []string        `yaml:"confirm"`     // default: shutdown, reboot, stop, reset, suspend
+	ConfirmTTL Duration        `yaml:"confirm_ttl"` // default 5m
+	ReadOnly   bool            `yaml:"read_only"`
+	RateLimit  RateLimit       `yaml:"rate_limit"`
+
+	// Path is the file the config was loaded from (not a YAML key).
+	Path string `yaml:"-"`
+}
+
+// Server is the HTTP listener.
+type Server struct {
+	Listen       string `yaml:"listen"`        // default 127.0.0.1:8080
+	CallbackPath string `yaml:"callback_path"` // default /wecom/callback
+}
+
+// Retention says how long embedded records are kept.
+type Retention struct {
+	Audit Duration `yaml:"audit"` // default 180d
+}
+
+// WeCom is the self-built app.
+type WeCom struct {
+	CorpID             string   `yaml:"corp_id"`
+	AgentID            int      `yaml:"agent_id"`
+	Secret             Secret   `yaml:"secret"`
+	SecretFile         string   `yaml:"secret_file"`
+	Token              Secret   `yaml:"token"`
+	TokenFile          string   `yaml:"token_file"`
+	EncodingAESKey     Secret   `yaml:"encoding_aes_key"`
+	EncodingAESKeyFile string   `yaml:"encoding_aes_key_file"`
+	APIBaseURL         string   `yaml:"api_base_url"` // default https://qyapi.weixin.qq.com, no /cgi-bin
+	ReplyMode          string   `yaml:"reply_mode"`   // card (default) | text
+	MaxClockSkew       Duration `yaml:"max_clock_skew"`
+	// MaxClockSkewSet tells an explicit 0 (off) from an absent key (default 10m).
+	MaxClockSkewSet bool `yaml:"-"`
+}
+
+// PVE holds every cluster the bot manages.
+type PVE struct {
+	Timeout     Duration  `yaml:"timeout"`      // per request, default 15s
+	TaskTimeout Duration  `yaml:"task_timeout"` // longest wait for a task, default 5m
+	Clusters    []Cluster `yaml:"clusters"`
+}
+
+// Cluster is one PVE cluster (or single node) reached with one API token.
+type Cluster struct {
+	Name               string     `yaml:"name"`
+	BaseURL            string     `yaml:"base_url"`  // https://host:8006, /api2/json is added by the bot
+	Endpoints          []string   `yaml:"endpoints"` // more nodes, tried in order when base_url does not answer
+	TokenID            string     `yaml:"token_id"`  // user@realm!name
+	TokenSecret        Secret     `yaml:"token_secret"`
+	TokenSecretFile    string     `yaml:"token_secret_file"`
+	Fingerprint        StringList `yaml:"fingerprint"` // SHA-256 of the leaf certificate(s), colons and case optional
+	CAFile             string     `yaml:"ca_file"`
+	InsecureSkipVerify bool       `yaml:"insecure_skip_verify"`
+	Protected          []string   `yaml:"protected"` // guest selectors that only admins may power-manage
+
+	// ProtectedSel is Protected parsed (filled by Load).
+	ProtectedSel selector.List `yaml:"-"`
+}
+
+// User is one WeCom member allowed to use the bot.
+type User struct {
+	ID    string   `yaml:"id"` // WeCom UserID, matched case-insensitively
+	Role  string   `yaml:"role"`
+	Scope []string `yaml:"scope"` // guest selectors; empty = everything
+
+	// ScopeSel is Scope parsed (filled by Load); nil means everything.
+	ScopeSel selector.List `yaml:"-"`
+}
+
+// Role lists the actions (command names) a role allows.
+type Role struct {
+	Allow []string `yaml:"allow"`
+}
+
+// RateLimit limits commands per user.
+type RateLimit struct {
+	PerUser Rate `yaml:"per_user"` // "20/m" (default); "0" turns it off
+}
+
+// Rate is N events per Per ("20/m", "100/h", "5/s"). Zero N means unlimited.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
