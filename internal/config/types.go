@@ -25,7 +25,14 @@ type Config struct {
 
 	// Path is the file the config was loaded from (not a YAML key).
 	Path string `yaml:"-"`
+
+	// lines maps a key path ("users[2].role") to its line in the file, so that
+	// Validate can point at it. Nil for a Config built by hand. A pointer, so
+	// that printing a Config with %+v does not dump it.
+	lines *lineIndex
 }
+
+type lineIndex struct{ m map[string]int }
 
 // Server is the HTTP listener.
 type Server struct {
@@ -38,7 +45,9 @@ type Retention struct {
 	Audit Duration `yaml:"audit"` // default 180d
 }
 
-// WeCom is the self-built app.
+// WeCom is the self-built app. After Load each secret holds its value even when
+// it came from its *_file twin (whose path Load makes relative to the config
+// file's directory).
 type WeCom struct {
 	CorpID             string   `yaml:"corp_id"`
 	AgentID            int      `yaml:"agent_id"`
@@ -70,8 +79,8 @@ type Cluster struct {
 	TokenID            string     `yaml:"token_id"`  // user@realm!name
 	TokenSecret        Secret     `yaml:"token_secret"`
 	TokenSecretFile    string     `yaml:"token_secret_file"`
-	Fingerprint        StringList `yaml:"fingerprint"` // SHA-256 of the leaf certificate(s), colons and case optional
-	CAFile             string     `yaml:"ca_file"`
+	Fingerprint        StringList `yaml:"fingerprint"` // SHA-256 of the leaf certificate(s); Load normalises to "AB:CD:..."
+	CAFile             string     `yaml:"ca_file"`     // Load makes it relative to the config file's directory
 	InsecureSkipVerify bool       `yaml:"insecure_skip_verify"`
 	Protected          []string   `yaml:"protected"` // guest selectors that only admins may power-manage
 

@@ -1,0 +1,234 @@
+// Package app wires the bot together from a loaded config: the store, the WeCom client
+// and callback, the PVE fleet, the command dispatcher, the inbox and the HTTP server.
+// cmd/bot only parses flags and calls it; tests start whole bots through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/commands"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/inbox"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
+)
+
+// Options are the seams tests and the demo use; the zero value is production.
+type Options struct {
+	Logger *zap.Logger
+	Now    func() time.Time
+	// HTTPClient overrides the client used for WeCom (tests).
+	WeComHTTPClient *http.Client
+	// PVE overrides options of the PVE clients (tests shorten poll intervals).
+	PVE pve.Options
+	// QuickWait overrides how long a command waits for its task before answering
+	// "running" (tests).
+	QuickWait time.Duration
+	// ShutdownTimeout bounds the graceful shutdown (default 30s).
+	ShutdownTimeout time.Duration
+	// Replier replaces the WeCom replier (the local console).
+	Replier chat.Replier
+}
+
+// App is one running bot.
+type App struct {
+	cfg    *config.Config
+	o      Options
+	log    *zap.Logger
+	store  *store.Store
+	fleet  *pve.Fleet
+	disp   *commands.Dispatcher
+	inbox  *inbox.Inbox
+	router chi.Router
+	ln     net.Listener
+	srv    *http.Server
+}
+
+// New opens the store (taking data_dir for this process), builds every part and binds
+// the listener. It fails on what the bot cannot run without: a broken data_dir, a port in
+// use. A PVE cluster or WeCom being down is not such a failure.
+func New(cfg *config.Config, o Options) (a *App, err error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	log := o.Logger
+	a = &App{cfg: cfg, o: o, log: log}
+
+	a.store, err = store.Open(cfg.DataDir, store.Options{Now: o.Now, AuditRetention: cfg.Retention.Audit.Std(), Logger: log.Named("store")})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = a.store.Close()
+		}
+	}()
+
+	replier := o.Replier
+	if replier == nil {
+		client, err := wecom.NewClient(wecom.ClientConfig{
+			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
+			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now,
+		}, log.Named("wecom"))
+		if err != nil {
+			return nil, fmt.Errorf("app: wecom client: %w", err)
+		}
+		replier = wecom.NewReplier(client, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
+	}
+
+	po := o.PVE
+	po.Logger = log.Named("pve")
+	if po.Timeout == 0 {
+		po.Timeout = cfg.PVE.Timeout.Std()
+	}
+	if po.TaskTimeout == 0 {
+		po.TaskTimeout = cfg.PVE.TaskTimeout.Std()
+	}
+	a.fleet, err = pve.NewFleet(cfg.PVE, po)
+	if err != nil {
+		return nil, fmt.Errorf("app: pve: %w", err)
+	}
+
+	a.disp = commands.New(cfg, commands.Options{
+		Fleet: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
+		QuickWait: o.QuickWait, TaskTimeout: cfg.PVE.TaskTimeout.Std(),
+	})
+	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.disp, Replier: replier, Logger: log.Named("inbox")})
+
+	a.router = chi.NewRouter()
+	if o.Replier == nil {
+		cb, err := wecom.NewCallback(wecom.CallbackConfig{
+			Token: cfg.WeCom.Token.Value(), EncodingAESKey: cfg.WeCom.EncodingAESKey.Value(),
+			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, MaxClockSkew: cfg.WeCom.MaxClockSkew.Std(), Now: o.Now,
+		}, wecom.InboxFunc(a.accept), log.Named("callback"))
+		if err != nil {
+			return nil, fmt.Errorf("app: callback: %w", err)
+		}
+		a.router.Method(http.MethodGet, cfg.Server.CallbackPath, cb)
+		a.router.Method(http.MethodPost, cfg.Server.CallbackPath, cb)
+	}
+	a.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+
+	a.ln, err = net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Server.Listen, err)
+	}
+	a.srv = &http.Server{
+		Handler:           a.router,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	return a, nil
+}
+
+// accept hands a verified callback message to the inbox, translating its "queue full"
+// into the callback's 503.
+func (a *App) accept(ctx context.Context, m chat.Message) error {
+	err := a.inbox.Accept(ctx, m)
+	if errors.Is(err, inbox.ErrBusy) || errors.Is(err, inbox.ErrClosed) {
+		return wecom.ErrBusy
+	}
+	return err
+}
+
+// Addr is the address the bot listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Router lets the console and tests mount more routes before Run.
+func (a *App) Router() chi.Router { return a.router }
+
+// Handle runs a message through the inbox as if it came from WeCom (the local console).
+func (a *App) Handle(ctx context.Context, m chat.Message) error { return a.inbox.Accept(ctx, m) }
+
+// Store is the bot's embedded store (the console shows the audit log).
+func (a *App) Store() *store.Store { return a.store }
+
+// Run serves until ctx ends, then shuts down gracefully: stop taking callbacks, finish
+// queued and running messages (bounded by ShutdownTimeout), close the store. Messages
+// still unfinished are resumed at the next start.
+func (a *App) Run(ctx context.Context) error {
+	// Settle what a previous run left open before taking new work: actions first (never
+	// re-POST), then the messages that were received but not answered.
+	a.disp.Recover(ctx)
+	if pending, err := a.store.Unfinished(ctx); err != nil {
+		a.log.Error("cannot read unfinished messages", zap.Error(err))
+	} else if len(pending) > 0 {
+		msgs := make([]chat.Message, len(pending))
+		for i, p := range pending {
+			msgs[i] = p.Msg
+		}
+		go func() {
+			if err := a.inbox.Resume(ctx, msgs...); err != nil {
+				a.log.Warn("resuming unfinished messages stopped", zap.Error(err))
+			}
+		}()
+	}
+	a.fleet.Start(ctx)
+	go a.prune(ctx)
+
+	errc := make(chan error, 1)
+	go func() { errc <- a.srv.Serve(a.ln) }()
+	a.log.Info("bot serving", zap.String("listen", a.Addr()), zap.String("callback_path", a.cfg.Server.CallbackPath))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), a.o.ShutdownTimeout)
+	defer cancel()
+	if err := a.srv.Shutdown(sctx); err != nil {
+		a.log.Warn("http shutdown", zap.Error(err))
+	}
+	if err := a.inbox.Close(sctx); err != nil {
+		a.log.Warn("some messages were cut short by shutdown; they resume at the next start", zap.Error(err))
+	}
+	if err := a.disp.Close(sctx); err != nil {
+		a.log.Warn("some task results were not followed to the end; they resume at the next start", zap.Error(err))
+	}
+	if err := a.store.Close(); err != nil {
+		a.log.Error("closing the store", zap.Error(err))
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("app: serve: %w", serveErr)
+	}
+	return nil
+}
+
+// prune applies retention hourly.
+func (a *App) prune(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.store.Prune(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("retention pruning failed", zap.Error(err))
+		} else if n > 0 {
+			a.log.Debug("pruned old records", zap.Int64("rows", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,213 @@
+// Package apptest starts whole bots for end-to-end tests: a fake WeCom
+// (wecomtest), a fake PVE cluster (pvetest) and a config file that joins them, with
+// distinctive secrets so that tests can prove none of them leaks.
+package apptest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve/pvetest"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
+)
+
+// Distinctive secrets: no log line, error or reply may ever contain them.
+const (
+	CorpSecret    = "wecom-SECRET-7f3a9c1e-never-log-me"
+	CallbackToken = "cbTOKEN9e2dNeverLog"
+	// PVETokenSecret is the fake cluster's token secret.
+	PVETokenSecret = pvetest.HomeLabTokenSecret
+)
+
+// AESKey is a 43-character EncodingAESKey (32 bytes once decoded).
+var AESKey = strings.TrimRight(base64.StdEncoding.EncodeToString([]byte("e2e-aes-key-0123456789abcdef-XYZ")), "=")
+
+// Secrets lists every secret value a bot under test knows.
+func Secrets() []string { return []string{CorpSecret, CallbackToken, AESKey, PVETokenSecret} }
+
+// Env is a fake WeCom and a fake PVE with the home-lab seed.
+type Env struct {
+	WeCom *wecomtest.Server
+	PVE   *pvetest.Server
+}
+
+// NewEnv starts both fakes; they stop with the test.
+func NewEnv(t testing.TB) *Env {
+	t.Helper()
+	wc := wecomtest.NewServer(t, wecomtest.WithCorp(wecomtest.FakeCorpID, CorpSecret, wecomtest.FakeAgentID))
+	pv := pvetest.New(pvetest.Options{TLS: true, ErrorFormat: pvetest.Modern, ClusterName: "home"})
+	pvetest.SeedHomeLab(pv)
+	t.Cleanup(pv.Close)
+	return &Env{WeCom: wc, PVE: pv}
+}
+
+// Sender returns a sender that posts callbacks to the bot at baseURL (http://host:port).
+func (e *Env) Sender(baseURL string) *wecomtest.Sender {
+	return &wecomtest.Sender{
+		URL: baseURL + "/wecom/callback", Token: CallbackToken, EncodingAESKey: AESKey,
+		CorpID: wecomtest.FakeCorpID, AgentID: wecomtest.FakeAgentID,
+	}
+}
+
+// ConfigOptions shape the config file.
+type ConfigOptions struct {
+	DataDir   string
+	Listen    string // default 127.0.0.1:0
+	ReplyMode string // card (default) | text
+	Language  string // zh (default) | en
+	ReadOnly  bool
+	RateLimit string // default "0" (off)
+	// Extra is appended verbatim at the end (more top-level keys).
+	Extra string
+	// Protected is the cluster's protected list (YAML flow sequence), default ["tag:infra"].
+	Protected string
+}
+
+// Users of the seeded config: an admin, an operator with a scope, a viewer, and an
+// operator without a scope.
+const (
+	Admin    = "zhangsan"
+	Operator = "lisi"
+	Viewer   = "wangwu"
+	Family   = "zhaoliu"
+)
+
+// Config returns the YAML of a config joining the fakes.
+func (e *Env) Config(o ConfigOptions) string {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
+	}
+	if o.ReplyMode == "" {
+		o.ReplyMode = "card"
+	}
+	if o.Language == "" {
+		o.Language = "zh"
+	}
+	if o.RateLimit == "" {
+		o.RateLimit = "0"
+	}
+	if o.Protected == "" {
+		o.Protected = `["tag:infra"]`
+	}
+	return fmt.Sprintf(`server:
+  listen: %q
+data_dir: %q
+language: %s
+wecom:
+  corp_id: %q
+  agent_id: %d
+  secret: %q
+  token: %q
+  encoding_aes_key: %q
+  api_base_url: %q
+  reply_mode: %s
+pve:
+  timeout: 5s
+  task_timeout: 20s
+  clusters:
+    - name: home
+      base_url: %q
+      token_id: %q
+      token_secret: %q
+      fingerprint: %q
+      protected: %s
+users:
+  - id: %s
+    role: admin
+  - id: %s
+    role: operator
+    scope: ["100-199", "pool:media"]
+  - id: %s
+    role: viewer
+  - id: %s
+    role: family
+roles:
+  family: { allow: [status, list, start, shutdown] }
+confirm_ttl: 5m
+read_only: %v
+rate_limit: { per_user: %q }
+%s`, o.Listen, o.DataDir, o.Language,
+		wecomtest.FakeCorpID, wecomtest.FakeAgentID, CorpSecret, CallbackToken, AESKey, e.WeCom.URL(), o.ReplyMode,
+		e.PVE.URL(), pvetest.HomeLabTokenID, PVETokenSecret, e.PVE.Fingerprint(), o.Protected,
+		Admin, Operator, Viewer, Family, o.ReadOnly, o.RateLimit, o.Extra)
+}
+
+// WriteConfig writes the config into dir/config.yaml and returns its path.
+func (e *Env) WriteConfig(t testing.TB, dir string, o ConfigOptions) string {
+	t.Helper()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(e.Config(o)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// LogBuffer collects log output safely from many goroutines.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// CheckNoSecrets fails the test if any secret, or any access token the fake WeCom
+// issued, appears in any of texts.
+func (e *Env) CheckNoSecrets(t testing.TB, what string, texts ...string) {
+	t.Helper()
+	secrets := Secrets()
+	for _, c := range e.WeCom.Calls() {
+		if tok := c.Query.Get("access_token"); tok != "" {
+			secrets = append(secrets, tok)
+		}
+	}
+	for _, text := range texts {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(text, s) {
+				t.Errorf("%s contains a secret (%.6s…)", what, s)
+			}
+		}
+	}
+}
+
+// SentTexts returns the text of everything the fake WeCom delivered: contents and card
+// titles, fields and buttons.
+func (e *Env) SentTexts() []string {
+	var out []string
+	for _, m := range e.WeCom.Sent() {
+		out = append(out, MessageText(m))
+	}
+	for _, u := range e.WeCom.Updates() {
+		s := u.ReplaceName
+		if u.Card != nil {
+			s += " " + string(u.Card.Raw)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// MessageText flattens one sent message to searchable text.
+func MessageText(m wecomtest.SentMessage) string {
+	if m.Card == nil {
+		return m.Content
+	}
+	return string(m.Card.Raw)
+}

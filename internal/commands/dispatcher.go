@@ -1,0 +1,346 @@
+// Package commands turns what a person typed into a checked, confirmed, audited PVE
+// operation and a neutral chat.Reply:
+//
+//	parse -> who is it (access) -> needs confirmation? -> one POST + task wait -> Reply
+//
+// It talks to PVE and to the store through the small interfaces below, which
+// internal/pve and internal/store implement; it never builds WeCom JSON.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/access"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
+)
+
+// Fleet is what commands needs from PVE; *pve.Fleet implements it.
+type Fleet interface {
+	Find(ctx context.Context, target string) (pve.Guest, error)
+	Guests(ctx context.Context) ([]pve.Guest, map[string]error)
+	GuestStatus(ctx context.Context, g pve.Guest) (pve.GuestStatus, error)
+	Do(ctx context.Context, g pve.Guest, a pve.Action) (upid string, err error)
+	Wait(ctx context.Context, g pve.Guest, upid string) (pve.TaskResult, error)
+	Nodes(ctx context.Context) ([]pve.Node, map[string]error)
+	Storage(ctx context.Context) ([]pve.Storage, map[string]error)
+	Tasks(ctx context.Context, limit int) ([]pve.Task, map[string]error)
+	ClusterNames() []string
+}
+
+// Store is the embedded state commands needs; *store.Store implements it.
+type Store interface {
+	CreateConfirmation(ctx context.Context, c store.Confirmation) error
+	TakeConfirmation(ctx context.Context, idOrCode, user string) (store.Confirmation, error)
+	CancelConfirmation(ctx context.Context, idOrCode, user string) (store.Confirmation, error)
+	BeginAction(ctx context.Context, a store.Action) (fresh bool, err error)
+	ActionSent(ctx context.Context, id, upid string) error
+	ActionDone(ctx context.Context, id, result string) error
+	GetAction(ctx context.Context, id string) (store.Action, error)
+	OpenActions(ctx context.Context) ([]store.Action, error)
+	Audit(ctx context.Context, e store.AuditEntry) error
+	RecentAudit(ctx context.Context, n int) ([]store.AuditEntry, error)
+}
+
+// Options wires a Dispatcher.
+type Options struct {
+	Fleet  Fleet
+	Store  Store
+	Notify chat.Replier // for results that arrive after the command returned
+	Logger *zap.Logger
+	Now    func() time.Time
+	// QuickWait is how long a command waits for its task before answering "running"
+	// and following up with a new message (default 8s).
+	QuickWait time.Duration
+	// TaskTimeout bounds the follow-up wait (default 5m; pve.task_timeout).
+	TaskTimeout time.Duration
+}
+
+// settings is the part of the config commands use; swapped whole on reload, so an
+// in-flight command finishes on the settings it started with.
+type settings struct {
+	policy     access.Policy
+	lang       Lang
+	confirm    map[string]bool
+	confirmTTL time.Duration
+	textMode   bool
+	perUser    config.Rate
+	multi      bool // more than one cluster: show cluster names
+}
+
+// Dispatcher handles messages; it implements chat.Handler.
+type Dispatcher struct {
+	o   Options
+	log *zap.Logger
+	cur atomic.Pointer[settings]
+
+	limMu    sync.Mutex
+	limiters map[string]*userLimit
+
+	follow sync.WaitGroup // background task waits
+	bg     context.Context
+	stop   context.CancelFunc
+}
+
+type userLimit struct {
+	lim      *rate.Limiter
+	notified bool // told about the limit since it last let a message through
+}
+
+// New returns a Dispatcher using cfg.
+func New(cfg *config.Config, o Options) *Dispatcher {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.QuickWait <= 0 {
+		o.QuickWait = 8 * time.Second
+	}
+	if o.TaskTimeout <= 0 {
+		o.TaskTimeout = 5 * time.Minute
+	}
+	bg, stop := context.WithCancel(context.Background())
+	d := &Dispatcher{o: o, log: o.Logger, limiters: map[string]*userLimit{}, bg: bg, stop: stop}
+	d.SetConfig(cfg)
+	return d
+}
+
+// SetConfig swaps users, roles, scopes and confirmation rules atomically.
+func (d *Dispatcher) SetConfig(cfg *config.Config) {
+	s := &settings{
+		policy:     access.NewPolicy(cfg),
+		lang:       Lang(cfg.Language),
+		confirm:    map[string]bool{},
+		confirmTTL: cfg.ConfirmTTL.Std(),
+		textMode:   cfg.WeCom.ReplyMode == "text",
+		perUser:    cfg.RateLimit.PerUser,
+		multi:      len(cfg.PVE.Clusters) > 1,
+	}
+	if s.lang == "" {
+		s.lang = LangZH
+	}
+	if s.confirmTTL <= 0 {
+		s.confirmTTL = 5 * time.Minute
+	}
+	for _, a := range cfg.Confirm {
+		s.confirm[a] = true
+	}
+	d.cur.Store(s)
+	d.limMu.Lock()
+	d.limiters = map[string]*userLimit{} // new limits apply from now on
+	d.limMu.Unlock()
+}
+
+// Close waits for background follow-ups until ctx ends, then cancels them.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { d.follow.Wait(); close(done) }()
+	select {
+	case <-done:
+		d.stop()
+		return nil
+	case <-ctx.Done():
+		d.stop()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// req is one message being handled.
+type req struct {
+	s    *settings
+	m    chat.Message
+	user access.User
+	text string // the command text (typed, or a menu item's key)
+}
+
+func (r *req) t(key string, args ...any) string { return T(r.s.lang, key, args...) }
+
+// Handle answers one message.
+func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {
+	s := d.cur.Load()
+	r := &req{s: s, m: m}
+	u, ok := s.policy.User(m.User)
+	if !ok {
+		if m.Kind == chat.KindEnter {
+			return nil
+		}
+		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "unknown user", Command: clip(m.Text)})
+		return []chat.Reply{textReply(chat.SeverityWarning, r.t("unknown_user", m.User))}
+	}
+	r.user = u
+	switch m.Kind {
+	case chat.KindEnter:
+		return nil
+	case chat.KindText:
+		r.text = m.Text
+	case chat.KindMenu:
+		r.text = m.EventKey
+	case chat.KindCardClick:
+		if !d.allow(r) {
+			return d.limited(r)
+		}
+		return d.click(ctx, r)
+	default:
+		return nil
+	}
+	if !d.allow(r) {
+		return d.limited(r)
+	}
+	cmd, err := Parse(r.text)
+	if err != nil {
+		return []chat.Reply{d.parseError(r, err)}
+	}
+	return d.run(ctx, r, cmd)
+}
+
+func (d *Dispatcher) run(ctx context.Context, r *req, cmd Command) []chat.Reply {
+	if a := cmd.Action(); a != "" && isRead(a) {
+		if dec := r.s.policy.Decide(r.user.ID, a, nil); !dec.Allowed {
+			d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
+			return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+		}
+	}
+	switch cmd.Verb {
+	case VerbHelp:
+		return []chat.Reply{helpReply(r.s.lang, cmd.Topic)}
+	case VerbStatus:
+		return []chat.Reply{d.status(ctx, r)}
+	case VerbList:
+		return []chat.Reply{d.list(ctx, r, cmd)}
+	case VerbGuestStatus:
+		return []chat.Reply{d.guestStatus(ctx, r, cmd)}
+	case VerbNodeList, VerbNodeStatus:
+		return []chat.Reply{d.nodes(ctx, r, cmd)}
+	case VerbStorage:
+		return []chat.Reply{d.storage(ctx, r)}
+	case VerbTasks:
+		return []chat.Reply{d.tasks(ctx, r)}
+	case VerbAudit:
+		return []chat.Reply{d.auditList(ctx, r, cmd)}
+	case VerbConfirm:
+		return d.confirmCode(ctx, r, cmd.Code, "")
+	case VerbCancel:
+		return []chat.Reply{d.cancel(ctx, r, cmd.Code, "")}
+	case VerbStart, VerbShutdown, VerbReboot, VerbSuspend, VerbResume, VerbStop, VerbReset:
+		return d.power(ctx, r, cmd)
+	}
+	return []chat.Reply{helpReply(r.s.lang, "")}
+}
+
+func isRead(action string) bool {
+	switch action {
+	case "status", "list", "node", "storage", "task", "audit":
+		return true
+	}
+	return false
+}
+
+// allow applies the per-user rate limit.
+func (d *Dispatcher) allow(r *req) bool {
+	if r.s.perUser.N <= 0 || r.s.perUser.Per <= 0 {
+		return true
+	}
+	key := strings.ToLower(r.user.ID)
+	d.limMu.Lock()
+	defer d.limMu.Unlock()
+	ul := d.limiters[key]
+	if ul == nil {
+		every := rate.Every(r.s.perUser.Per / time.Duration(r.s.perUser.N))
+		ul = &userLimit{lim: rate.NewLimiter(every, r.s.perUser.N)}
+		d.limiters[key] = ul
+	}
+	if ul.lim.AllowN(d.o.Now(), 1) {
+		ul.notified = false
+		return true
+	}
+	return false
+}
+
+// limited answers a message over the limit: one polite notice, then silence until the
+// limit lets a message through again (a notice per message would itself be spam).
+func (d *Dispatcher) limited(r *req) []chat.Reply {
+	key := strings.ToLower(r.user.ID)
+	d.limMu.Lock()
+	ul := d.limiters[key]
+	first := ul != nil && !ul.notified
+	if ul != nil {
+		ul.notified = true
+	}
+	d.limMu.Unlock()
+	d.log.Info("rate limit hit", zap.String("user", r.user.ID))
+	if !first {
+		return nil
+	}
+	return []chat.Reply{textReply(chat.SeverityWarning, r.t("rate_limited", r.s.perUser.N, perWord(r.s.lang, r.s.perUser.Per)))}
+}
+
+func (d *Dispatcher) parseError(r *req, err error) chat.Reply {
+	var pe *ParseError
+	lines := []string{}
+	if errors.As(err, &pe) {
+		lines = append(lines, pe.Message(string(r.s.lang)))
+		if len(pe.Suggestions) > 0 {
+			lines = append(lines, r.t("did_you_mean", strings.Join(pe.Suggestions, r.t("list_sep"))))
+		}
+	} else {
+		lines = append(lines, r.t("unknown_command"))
+	}
+	h := helpReply(r.s.lang, "")
+	rep := chat.Reply{Kind: chat.ReplyText, Severity: chat.SeverityWarning, Title: lines[0], Lines: append(lines[1:], h.Lines...)}
+	return rep
+}
+
+func (d *Dispatcher) audit(ctx context.Context, r *req, e store.AuditEntry) {
+	e.Time = d.o.Now()
+	if e.User == "" {
+		e.User = r.m.User
+	}
+	if err := d.o.Store.Audit(context.WithoutCancel(ctx), e); err != nil {
+		d.log.Error("cannot write audit entry", zap.Error(err))
+	}
+}
+
+func textReply(sev chat.Severity, title string, lines ...string) chat.Reply {
+	return chat.Reply{Kind: chat.ReplyText, Severity: sev, Title: title, Lines: lines}
+}
+
+// clip keeps audit entries and logs small.
+func clip(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+func perWord(lang Lang, per time.Duration) string {
+	switch per {
+	case time.Second:
+		return T(lang, "per_second")
+	case time.Hour:
+		return T(lang, "per_hour")
+	case time.Minute:
+		return T(lang, "per_minute")
+	}
+	return fmt.Sprint(per)
+}

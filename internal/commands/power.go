@@ -1,0 +1,443 @@
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/access"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
+)
+
+// Button keys carry a one-time confirmation id: "confirm:<id>" / "cancel:<id>".
+const (
+	keyConfirm = "confirm:"
+	keyCancel  = "cancel:"
+)
+
+// power handles start, shutdown, reboot, suspend, resume, stop and reset.
+func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Reply {
+	action := cmd.Action()
+	g, err := d.o.Fleet.Find(ctx, cmd.Target)
+	if err != nil {
+		return []chat.Reply{d.findError(ctx, r, cmd.Target, action, err)}
+	}
+	if cmd.Kind != "" && g.Type != cmd.Kind {
+		// "ct start 101" where 101 is a VM: say so rather than act on the wrong kind.
+		return []chat.Reply{textReply(chat.SeverityWarning, r.t("wrong_kind", guestLabel(r, g), typeWord(r.s.lang, g.Type)))}
+	}
+	if g.Type == "lxc" && action == "reset" {
+		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_reset"))}
+	}
+	sub := g.Subject()
+	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed || !r.s.policy.Visible(r.user.ID, sub) {
+		if dec.Allowed { // invisible guests read as unknown ones
+			dec = access.Decision{Reason: access.ReasonOutOfScope}
+		}
+		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
+		return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+	}
+	st, err := d.o.Fleet.GuestStatus(ctx, g)
+	if err != nil {
+		return []chat.Reply{d.pveError(r, err)}
+	}
+	if msg, done := alreadyThere(r, st, action); done {
+		d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "already in state", Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID, Result: msg})
+		return []chat.Reply{textReply(chat.SeverityInfo, msg)}
+	}
+	if r.s.confirm[action] {
+		return []chat.Reply{d.askConfirmation(ctx, r, st, action)}
+	}
+	return d.execute(ctx, r, g, action, r.m.ID, "")
+}
+
+// alreadyThere answers "already running/stopped" from the state just read, so no POST is
+// made for nothing; and refuses actions the state makes impossible, in words.
+func alreadyThere(r *req, st pve.GuestStatus, action string) (string, bool) {
+	label := guestLabel(r, st.Guest)
+	running := st.Status == "running"
+	paused := running && (st.QMPStatus == "paused" || st.QMPStatus == "suspended")
+	switch action {
+	case "start":
+		if running && !paused {
+			return r.t("already", label, stateWord(r.s.lang, "running")), true
+		}
+		if paused {
+			return r.t("paused_use_resume", label), true
+		}
+	case "shutdown", "stop":
+		if st.Status == "stopped" {
+			return r.t("already", label, stateWord(r.s.lang, "stopped")), true
+		}
+	case "reboot", "reset", "suspend":
+		if st.Status == "stopped" {
+			return r.t("not_running", label, actionWord(r.s.lang, action)), true
+		}
+		if action == "suspend" && paused {
+			return r.t("already", label, stateWord(r.s.lang, "paused")), true
+		}
+	case "resume":
+		if running && !paused {
+			return r.t("already", label, stateWord(r.s.lang, "running")), true
+		}
+		if st.Status == "stopped" {
+			return r.t("not_running", label, actionWord(r.s.lang, action)), true
+		}
+	}
+	return "", false
+}
+
+func newID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}
+
+// codeAlphabet leaves out look-alikes (0/O, 1/I/L) so a code read on a phone is typed right.
+const codeAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+func newCode() string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	for i := range b {
+		b[i] = codeAlphabet[int(b[i])%len(codeAlphabet)]
+	}
+	return string(b)
+}
+
+func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action string) chat.Reply {
+	g := st.Guest
+	now := d.o.Now()
+	c := store.Confirmation{
+		ID: newID(16), Code: newCode(), User: r.user.ID, Action: action,
+		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, GuestName: g.Name,
+		Created: now, Expires: now.Add(r.s.confirmTTL),
+	}
+	if err := d.o.Store.CreateConfirmation(ctx, c); err != nil {
+		d.log.Error("cannot store confirmation", zap.Error(err))
+		return textReply(chat.SeverityError, r.t("internal_error"))
+	}
+	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "confirmation requested", Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
+	sub := g.Subject()
+	fields := []chat.Field{
+		{Label: r.t("f_node"), Value: g.Node},
+		{Label: r.t("f_state"), Value: statusText(r.s.lang, st)},
+	}
+	if r.s.multi {
+		fields = append([]chat.Field{{Label: r.t("f_cluster"), Value: g.Cluster}}, fields...)
+	}
+	if st.HAManaged || g.HAState != "" {
+		fields = append(fields, chat.Field{Label: "HA", Value: r.t("ha_managed")})
+	}
+	if g.Lock != "" {
+		fields = append(fields, chat.Field{Label: r.t("f_lock"), Value: g.Lock})
+	}
+	if r.s.policy.Protected(sub) {
+		fields = append(fields, chat.Field{Label: r.t("f_protected"), Value: r.t("yes")})
+	}
+	mins := int(r.s.confirmTTL.Round(time.Minute) / time.Minute)
+	if mins < 1 {
+		mins = 1
+	}
+	return chat.Reply{
+		Kind:     chat.ReplyConfirm,
+		Severity: severityFor(action),
+		Title:    r.t("confirm_title", actionWord(r.s.lang, action), guestLabel(r, g)),
+		Fields:   fields,
+		Lines:    []string{r.t("confirm_effect_"+action, guestLabel(r, g))},
+		Buttons: []chat.Button{
+			{Text: r.t("btn_confirm"), Key: keyConfirm + c.ID, Style: 1},
+			{Text: r.t("btn_cancel"), Key: keyCancel + c.ID, Style: 2},
+		},
+		Code:   c.Code,
+		Footer: r.t("confirm_expires", mins),
+	}
+}
+
+func severityFor(action string) chat.Severity {
+	switch action {
+	case "stop", "reset":
+		return chat.SeverityError
+	case "start", "resume":
+		return chat.SeverityInfo
+	}
+	return chat.SeverityWarning
+}
+
+// click handles a template card button.
+func (d *Dispatcher) click(ctx context.Context, r *req) []chat.Reply {
+	key := r.m.EventKey
+	switch {
+	case len(key) > len(keyConfirm) && key[:len(keyConfirm)] == keyConfirm:
+		return d.confirmCode(ctx, r, key[len(keyConfirm):], r.m.ResponseCode)
+	case len(key) > len(keyCancel) && key[:len(keyCancel)] == keyCancel:
+		return []chat.Reply{d.cancel(ctx, r, key[len(keyCancel):], r.m.ResponseCode)}
+	}
+	// A menu-like button carrying a command ("show status" on an alert card).
+	cmd, err := Parse(key)
+	if err != nil {
+		return nil
+	}
+	r.text = key
+	return d.run(ctx, r, cmd)
+}
+
+func (d *Dispatcher) confirmError(ctx context.Context, r *req, err error) chat.Reply {
+	reason := "confirmation: " + err.Error()
+	var msg string
+	switch {
+	case errors.Is(err, store.ErrWrongUser):
+		msg = r.t("confirm_wrong_user")
+	case errors.Is(err, store.ErrExpired):
+		msg = r.t("confirm_expired")
+	case errors.Is(err, store.ErrUsed):
+		msg = r.t("confirm_used")
+	case errors.Is(err, store.ErrNotFound):
+		msg = r.t("confirm_not_found")
+	default:
+		d.log.Error("cannot read confirmation", zap.Error(err))
+		return textReply(chat.SeverityError, r.t("internal_error"))
+	}
+	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: reason, Command: clip(r.text + r.m.EventKey)})
+	return textReply(chat.SeverityWarning, msg)
+}
+
+// confirmCode runs a confirmed action: only its owner, only once, only before expiry, and
+// only if the owner still has the right now (the config may have been reloaded).
+func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCode string) []chat.Reply {
+	c, err := d.o.Store.TakeConfirmation(ctx, idOrCode, r.user.ID)
+	if err != nil {
+		return []chat.Reply{d.confirmError(ctx, r, err)}
+	}
+	r.text = c.Action + " " + c.Cluster + "/" + strconv.Itoa(c.VMID)
+	g, err := d.o.Fleet.Find(ctx, c.Cluster+"/"+strconv.Itoa(c.VMID))
+	if err != nil {
+		rep := d.findError(ctx, r, strconv.Itoa(c.VMID), c.Action, err)
+		rep.UpdateCode = updateCode
+		return []chat.Reply{rep}
+	}
+	sub := g.Subject()
+	if dec := r.s.policy.Decide(r.user.ID, c.Action, &sub); !dec.Allowed {
+		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason) + " (at confirmation)", Command: r.text, Cluster: g.Cluster, VMID: g.VMID})
+		rep := textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))
+		rep.UpdateCode = updateCode
+		return []chat.Reply{rep}
+	}
+	return d.execute(ctx, r, g, c.Action, c.ID, updateCode)
+}
+
+func (d *Dispatcher) cancel(ctx context.Context, r *req, idOrCode, updateCode string) chat.Reply {
+	c, err := d.o.Store.CancelConfirmation(ctx, idOrCode, r.user.ID)
+	if err != nil {
+		return d.confirmError(ctx, r, err)
+	}
+	label := c.GuestName
+	if label == "" {
+		label = strconv.Itoa(c.VMID)
+	} else {
+		label = fmt.Sprintf("%s (%d)", c.GuestName, c.VMID)
+	}
+	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "cancelled by user", Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
+	rep := textReply(chat.SeverityInfo, r.t("cancelled", actionWord(r.s.lang, c.Action), label))
+	rep.UpdateCode = updateCode
+	return rep
+}
+
+// execute sends the one POST and waits a little for the task. journalID makes the action
+// idempotent: an action already begun (a redelivery, a resumed message) is never sent again.
+func (d *Dispatcher) execute(ctx context.Context, r *req, g pve.Guest, action, journalID, updateCode string) []chat.Reply {
+	start := d.o.Now()
+	fresh, err := d.o.Store.BeginAction(ctx, store.Action{
+		ID: journalID, MessageKey: r.m.ID, User: r.user.ID, Action: action,
+		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, Started: start,
+	})
+	if err != nil {
+		d.log.Error("cannot record action before sending it", zap.Error(err))
+		return []chat.Reply{textReply(chat.SeverityError, r.t("internal_error"))}
+	}
+	if !fresh {
+		rep := textReply(chat.SeverityInfo, r.t("confirm_used"))
+		rep.UpdateCode = updateCode
+		return []chat.Reply{rep}
+	}
+	upid, err := d.o.Fleet.Do(ctx, g, pve.Action(action))
+	if err != nil {
+		d.finishAction(r, g, action, journalID, "", start, err.Error())
+		rep := d.actionFailed(r, g, action, err)
+		rep.UpdateCode = updateCode
+		return []chat.Reply{rep}
+	}
+	if err := d.o.Store.ActionSent(context.WithoutCancel(ctx), journalID, upid); err != nil {
+		d.log.Error("cannot record the sent action", zap.String("upid", upid), zap.Error(err))
+	}
+	quick, cancel := context.WithTimeout(ctx, d.o.QuickWait)
+	res, err := d.o.Fleet.Wait(quick, g, upid)
+	cancel()
+	if err == nil {
+		rep := d.resultReply(r, g, action, journalID, upid, start, res)
+		rep.UpdateCode = updateCode
+		return []chat.Reply{rep}
+	}
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// Still running: say so now, follow up with the result as a new message.
+		d.followUp(r, g, action, journalID, upid, start)
+		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
+			Title: r.t("running", guestLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
+		rep.UpdateCode = updateCode
+		return []chat.Reply{rep}
+	}
+	d.finishAction(r, g, action, journalID, upid, start, err.Error())
+	rep := d.actionFailed(r, g, action, err)
+	rep.UpdateCode = updateCode
+	return []chat.Reply{rep}
+}
+
+func (d *Dispatcher) followUp(r *req, g pve.Guest, action, journalID, upid string, start time.Time) {
+	d.follow.Add(1)
+	go func() {
+		defer d.follow.Done()
+		ctx, cancel := context.WithTimeout(d.bg, d.o.TaskTimeout)
+		defer cancel()
+		var rep chat.Reply
+		res, err := d.o.Fleet.Wait(ctx, g, upid)
+		if err != nil {
+			if d.bg.Err() != nil {
+				return // shutting down: the action stays "sent" and Recover takes it up
+			}
+			d.finishAction(r, g, action, journalID, upid, start, err.Error())
+			rep = d.actionFailed(r, g, action, err)
+		} else {
+			rep = d.resultReply(r, g, action, journalID, upid, start, res)
+		}
+		if d.o.Notify != nil {
+			if err := d.o.Notify.Reply(ctx, r.user.ID, rep); err != nil {
+				d.log.Error("cannot send task result", zap.String("upid", upid), zap.Error(err))
+			}
+		}
+	}()
+}
+
+func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid string, start time.Time, res pve.TaskResult) chat.Reply {
+	secs := res.Duration
+	if secs <= 0 {
+		secs = d.o.Now().Sub(start)
+	}
+	dur := fmtDuration(r.s.lang, secs)
+	if !res.OK {
+		d.finishAction(r, g, action, journalID, upid, start, res.Exit)
+		return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
+			Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
+			Fields: []chat.Field{{Label: r.t("f_reason"), Value: res.Exit}, {Label: r.t("f_node"), Value: g.Node}},
+		}
+	}
+	d.finishAction(r, g, action, journalID, upid, start, "OK")
+	title := r.t("result_ok", guestLabel(r, g), doneWord(r.s.lang, action), dur)
+	rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityOK, Title: title,
+		Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
+	if res.Exit != "" && res.Exit != "OK" {
+		rep.Fields = append(rep.Fields, chat.Field{Label: r.t("f_task"), Value: res.Exit})
+	}
+	if res.FinalState != "" {
+		rep.Fields = append(rep.Fields, chat.Field{Label: r.t("f_state"), Value: stateWord(r.s.lang, res.FinalState)})
+	}
+	return rep
+}
+
+// finishAction closes the journal entry and writes the audit entry of an executed action.
+func (d *Dispatcher) finishAction(r *req, g pve.Guest, action, journalID, upid string, start time.Time, result string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.o.Store.ActionDone(ctx, journalID, result); err != nil {
+		d.log.Error("cannot record action result", zap.Error(err))
+	}
+	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Command: clip(action + " " + guestLabel(r, g)), Cluster: g.Cluster, VMID: g.VMID,
+		UPID: upid, Result: clip(result), Duration: d.o.Now().Sub(start)})
+}
+
+func (d *Dispatcher) actionFailed(r *req, g pve.Guest, action string, err error) chat.Reply {
+	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
+		Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
+		Fields: []chat.Field{{Label: r.t("f_reason"), Value: d.pveReason(r, err)}, {Label: r.t("f_node"), Value: g.Node}},
+	}
+}
+
+// Recover settles actions left open by a crash or restart: one whose POST was recorded
+// as sent is followed to its result; one still "sending" may or may not have reached PVE,
+// so it is looked up among the node's recent tasks, and never sent again. The owner is
+// told either way.
+func (d *Dispatcher) Recover(ctx context.Context) {
+	acts, err := d.o.Store.OpenActions(ctx)
+	if err != nil {
+		d.log.Error("cannot read open actions", zap.Error(err))
+		return
+	}
+	s := d.cur.Load()
+	for _, a := range acts {
+		r := &req{s: s, m: chat.Message{ID: a.MessageKey, User: a.User}, user: access.User{ID: a.User}, text: a.Action}
+		g := pve.Guest{Cluster: a.Cluster, Node: a.Node, Type: a.GuestType, VMID: a.VMID}
+		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID)); err == nil {
+			g = found
+		}
+		upid := a.UPID
+		if upid == "" {
+			upid = d.lookupTask(ctx, a)
+		}
+		if upid == "" {
+			d.finishAction(r, g, a.Action, a.ID, "", a.Started, "unknown: interrupted before PVE answered")
+			d.notify(ctx, a.User, textReply(chat.SeverityWarning, r.t("recover_unknown", actionWord(s.lang, a.Action), guestLabel(r, g))))
+			continue
+		}
+		if a.UPID == "" {
+			_ = d.o.Store.ActionSent(ctx, a.ID, upid)
+		}
+		d.log.Info("following an action sent before the restart", zap.String("upid", upid))
+		d.followUp(r, g, a.Action, a.ID, upid, a.Started)
+	}
+}
+
+// lookupTask finds the task an interrupted POST may have started: same node, guest and
+// kind, started no earlier than the journal entry.
+func (d *Dispatcher) lookupTask(ctx context.Context, a store.Action) string {
+	tasks, _ := d.o.Fleet.Tasks(ctx, 50)
+	for _, t := range tasks {
+		if t.Node == a.Node && t.ID == strconv.Itoa(a.VMID) && taskMatches(a.Action, t.Type) && !t.Start.Before(a.Started.Add(-2*time.Second)) {
+			return t.UPID
+		}
+	}
+	return ""
+}
+
+func taskMatches(action, typ string) bool {
+	want := map[string][]string{
+		"start": {"qmstart", "vzstart", "hastart"}, "stop": {"qmstop", "vzstop", "hastop"},
+		"shutdown": {"qmshutdown", "vzshutdown", "hastop"}, "reboot": {"qmreboot", "vzreboot"},
+		"reset": {"qmreset"}, "suspend": {"qmsuspend", "qmpause", "vzsuspend"}, "resume": {"qmresume", "vzresume"},
+	}
+	for _, w := range want[action] {
+		if w == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Dispatcher) notify(ctx context.Context, user string, rep chat.Reply) {
+	if d.o.Notify == nil {
+		return
+	}
+	if err := d.o.Notify.Reply(ctx, user, rep); err != nil {
+		d.log.Error("cannot notify user", zap.Error(err))
+	}
+}

@@ -1,0 +1,535 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
+)
+
+// visibleGuests lists the guests of every cluster that the user may see, and the
+// clusters that could not be read.
+func (d *Dispatcher) visibleGuests(ctx context.Context, r *req) ([]pve.Guest, map[string]error) {
+	all, errs := d.o.Fleet.Guests(ctx)
+	out := all[:0:0]
+	for _, g := range all {
+		if r.s.policy.Visible(r.user.ID, g.Subject()) {
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Cluster != out[j].Cluster {
+			return out[i].Cluster < out[j].Cluster
+		}
+		return out[i].VMID < out[j].VMID
+	})
+	return out, errs
+}
+
+// clusterErrors turns per-cluster failures into lines the user can act on.
+func (d *Dispatcher) clusterErrors(r *req, errs map[string]error) []string {
+	names := make([]string, 0, len(errs))
+	for n := range errs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var lines []string
+	for _, n := range names {
+		lines = append(lines, r.t("cluster_failed", n, d.pveReason(r, errs[n])))
+	}
+	return lines
+}
+
+func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
+	guests, errs := d.visibleGuests(ctx, r)
+	filter := strings.ToLower(strings.TrimSpace(cmd.Filter))
+	var lines []string
+	running := 0
+	shown := 0
+	for _, g := range guests {
+		if cmd.Kind != "" && g.Type != cmd.Kind {
+			continue
+		}
+		if filter != "" && !matchesFilter(r, g, filter) {
+			continue
+		}
+		shown++
+		if g.Status == "running" {
+			running++
+		}
+		lines = append(lines, guestLine(r, g))
+	}
+	title := r.t("list_title")
+	if cmd.Kind == "lxc" {
+		title = r.t("ct_list_title")
+	}
+	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: title, Lines: lines}
+	rep.Footer = r.t("list_footer", shown, running)
+	if shown == 0 {
+		rep.Lines = []string{r.t("list_empty")}
+	}
+	if len(errs) > 0 {
+		rep.Severity = chat.SeverityWarning
+		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
+	}
+	return rep
+}
+
+func matchesFilter(r *req, g pve.Guest, f string) bool {
+	if strings.Contains(strings.ToLower(g.Name), f) || strings.EqualFold(g.Node, f) ||
+		strings.EqualFold(g.Status, f) || strings.EqualFold(g.Pool, f) ||
+		strings.EqualFold(stateWord(r.s.lang, g.Status), f) || strconv.Itoa(g.VMID) == f {
+		return true
+	}
+	for _, t := range g.Tags {
+		if strings.EqualFold(t, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func statusIcon(status string) string {
+	switch status {
+	case "running":
+		return "🟢"
+	case "stopped":
+		return "⚪"
+	}
+	return "❓"
+}
+
+func guestLine(r *req, g pve.Guest) string {
+	name := g.Name
+	if name == "" {
+		name = "-"
+	}
+	id := strconv.Itoa(g.VMID)
+	if r.s.multi {
+		id = g.Cluster + "/" + id
+	}
+	parts := []string{fmt.Sprintf("%s %s %s", statusIcon(g.Status), id, name), g.Node, stateWord(r.s.lang, g.Status)}
+	if g.Type == "lxc" {
+		parts = append(parts, typeWord(r.s.lang, "lxc"))
+	}
+	if g.Template {
+		parts = append(parts, r.t("template"))
+	}
+	if g.Status == "running" && g.MaxMem > 0 {
+		parts = append(parts, fmt.Sprintf("CPU %.0f%% · %s %s", g.CPU*100, r.t("mem"), pct(g.Mem, g.MaxMem)))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func pct(used, total uint64) string {
+	if total == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", float64(used)*100/float64(total))
+}
+
+func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.Reply {
+	g, err := d.o.Fleet.Find(ctx, cmd.Target)
+	if err != nil {
+		return d.findError(ctx, r, cmd.Target, "list", err)
+	}
+	if !r.s.policy.Visible(r.user.ID, g.Subject()) {
+		return d.findError(ctx, r, cmd.Target, "list", &pve.NotFoundError{Target: cmd.Target})
+	}
+	st, err := d.o.Fleet.GuestStatus(ctx, g)
+	if err != nil {
+		return d.pveError(r, err)
+	}
+	g = st.Guest
+	fields := []chat.Field{
+		{Label: r.t("f_state"), Value: statusText(r.s.lang, st)},
+		{Label: r.t("f_node"), Value: g.Node},
+		{Label: r.t("f_type"), Value: typeWord(r.s.lang, g.Type)},
+	}
+	if g.Status == "running" {
+		fields = append(fields,
+			chat.Field{Label: "CPU", Value: fmt.Sprintf("%.0f%% / %d", g.CPU*100, g.MaxCPU)},
+			chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", bytesText(g.Mem), bytesText(g.MaxMem))},
+			chat.Field{Label: r.t("f_uptime"), Value: fmtDuration(r.s.lang, g.Uptime)})
+	}
+	if len(g.Tags) > 0 {
+		fields = append(fields, chat.Field{Label: r.t("f_tags"), Value: strings.Join(g.Tags, ", ")})
+	}
+	if g.Pool != "" {
+		fields = append(fields, chat.Field{Label: r.t("f_pool"), Value: g.Pool})
+	}
+	if st.HAManaged || g.HAState != "" {
+		fields = append(fields, chat.Field{Label: "HA", Value: g.HAState})
+	}
+	if g.Lock != "" {
+		fields = append(fields, chat.Field{Label: r.t("f_lock"), Value: g.Lock})
+	}
+	sev := chat.SeverityOK
+	if g.Status != "running" {
+		sev = chat.SeverityInfo
+	}
+	return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: guestLabel(r, g), Fields: fields}
+}
+
+func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
+	nodes, nerrs := d.o.Fleet.Nodes(ctx)
+	guests, gerrs := d.visibleGuests(ctx, r)
+	stor, _ := d.o.Fleet.Storage(ctx)
+	type counts struct{ run, stop int }
+	per := map[string]*counts{}
+	for _, g := range guests {
+		k := g.Cluster + "/" + g.Node
+		if per[k] == nil {
+			per[k] = &counts{}
+		}
+		if g.Status == "running" {
+			per[k].run++
+		} else if !g.Template {
+			per[k].stop++
+		}
+	}
+	var lines []string
+	lines = append(lines, "**"+r.t("h_nodes")+"**")
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Cluster+nodes[i].Name < nodes[j].Cluster+nodes[j].Name })
+	for _, n := range nodes {
+		c := per[n.Cluster+"/"+n.Name]
+		if c == nil {
+			c = &counts{}
+		}
+		lines = append(lines, nodeLine(r, n)+" · "+r.t("guest_counts", c.run, c.stop))
+	}
+	if len(stor) > 0 {
+		lines = append(lines, "**"+r.t("h_storage")+"**")
+		lines = append(lines, storageLines(r, stor, 5)...)
+	}
+	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("status_title"), Lines: lines}
+	errs := map[string]error{}
+	for k, v := range nerrs {
+		errs[k] = v
+	}
+	for k, v := range gerrs {
+		errs[k] = v
+	}
+	if len(errs) > 0 {
+		rep.Severity = chat.SeverityWarning
+		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
+	}
+	return rep
+}
+
+func nodeLine(r *req, n pve.Node) string {
+	name := n.Name
+	if r.s.multi {
+		name = n.Cluster + "/" + n.Name
+	}
+	icon := "🟢"
+	if n.Status != "online" {
+		icon = "🔴"
+		return fmt.Sprintf("%s %s · %s", icon, name, stateWord(r.s.lang, n.Status))
+	}
+	if !n.HasStats {
+		return fmt.Sprintf("%s %s · %s", icon, name, r.t("no_stats"))
+	}
+	return fmt.Sprintf("%s %s · CPU %.0f%% · %s %s · %s %s", icon, name, n.CPU*100, r.t("mem"), pct(n.Mem, n.MaxMem), r.t("f_uptime"), fmtDuration(r.s.lang, n.Uptime))
+}
+
+func storageLines(r *req, stor []pve.Storage, max int) []string {
+	sort.SliceStable(stor, func(i, j int) bool { return ratio(stor[i]) > ratio(stor[j]) })
+	var lines []string
+	for i, s := range stor {
+		if max > 0 && i == max {
+			lines = append(lines, r.t("n_more", len(stor)-max))
+			break
+		}
+		if !s.HasStats || s.Total == 0 {
+			lines = append(lines, fmt.Sprintf("%s (%s) · %s", s.Name, s.Node, r.t("no_stats")))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, s.Node, bar(ratio(s)), pct(s.Used, s.Total), bytesText(s.Used), bytesText(s.Total)))
+	}
+	return lines
+}
+
+func ratio(s pve.Storage) float64 {
+	if s.Total == 0 {
+		return 0
+	}
+	return float64(s.Used) / float64(s.Total)
+}
+
+// bar draws a 10-cell usage bar.
+func bar(f float64) string {
+	n := int(f*10 + 0.5)
+	n = min(max(n, 0), 10)
+	return strings.Repeat("█", n) + strings.Repeat("░", 10-n)
+}
+
+func (d *Dispatcher) nodes(ctx context.Context, r *req, cmd Command) chat.Reply {
+	nodes, errs := d.o.Fleet.Nodes(ctx)
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Cluster+nodes[i].Name < nodes[j].Cluster+nodes[j].Name })
+	if cmd.Verb == VerbNodeStatus {
+		for _, n := range nodes {
+			if strings.EqualFold(n.Name, cmd.Target) || strings.EqualFold(n.Cluster+"/"+n.Name, cmd.Target) {
+				fields := []chat.Field{{Label: r.t("f_state"), Value: stateWord(r.s.lang, n.Status)}}
+				if n.HasStats {
+					fields = append(fields,
+						chat.Field{Label: "CPU", Value: fmt.Sprintf("%.0f%% / %d", n.CPU*100, n.MaxCPU)},
+						chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", bytesText(n.Mem), bytesText(n.MaxMem))},
+						chat.Field{Label: r.t("f_disk"), Value: fmt.Sprintf("%s / %s", bytesText(n.Disk), bytesText(n.MaxDisk))},
+						chat.Field{Label: r.t("f_uptime"), Value: fmtDuration(r.s.lang, n.Uptime)})
+				}
+				sev := chat.SeverityOK
+				if n.Status != "online" {
+					sev = chat.SeverityError
+				}
+				return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: r.t("node_title", n.Name), Fields: fields}
+			}
+		}
+		return textReply(chat.SeverityWarning, r.t("node_not_found", cmd.Target))
+	}
+	var lines []string
+	for _, n := range nodes {
+		lines = append(lines, nodeLine(r, n))
+	}
+	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("h_nodes"), Lines: lines}
+	if len(errs) > 0 {
+		rep.Severity = chat.SeverityWarning
+		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
+	}
+	return rep
+}
+
+func (d *Dispatcher) storage(ctx context.Context, r *req) chat.Reply {
+	stor, errs := d.o.Fleet.Storage(ctx)
+	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("h_storage"), Lines: storageLines(r, stor, 0)}
+	if len(stor) == 0 {
+		rep.Lines = []string{r.t("storage_empty")}
+	}
+	if len(errs) > 0 {
+		rep.Severity = chat.SeverityWarning
+		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
+	}
+	return rep
+}
+
+func (d *Dispatcher) tasks(ctx context.Context, r *req) chat.Reply {
+	tasks, errs := d.o.Fleet.Tasks(ctx, 15)
+	var lines []string
+	for _, t := range tasks {
+		who := t.User
+		if by := d.botUser(ctx, t.UPID); by != "" {
+			who = r.t("via_bot", by)
+		}
+		status := t.Status
+		icon := "✅"
+		switch {
+		case status == "running" || status == "RUNNING":
+			icon, status = "⏳", stateWord(r.s.lang, "running")
+		case status != "OK" && !strings.HasPrefix(status, "WARNINGS"):
+			icon = "❌"
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s %s · %s · %s · %s", icon, t.Start.In(time.Local).Format("01-02 15:04"), t.Type, t.ID, t.Node, who, status))
+	}
+	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("tasks_title"), Lines: lines}
+	if len(lines) == 0 {
+		rep.Lines = []string{r.t("tasks_empty")}
+	}
+	if len(errs) > 0 {
+		rep.Severity = chat.SeverityWarning
+		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
+	}
+	return rep
+}
+
+// botUser names the chat user who caused a task through the bot, from the audit log.
+func (d *Dispatcher) botUser(ctx context.Context, upid string) string {
+	ents, err := d.o.Store.RecentAudit(ctx, 200)
+	if err != nil {
+		return ""
+	}
+	for _, e := range ents {
+		if e.UPID == upid {
+			return e.User
+		}
+	}
+	return ""
+}
+
+func (d *Dispatcher) auditList(ctx context.Context, r *req, cmd Command) chat.Reply {
+	n := cmd.N
+	if n <= 0 {
+		n = 10
+	}
+	n = min(n, 50)
+	ents, err := d.o.Store.RecentAudit(ctx, n)
+	if err != nil {
+		return textReply(chat.SeverityError, r.t("internal_error"))
+	}
+	var lines []string
+	for _, e := range ents {
+		icon := "✅"
+		if e.Decision != "allowed" {
+			icon = "⛔"
+		}
+		line := fmt.Sprintf("%s %s %s · %s", icon, e.Time.In(time.Local).Format("01-02 15:04:05"), e.User, e.Command)
+		if e.VMID != 0 {
+			line += fmt.Sprintf(" · %s/%d", e.Cluster, e.VMID)
+		}
+		if e.Reason != "" {
+			line += " · " + e.Reason
+		}
+		if e.Result != "" {
+			line += " · " + e.Result
+		}
+		if e.Duration > 0 {
+			line += " · " + fmtDuration(r.s.lang, e.Duration)
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) == 0 {
+		lines = []string{r.t("audit_empty")}
+	}
+	return chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("audit_title", len(ents)), Lines: lines}
+}
+
+// findError explains a target that did not resolve: not found (with close matches the
+// user may see), ambiguous (the matches), or the cluster's failure.
+func (d *Dispatcher) findError(ctx context.Context, r *req, target, action string, err error) chat.Reply {
+	var nf *pve.NotFoundError
+	var amb *pve.AmbiguousError
+	switch {
+	case errors.As(err, &nf):
+		var close []string
+		for _, g := range nf.Close {
+			if r.s.policy.Visible(r.user.ID, g.Subject()) {
+				close = append(close, guestLabel(r, g))
+			}
+		}
+		rep := textReply(chat.SeverityWarning, r.t("not_found", target))
+		if len(close) > 0 {
+			rep.Lines = []string{r.t("did_you_mean", strings.Join(close, r.t("list_sep")))}
+		}
+		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "guest not found", Command: clip(r.text)})
+		return rep
+	case errors.As(err, &amb):
+		var names []string
+		for _, g := range amb.Matches {
+			if r.s.policy.Visible(r.user.ID, g.Subject()) {
+				names = append(names, guestLabel(r, g))
+			}
+		}
+		if len(names) == 0 {
+			return d.findError(ctx, r, target, action, &pve.NotFoundError{Target: target})
+		}
+		if len(names) == 1 {
+			// Only one of the matches is visible to this user; still ask for a precise target,
+			// so that what others can see does not change what a command does.
+			names = names[:1]
+		}
+		return textReply(chat.SeverityWarning, r.t("ambiguous", target, strings.Join(names, r.t("list_sep"))))
+	}
+	return d.pveError(r, err)
+}
+
+func (d *Dispatcher) pveError(r *req, err error) chat.Reply {
+	return textReply(chat.SeverityError, d.pveReason(r, err))
+}
+
+// pveReason says in the user's language what went wrong with PVE, without URLs or secrets.
+func (d *Dispatcher) pveReason(r *req, err error) string {
+	var pe *pve.Error
+	if !errors.As(err, &pe) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return r.t("pve_timeout")
+		}
+		return r.t("pve_other", "")
+	}
+	switch pe.Kind {
+	case pve.KindTokenRejected:
+		return r.t("pve_token", pe.Cluster)
+	case pve.KindPermission:
+		return r.t("pve_perm", pe.Cluster, pe.Path, pe.Privilege)
+	case pve.KindNodeUnreachable:
+		return r.t("pve_node_down", pe.Cluster)
+	case pve.KindNoQuorum:
+		return r.t("pve_quorum", pe.Cluster)
+	case pve.KindTimeout:
+		return r.t("pve_timeout")
+	case pve.KindTLS:
+		return r.t("pve_tls", pe.Cluster)
+	case pve.KindUnreachable:
+		return r.t("pve_unreachable", pe.Cluster)
+	}
+	return r.t("pve_other", pe.Reason)
+}
+
+func guestLabel(r *req, g pve.Guest) string {
+	id := strconv.Itoa(g.VMID)
+	if r.s.multi && g.Cluster != "" {
+		id = g.Cluster + "/" + id
+	}
+	if g.Name == "" {
+		return id
+	}
+	return fmt.Sprintf("%s (%s)", g.Name, id)
+}
+
+func statusText(lang Lang, st pve.GuestStatus) string {
+	if st.Status == "running" && (st.QMPStatus == "paused" || st.QMPStatus == "suspended") {
+		return stateWord(lang, "paused")
+	}
+	return stateWord(lang, st.Status)
+}
+
+func stateWord(lang Lang, s string) string {
+	switch s {
+	case "running", "stopped", "paused", "unknown", "online", "offline":
+		return T(lang, "state_"+s)
+	}
+	return s
+}
+
+func actionWord(lang Lang, a string) string { return T(lang, "act_"+a) }
+func doneWord(lang Lang, a string) string   { return T(lang, "done_"+a) }
+
+func typeWord(lang Lang, t string) string {
+	if t == "lxc" {
+		return T(lang, "type_lxc")
+	}
+	return T(lang, "type_qemu")
+}
+
+func bytesText(b uint64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%d B", b)
+	}
+	div, exp := uint64(unit), 0
+	for n := b / unit; n >= unit && exp < 4; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTP"[exp])
+}
+
+// fmtDuration prints a duration the way people read it: 12 s, 3 min, 2 h 5 min, 4 d 3 h.
+func fmtDuration(lang Lang, d time.Duration) string {
+	d = d.Round(time.Second)
+	s := int(d / time.Second)
+	switch {
+	case s < 60:
+		return T(lang, "dur_s", s)
+	case s < 3600:
+		return T(lang, "dur_m", s/60)
+	case s < 86400:
+		return T(lang, "dur_hm", s/3600, s%3600/60)
+	}
+	return T(lang, "dur_dh", s/86400, s%86400/3600)
+}

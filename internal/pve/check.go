@@ -1,0 +1,200 @@
+package pve
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Feature is one bot capability and whether the token's privileges allow it.
+type Feature struct {
+	Name        string   // guests | power | nodes | storage
+	OK          bool     // the privilege is held somewhere it counts
+	Missing     []string // privileges to grant (empty when OK and not Partial)
+	Consequence string   // what the user will see, in plain words
+	Partial     bool     // held only on some paths (Paths): other guests/nodes/storage are affected
+	Paths       []string // where the privilege is held
+}
+
+// SelfCheck is what the token may do, from GET /access/permissions.
+type SelfCheck struct {
+	Version  string
+	Features []Feature
+	Warnings []string
+	// PrivSep is "on", "off" or "unknown": a token cannot always read its own
+	// privilege separation (GET /access/users/{user}/token/{id} may be refused).
+	PrivSep string
+}
+
+// OK reports whether every feature is fully available.
+func (s SelfCheck) OK() bool {
+	for _, f := range s.Features {
+		if !f.OK || f.Partial {
+			return false
+		}
+	}
+	return true
+}
+
+// BotPrivileges are the privileges of the recommended minimal role (docs/pve.md §2.6).
+var BotPrivileges = []string{"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}
+
+// featureSpec says where a privilege counts: full roots (whole cluster) and the
+// prefixes of partial grants.
+var featureSpecs = []struct {
+	name, priv  string
+	roots       []string
+	partial     []string
+	consequence string
+}{
+	{"guests", "VM.Audit", []string{"/", "/vms"}, []string{"/vms/", "/pool/"},
+		`guests without VM.Audit are invisible to the bot: "vm start 105" answers "not found"`},
+	{"power", "VM.PowerMgmt", []string{"/", "/vms"}, []string{"/vms/", "/pool/"},
+		"power actions (start, shutdown, stop, reboot, reset, suspend, resume) are refused with a permission error"},
+	{"nodes", "Sys.Audit", []string{"/"}, []string{"/nodes"},
+		"node stats, node alerts and cluster/HA status cannot work (nodes are listed without CPU, memory or disk)"},
+	{"storage", "Datastore.Audit", []string{"/", "/storage"}, []string{"/storage/", "/pool/"},
+		"storage usage is blank: storage without Datastore.Audit is not listed"},
+}
+
+// excessPrivileges are held by broad roles but never needed by the bot.
+var excessPrivileges = []string{"Sys.PowerMgmt", "Sys.Modify", "Permissions.Modify", "User.Modify", "VM.Allocate", "Datastore.Allocate", "Realm.Allocate"}
+
+// Check asks PVE which privileges the token has and reports what the bot can and
+// cannot do with it, in words. Used by `bot check --online` and at start-up. It
+// returns an error only when PVE could not be asked (unreachable, token rejected).
+func (c *Client) Check(ctx context.Context) (SelfCheck, error) {
+	var sc SelfCheck
+	v, err := c.Version(ctx)
+	if err != nil {
+		return sc, err
+	}
+	sc.Version = v
+	body, err := c.get(ctx, "/access/permissions", nil, "read token permissions")
+	if err != nil {
+		return sc, err
+	}
+	var perms map[string]map[string]flexNum
+	if err := decodeObject(body, &perms); err != nil {
+		return sc, c.decodeErr("read token permissions", err)
+	}
+	sc.Features = evaluate(perms)
+
+	user, _, _ := strings.Cut(c.tokenID, "!")
+	if user == "root@pam" {
+		sc.Warnings = append(sc.Warnings, "the token belongs to root@pam: a leaked secret is a leaked cluster; create a dedicated user (chatbot@pve) with the ChatBot role")
+	}
+	sc.PrivSep = c.privSep(ctx)
+	switch sc.PrivSep {
+	case "off":
+		sc.Warnings = append(sc.Warnings, "the token has no privilege separation (privsep=0): it carries every right of "+user+"; recreate it with --privsep 1 and grant the ChatBot role to the token")
+	case "unknown":
+		sc.Warnings = append(sc.Warnings, "privilege separation could not be read (PVE does not tell a token its own privsep without User.Modify); if the token's rights equal "+user+"'s, it may be off")
+	}
+	if extra := heldAnywhere(perms, excessPrivileges); len(extra) > 0 {
+		sc.Warnings = append(sc.Warnings, "the token holds privileges the bot never needs: "+strings.Join(extra, ", ")+"; grant only "+strings.Join(BotPrivileges, ", "))
+	}
+	return sc, nil
+}
+
+// privSep reads the token's own privsep flag when PVE allows it.
+func (c *Client) privSep(ctx context.Context) string {
+	user, name, ok := strings.Cut(c.tokenID, "!")
+	if !ok {
+		return "unknown"
+	}
+	body, err := c.get(ctx, "/access/users/"+url.PathEscape(user)+"/token/"+url.PathEscape(name), nil, "read token privsep")
+	if err != nil {
+		return "unknown"
+	}
+	var t struct {
+		PrivSep *flexNum `json:"privsep"`
+	}
+	if decodeObject(body, &t) != nil || t.PrivSep == nil {
+		return "unknown"
+	}
+	if t.PrivSep.bool() {
+		return "on"
+	}
+	return "off"
+}
+
+func evaluate(perms map[string]map[string]flexNum) []Feature {
+	out := make([]Feature, 0, len(featureSpecs))
+	for _, fs := range featureSpecs {
+		f := Feature{Name: fs.name}
+		full := false
+		for path, privs := range perms {
+			if _, ok := privs[fs.priv]; !ok {
+				continue
+			}
+			if slices.Contains(fs.roots, path) {
+				full = true
+				f.Paths = append(f.Paths, path)
+				continue
+			}
+			for _, p := range fs.partial {
+				if strings.HasPrefix(path, p) {
+					f.Paths = append(f.Paths, path)
+					break
+				}
+			}
+		}
+		slices.Sort(f.Paths)
+		f.OK = len(f.Paths) > 0
+		f.Partial = f.OK && !full
+		switch {
+		case !f.OK:
+			f.Missing, f.Consequence = []string{fs.priv}, fs.consequence
+		case f.Partial:
+			f.Missing = []string{fs.priv}
+			f.Consequence = "only on " + strings.Join(f.Paths, ", ") + "; elsewhere: " + fs.consequence
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func heldAnywhere(perms map[string]map[string]flexNum, privs []string) []string {
+	var out []string
+	for _, p := range privs {
+		for _, held := range perms {
+			if _, ok := held[p]; ok {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// PveumFix gives the pveum commands that grant what the check found missing, using
+// the minimal ChatBot role of docs/pve.md §2.6. With privilege separation the
+// token's rights are the intersection of its own and its user's ACLs, so both get
+// the role. Nil when nothing is missing.
+func (s SelfCheck) PveumFix(tokenID string) []string {
+	var missing []string
+	for _, f := range s.Features {
+		if !f.OK || f.Partial {
+			missing = append(missing, f.Missing...)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	user, _, _ := strings.Cut(tokenID, "!")
+	privs := strings.Join(BotPrivileges, " ")
+	lines := []string{
+		"# missing: " + strings.Join(missing, ", "),
+		`pveum role add ChatBot --privs "` + privs + `"`,
+		`# (if the role exists: pveum role modify ChatBot --privs "` + privs + `")`,
+	}
+	if user != "root@pam" && user != "" {
+		lines = append(lines, "pveum acl modify / --users "+shellQuote(user)+" --roles ChatBot")
+	}
+	lines = append(lines, "pveum acl modify / --tokens "+shellQuote(tokenID)+" --roles ChatBot")
+	return lines
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

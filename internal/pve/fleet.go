@@ -1,0 +1,304 @@
+package pve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Fleet is every configured cluster. A cluster that fails never stops the others.
+type Fleet struct {
+	clients []*Client
+	byName  map[string]*Client
+	o       Options
+	log     *zap.Logger
+
+	mu      sync.Mutex
+	started bool
+	checks  map[string]SelfCheck
+}
+
+func newFleet(specs []clusterSpec, o Options) (*Fleet, error) {
+	o = o.withDefaults()
+	f := &Fleet{byName: map[string]*Client{}, o: o, log: o.Logger, checks: map[string]SelfCheck{}}
+	for _, s := range specs {
+		key := strings.ToLower(s.Name)
+		if _, dup := f.byName[key]; dup {
+			return nil, fmt.Errorf("pve: new fleet: cluster name %q used twice", s.Name)
+		}
+		c, err := newClient(s, o)
+		if err != nil {
+			return nil, err
+		}
+		f.clients = append(f.clients, c)
+		f.byName[key] = c
+	}
+	return f, nil
+}
+
+// Clients returns the clusters in config order.
+func (f *Fleet) Clients() []*Client { return slices.Clone(f.clients) }
+
+// Client returns the named cluster (case-insensitive).
+func (f *Fleet) Client(name string) (*Client, bool) {
+	c, ok := f.byName[strings.ToLower(name)]
+	return c, ok
+}
+
+// Guests lists the guests of every cluster. A failing cluster's error is returned
+// under its name; the others' guests are still returned.
+func (f *Fleet) Guests(ctx context.Context) ([]Guest, map[string]error) {
+	return gather(ctx, f, (*Client).Guests)
+}
+
+// AmbiguousError is a Find target that matches several guests.
+type AmbiguousError struct {
+	Target  string
+	Matches []Guest
+}
+
+// Error lists the matches so the user can pick one.
+func (e *AmbiguousError) Error() string {
+	names := make([]string, 0, len(e.Matches))
+	for _, g := range e.Matches {
+		names = append(names, g.Ref()+" "+g.Label())
+	}
+	return fmt.Sprintf("pve: %q matches %d guests: %s", e.Target, len(e.Matches), strings.Join(names, ", "))
+}
+
+// NotFoundError is a Find target that matches no guest.
+type NotFoundError struct {
+	Target string
+	Close  []Guest // guests with a similar name (edit distance), best first
+	// Failed holds clusters that could not be listed: the guest may be there.
+	Failed map[string]error
+}
+
+// Error names the target and, when some cluster failed, why the guest may be missing.
+func (e *NotFoundError) Error() string {
+	s := fmt.Sprintf("pve: no guest matches %q", e.Target)
+	if len(e.Close) > 0 {
+		names := make([]string, 0, len(e.Close))
+		for _, g := range e.Close {
+			names = append(names, g.Label())
+		}
+		s += "; did you mean " + strings.Join(names, ", ")
+	}
+	for _, name := range sortedKeys(e.Failed) {
+		s += "; cluster " + name + " could not be listed: " + e.Failed[name].Error()
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Find resolves what a user typed to one guest: a VMID, an exact name (case-
+// insensitive), a unique name prefix, or a unique substring, in that order;
+// "cluster/target" looks in one cluster only. Several matches at the first level
+// that matches give *AmbiguousError; none give *NotFoundError with close names. A
+// cluster that cannot be listed is skipped (its error is in NotFoundError.Failed);
+// when the target names that cluster, its error is returned as is.
+func (f *Fleet) Find(ctx context.Context, target string) (Guest, error) {
+	target = strings.TrimSpace(target)
+	if target == "" {
+		return Guest{}, &NotFoundError{Target: target}
+	}
+	var guests []Guest
+	var failed map[string]error
+	what := target
+	if prefix, rest, ok := strings.Cut(target, "/"); ok {
+		c, known := f.Client(prefix)
+		if !known {
+			return Guest{}, &NotFoundError{Target: target, Failed: map[string]error{prefix: errors.New("no such cluster")}}
+		}
+		gs, err := c.Guests(ctx)
+		if err != nil {
+			return Guest{}, err
+		}
+		guests, what = gs, strings.TrimSpace(rest)
+	} else {
+		guests, failed = f.Guests(ctx)
+		if len(guests) == 0 && len(failed) == 1 {
+			for _, err := range failed {
+				return Guest{}, err
+			}
+		}
+	}
+	matches := match(guests, what)
+	switch {
+	case len(matches) == 1:
+		return matches[0], nil
+	case len(matches) > 1:
+		return Guest{}, &AmbiguousError{Target: target, Matches: matches}
+	}
+	return Guest{}, &NotFoundError{Target: target, Close: closeMatches(guests, what, 3), Failed: failed}
+}
+
+// match returns the guests at the first level that matches anything.
+func match(guests []Guest, what string) []Guest {
+	if id, err := strconv.Atoi(what); err == nil && id > 0 {
+		var out []Guest
+		for _, g := range guests {
+			if g.VMID == id {
+				out = append(out, g)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	lw := strings.ToLower(what)
+	levels := []func(name string) bool{
+		func(n string) bool { return n == lw },
+		func(n string) bool { return strings.HasPrefix(n, lw) },
+		func(n string) bool { return strings.Contains(n, lw) },
+	}
+	for _, ok := range levels {
+		var out []Guest
+		for _, g := range guests {
+			if g.Name != "" && ok(strings.ToLower(g.Name)) {
+				out = append(out, g)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
+}
+
+// closeMatches returns up to n guests whose names are within a few edits of what.
+func closeMatches(guests []Guest, what string, n int) []Guest {
+	lw := strings.ToLower(what)
+	limit := max(1, len([]rune(lw))/3)
+	type cand struct {
+		g Guest
+		d int
+	}
+	var cs []cand
+	for _, g := range guests {
+		if g.Name == "" {
+			continue
+		}
+		if d := editDistance(lw, strings.ToLower(g.Name)); d <= limit {
+			cs = append(cs, cand{g, d})
+		}
+	}
+	slices.SortStableFunc(cs, func(a, b cand) int { return a.d - b.d })
+	out := make([]Guest, 0, min(n, len(cs)))
+	for i := 0; i < len(cs) && i < n; i++ {
+		out = append(out, cs[i].g)
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance over runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// Start checks every cluster in the background: version and token self-check, its
+// warnings logged once in plain words. A cluster that fails (unreachable, wrong
+// fingerprint, token rejected) is logged and retried with capped backoff until ctx
+// ends; it never stops the bot, and commands for it answer with the reason (Health).
+// Start returns at once; calling it twice does nothing.
+func (f *Fleet) Start(ctx context.Context) {
+	f.mu.Lock()
+	if f.started {
+		f.mu.Unlock()
+		return
+	}
+	f.started = true
+	f.mu.Unlock()
+	for _, c := range f.clients {
+		go f.watch(ctx, c)
+	}
+}
+
+func (f *Fleet) watch(ctx context.Context, c *Client) {
+	delay := f.o.RetryMin
+	for attempt := 1; ; attempt++ {
+		sc, err := c.Check(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			f.mu.Lock()
+			f.checks[c.name] = sc
+			f.mu.Unlock()
+			c.log.Info("PVE cluster reachable", zap.String("version", sc.Version), zap.Int("attempt", attempt))
+			for _, ft := range sc.Features {
+				if !ft.OK || ft.Partial {
+					c.log.Warn("PVE token lacks a privilege", zap.String("feature", ft.Name),
+						zap.Strings("missing", ft.Missing), zap.String("consequence", ft.Consequence))
+				}
+			}
+			for _, w := range sc.Warnings {
+				c.log.Warn("PVE token: " + w)
+			}
+			if fix := sc.PveumFix(c.tokenID); fix != nil {
+				c.log.Warn("to grant what is missing, run on a PVE node", zap.Strings("pveum", fix))
+			}
+			return
+		}
+		c.log.Warn("PVE cluster not usable; commands for it will answer with this reason; retrying",
+			zap.Error(err), zap.Duration("retry_in", delay), zap.Int("attempt", attempt))
+		if sleepCtx(ctx, delay) != nil {
+			return
+		}
+		delay = min(delay*2, f.o.RetryMax)
+	}
+}
+
+// Health reports when the named cluster last answered and the failure since then
+// (nil when it answers). Unknown clusters report an error.
+func (f *Fleet) Health(name string) (lastOK time.Time, lastErr error) {
+	c, ok := f.Client(name)
+	if !ok {
+		return time.Time{}, fmt.Errorf("pve: health: no cluster named %q", name)
+	}
+	return c.Health()
+}
+
+// SelfCheck returns the named cluster's start-up self-check once it has run.
+func (f *Fleet) SelfCheck(name string) (SelfCheck, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.Client(name)
+	if !ok {
+		return SelfCheck{}, false
+	}
+	sc, ok := f.checks[c.name]
+	return sc, ok
+}

@@ -1,0 +1,51 @@
+package pvetest
+
+// HomeLabTokenID and HomeLabTokenSecret are the bot's token in SeedHomeLab. The secret is a
+// made-up UUID, safe to print; it is only meaningful to this fake.
+const (
+	HomeLabTokenID     = "chatbot@pve!bot"
+	HomeLabTokenSecret = "0b7d5c8e-3f21-4a9c-9e4d-6a1f2b3c4d5e"
+)
+
+// SeedHomeLab fills s with a believable two-node home lab for the demo and for end-to-end tests:
+// nodes pve1 and pve2; a router, NAS, Home Assistant (HA-managed), media stack, dev VMs, a docker
+// host, DNS containers, a reverse proxy, a template; tags lab, infra, media, critical; pools media
+// and infra; storage local, local-lvm and a shared nas; and the token HomeLabTokenID.
+func SeedHomeLab(s *Server) {
+	const gib = 1 << 30
+	s.AddNode(Node{Name: "pve1", Online: true, CPU: 0.18, MaxCPU: 12, Mem: 38 * gib, MaxMem: 64 * gib, Disk: 41 * gib, MaxDisk: 94 * gib, Uptime: 1987654})
+	s.AddNode(Node{Name: "pve2", Online: true, CPU: 0.07, MaxCPU: 8, Mem: 14 * gib, MaxMem: 32 * gib, Disk: 22 * gib, MaxDisk: 94 * gib, Uptime: 864123})
+
+	guests := []Guest{
+		{VMID: 100, Name: "opnsense", Node: "pve1", Type: "qemu", Status: "running", Pool: "infra", Tags: []string{"infra", "critical"}, CPU: 0.04, MaxCPU: 2, Mem: 1536 << 20, MaxMem: 4 * gib, MaxDisk: 32 * gib, Uptime: 1987000},
+		{VMID: 101, Name: "truenas", Node: "pve1", Type: "qemu", Status: "running", Pool: "infra", Tags: []string{"infra", "critical"}, CPU: 0.09, MaxCPU: 4, Mem: 14 * gib, MaxMem: 16 * gib, MaxDisk: 32 * gib, Uptime: 1986000},
+		{VMID: 102, Name: "homeassistant", Node: "pve1", Type: "qemu", Status: "running", HA: true, Pool: "infra", Tags: []string{"infra", "critical"}, CPU: 0.03, MaxCPU: 2, Mem: 2800 << 20, MaxMem: 4 * gib, MaxDisk: 32 * gib, Uptime: 604800},
+		{VMID: 103, Name: "jellyfin", Node: "pve2", Type: "lxc", Status: "running", Pool: "media", Tags: []string{"media"}, CPU: 0.12, MaxCPU: 4, Mem: 3 * gib, MaxMem: 6 * gib, Disk: 11 * gib, MaxDisk: 32 * gib, Uptime: 864000},
+		{VMID: 104, Name: "docker-host", Node: "pve2", Type: "qemu", Status: "running", Tags: []string{"lab"}, CPU: 0.21, MaxCPU: 4, Mem: 7 * gib, MaxMem: 8 * gib, MaxDisk: 64 * gib, Uptime: 432000},
+		{VMID: 105, Name: "dev-ubuntu", Node: "pve2", Type: "qemu", Status: "stopped", Tags: []string{"lab"}, MaxCPU: 4, MaxMem: 8 * gib, MaxDisk: 48 * gib},
+		{VMID: 106, Name: "dev-windows", Node: "pve1", Type: "qemu", Status: "stopped", Tags: []string{"lab"}, MaxCPU: 4, MaxMem: 8 * gib, MaxDisk: 96 * gib},
+		{VMID: 107, Name: "pihole", Node: "pve1", Type: "lxc", Status: "running", Pool: "infra", Tags: []string{"infra"}, CPU: 0.01, MaxCPU: 1, Mem: 180 << 20, MaxMem: 512 << 20, Disk: 2 * gib, MaxDisk: 8 * gib, Uptime: 1986500},
+		{VMID: 108, Name: "adguard", Node: "pve2", Type: "lxc", Status: "stopped", Tags: []string{"infra"}, MaxCPU: 1, MaxMem: 512 << 20, Disk: 1 * gib, MaxDisk: 8 * gib},
+		{VMID: 109, Name: "nginx-proxy", Node: "pve1", Type: "lxc", Status: "running", Tags: []string{"infra"}, CPU: 0.01, MaxCPU: 1, Mem: 96 << 20, MaxMem: 512 << 20, Disk: 1 * gib, MaxDisk: 8 * gib, Uptime: 1986400},
+		{VMID: 110, Name: "sonarr", Node: "pve2", Type: "lxc", Status: "running", Pool: "media", Tags: []string{"media"}, CPU: 0.02, MaxCPU: 2, Mem: 600 << 20, MaxMem: 2 * gib, Disk: 3 * gib, MaxDisk: 16 * gib, Uptime: 863900},
+		{VMID: 111, Name: "radarr", Node: "pve2", Type: "lxc", Status: "running", Pool: "media", Tags: []string{"media"}, CPU: 0.02, MaxCPU: 2, Mem: 650 << 20, MaxMem: 2 * gib, Disk: 3 * gib, MaxDisk: 16 * gib, Uptime: 863800},
+		{VMID: 112, Name: "nextcloud", Node: "pve1", Type: "qemu", Status: "running", Tags: []string{"media"}, CPU: 0.05, MaxCPU: 2, Mem: 3 * gib, MaxMem: 4 * gib, MaxDisk: 64 * gib, Uptime: 1200000},
+		{VMID: 113, Name: "kali-lab", Node: "pve2", Type: "qemu", Status: "stopped", Tags: []string{"lab"}, MaxCPU: 2, MaxMem: 4 * gib, MaxDisk: 40 * gib},
+		{VMID: 114, Name: "backup-pbs", Node: "pve1", Type: "qemu", Status: "running", Pool: "infra", Tags: []string{"infra"}, CPU: 0.02, MaxCPU: 2, Mem: 3 * gib, MaxMem: 4 * gib, MaxDisk: 32 * gib, Uptime: 1900000},
+		{VMID: 9000, Name: "ubuntu-2404-cloud", Node: "pve1", Type: "qemu", Status: "stopped", Template: true, Tags: []string{"lab"}, MaxCPU: 2, MaxMem: 2 * gib, MaxDisk: 4 * gib},
+	}
+	for _, g := range guests {
+		s.AddGuest(g)
+	}
+
+	for _, node := range []string{"pve1", "pve2"} {
+		s.AddStorage(Storage{Name: "local", Node: node, Type: "dir", Content: "iso,vztmpl,backup", Used: 21 * gib, Total: 94 * gib})
+		s.AddStorage(Storage{Name: "local-lvm", Node: node, Type: "lvmthin", Content: "images,rootdir", Used: 310 * gib, Total: 820 * gib})
+	}
+	s.AddStorage(Storage{Name: "nas", Type: "nfs", Content: "backup,iso,images", Shared: true, Used: 5200 * gib, Total: 7400 * gib})
+
+	// The minimal bot role of docs/pve.md 2.6 plus snapshot and backup, on "/".
+	s.AddToken(HomeLabTokenID, HomeLabTokenSecret, map[string][]string{
+		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "VM.Snapshot", "VM.Backup"},
+	})
+}

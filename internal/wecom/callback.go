@@ -1,0 +1,323 @@
+package wecom
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+)
+
+// Inbox takes verified messages off the HTTP request so that the callback can answer WeCom
+// at once (WeCom gives up after 5 s and retries). Accept must not do the command work: it
+// records and enqueues. It returns nil when the message is taken (new or a duplicate already
+// seen), ErrBusy when the queue is full (WeCom will retry), anything else on failure.
+type Inbox interface {
+	Accept(ctx context.Context, m chat.Message) error
+}
+
+// InboxFunc adapts a function to Inbox.
+type InboxFunc func(ctx context.Context, m chat.Message) error
+
+// Accept calls f.
+func (f InboxFunc) Accept(ctx context.Context, m chat.Message) error { return f(ctx, m) }
+
+// ErrBusy is what an Inbox returns when it cannot take a message now; the callback answers
+// 503 so that WeCom delivers it again later.
+var ErrBusy = errors.New("wecom: inbox busy")
+
+// DefaultMaxCallbackBody is the largest callback body read (1 MiB); larger bodies get 413.
+const DefaultMaxCallbackBody = 1 << 20
+
+// CallbackConfig is what the callback needs of the app's settings. Token and
+// EncodingAESKey are secrets: they are never logged nor echoed.
+type CallbackConfig struct {
+	Token          string
+	EncodingAESKey string
+	CorpID         string
+	AgentID        int
+	// MaxClockSkew refuses callbacks whose timestamp is further than this from Now;
+	// 0 turns the check off.
+	MaxClockSkew time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// CallbackOption changes a callback handler's defaults.
+type CallbackOption func(*callback)
+
+// WithMaxCallbackBody sets the largest body read (DefaultMaxCallbackBody by default).
+func WithMaxCallbackBody(n int64) CallbackOption {
+	return func(c *callback) {
+		if n > 0 {
+			c.maxBody = n
+		}
+	}
+}
+
+// callback is the http.Handler NewCallback returns.
+type callback struct {
+	crypto  *Crypto
+	agentID string
+	skew    time.Duration
+	now     func() time.Time
+	inbox   Inbox
+	log     *zap.Logger
+	maxBody int64
+}
+
+// NewCallback returns the handler for the app's callback URL: GET answers WeCom's URL
+// verification, POST verifies, decrypts and parses a message and hands it to inbox,
+// answering an empty 200 as soon as inbox took it. Everything else is refused with a short
+// generic body; the reason goes to log at warn level, never with plaintext or secrets.
+func NewCallback(cfg CallbackConfig, inbox Inbox, log *zap.Logger, opts ...CallbackOption) (http.Handler, error) {
+	if inbox == nil {
+		return nil, errors.New("wecom: new callback: inbox is nil")
+	}
+	if cfg.AgentID <= 0 {
+		return nil, errors.New("wecom: new callback: agent id must be positive")
+	}
+	if cfg.MaxClockSkew < 0 {
+		return nil, errors.New("wecom: new callback: max clock skew is negative")
+	}
+	cr, err := NewCrypto(cfg.Token, cfg.EncodingAESKey, cfg.CorpID)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	c := &callback{
+		crypto:  cr,
+		agentID: strconv.Itoa(cfg.AgentID),
+		skew:    cfg.MaxClockSkew,
+		now:     cfg.Now,
+		inbox:   inbox,
+		log:     log,
+		maxBody: DefaultMaxCallbackBody,
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// cbEnvelope is the outer POST body.
+type cbEnvelope struct {
+	XMLName    xml.Name `xml:"xml"`
+	ToUserName string   `xml:"ToUserName"`
+	AgentID    string   `xml:"AgentID"`
+	Encrypt    string   `xml:"Encrypt"`
+}
+
+// cbParams are the signed query parameters of every callback.
+type cbParams struct {
+	signature, timestamp, nonce string
+}
+
+func (c *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		c.serveVerify(w, r)
+	case http.MethodPost:
+		c.serveMessage(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		cbFail(w, http.StatusMethodNotAllowed)
+	}
+}
+
+// serveVerify answers the URL verification: the decrypted echostr as the raw body.
+func (c *callback) serveVerify(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, ok := c.params(w, r, q)
+	if !ok {
+		return
+	}
+	// WeCom percent-encodes echostr. If a proxy left a '+' unencoded, the query parser has
+	// turned it into a space; base64 has no spaces, so putting it back is safe.
+	echo := strings.ReplaceAll(q.Get("echostr"), " ", "+")
+	if echo == "" {
+		c.refuse(w, r, http.StatusBadRequest, "verify: echostr missing")
+		return
+	}
+	if !c.checkSigned(w, r, p, echo) {
+		return
+	}
+	msg, err := c.crypto.Decrypt(echo)
+	if err != nil {
+		c.refuseDecrypt(w, r, err, "verify")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(msg)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(msg)
+	c.log.Info("wecom callback url verified", zap.String("remote", r.RemoteAddr))
+}
+
+// serveMessage handles one POSTed message.
+func (c *callback) serveMessage(w http.ResponseWriter, r *http.Request) {
+	p, ok := c.params(w, r, r.URL.Query())
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			c.refuse(w, r, http.StatusRequestEntityTooLarge, "body over limit")
+			return
+		}
+		c.refuse(w, r, http.StatusBadRequest, "read body failed")
+		return
+	}
+	var env cbEnvelope
+	if err := xml.Unmarshal(body, &env); err != nil {
+		c.refuse(w, r, http.StatusBadRequest, "malformed envelope xml")
+		return
+	}
+	env.Encrypt = strings.TrimSpace(env.Encrypt)
+	if env.Encrypt == "" {
+		c.refuse(w, r, http.StatusBadRequest, "envelope without Encrypt")
+		return
+	}
+	if !c.checkSigned(w, r, p, env.Encrypt) {
+		return
+	}
+	if !c.agentOK(env.AgentID) {
+		c.refuse(w, r, http.StatusForbidden, "envelope AgentID is not this app's")
+		return
+	}
+	plain, err := c.crypto.Decrypt(env.Encrypt)
+	if err != nil {
+		c.refuseDecrypt(w, r, err, "message")
+		return
+	}
+	in, err := ParseInbound(plain)
+	if err != nil {
+		c.refuse(w, r, http.StatusBadRequest, "malformed message xml")
+		return
+	}
+	if !c.agentOK(in.AgentID) {
+		c.refuse(w, r, http.StatusForbidden, "message AgentID is not this app's")
+		return
+	}
+	msg, ok := in.ToChat()
+	if !ok {
+		c.log.Debug("wecom callback ignored",
+			zap.String("msg_type", in.MsgType), zap.String("event", in.Event))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if msg.Time.IsZero() {
+		msg.Time = c.now()
+	}
+	switch err := c.inbox.Accept(r.Context(), msg); {
+	case err == nil:
+		w.WriteHeader(http.StatusOK)
+	case errors.Is(err, ErrBusy):
+		c.log.Warn("wecom callback: inbox busy, wecom will retry",
+			zap.String("remote", r.RemoteAddr), zap.String("id", msg.ID))
+		cbFail(w, http.StatusServiceUnavailable)
+	default:
+		c.log.Error("wecom callback: inbox accept failed",
+			zap.String("remote", r.RemoteAddr), zap.String("id", msg.ID), zap.Error(err))
+		cbFail(w, http.StatusInternalServerError)
+	}
+}
+
+// params reads the signed query parameters; all three must be present.
+func (c *callback) params(w http.ResponseWriter, r *http.Request, q map[string][]string) (cbParams, bool) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	p := cbParams{signature: get("msg_signature"), timestamp: get("timestamp"), nonce: get("nonce")}
+	switch {
+	case p.signature == "":
+		c.refuse(w, r, http.StatusForbidden, "msg_signature missing")
+	case p.timestamp == "":
+		c.refuse(w, r, http.StatusForbidden, "timestamp missing")
+	case p.nonce == "":
+		c.refuse(w, r, http.StatusForbidden, "nonce missing")
+	default:
+		return p, true
+	}
+	return p, false
+}
+
+// checkSigned verifies the signature over encrypt, then the timestamp's distance from now.
+// The signature comes first so that forged requests cannot fill the log with clock warnings.
+func (c *callback) checkSigned(w http.ResponseWriter, r *http.Request, p cbParams, encrypt string) bool {
+	if !c.crypto.Verify(p.signature, p.timestamp, p.nonce, encrypt) {
+		c.refuse(w, r, http.StatusForbidden, "bad signature")
+		return false
+	}
+	if c.skew <= 0 {
+		return true
+	}
+	ts, err := strconv.ParseInt(p.timestamp, 10, 64)
+	if err != nil {
+		c.refuse(w, r, http.StatusForbidden, "timestamp is not a number")
+		return false
+	}
+	now := c.now()
+	d := now.Sub(time.Unix(ts, 0))
+	if d > c.skew || d < -c.skew {
+		c.log.Warn("wecom callback refused: timestamp too far from now, check this machine's clock",
+			zap.String("remote", r.RemoteAddr),
+			zap.Duration("offset", d.Round(time.Second)),
+			zap.Duration("max_clock_skew", c.skew),
+			zap.Time("local_time", now))
+		cbFail(w, http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+// agentOK reports whether an AgentID, when present, is this app's.
+func (c *callback) agentOK(id string) bool {
+	id = strings.TrimSpace(id)
+	return id == "" || id == c.agentID
+}
+
+// refuseDecrypt maps a Decrypt error to its status.
+func (c *callback) refuseDecrypt(w http.ResponseWriter, r *http.Request, err error, what string) {
+	if errors.Is(err, ErrReceiveID) {
+		c.refuse(w, r, http.StatusForbidden, what+": receive id is not this corp id")
+		return
+	}
+	c.refuse(w, r, http.StatusBadRequest, what+": cannot decrypt")
+}
+
+// refuse logs why a request was refused and answers a generic body.
+func (c *callback) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	c.log.Warn("wecom callback refused",
+		zap.String("remote", r.RemoteAddr),
+		zap.String("method", r.Method),
+		zap.Int("status", status),
+		zap.String("reason", reason))
+	cbFail(w, status)
+}
+
+// cbFail writes a short generic body that tells nothing about secrets or content.
+func cbFail(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, strings.ToLower(http.StatusText(status)))
+}
