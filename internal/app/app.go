@@ -124,6 +124,12 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		a.router.Method(http.MethodPost, cfg.Server.CallbackPath, cb)
 	}
 	a.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	if err := a.initObserve(); err != nil { // observe.go: /readyz, /status, /metrics
+		return nil, err
+	}
+	if err := a.initPush(replier); err != nil { // push.go: scheduled reports and alerts
+		return nil, err
+	}
 
 	a.ln, err = net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -184,6 +190,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.fleet.Start(ctx)
 	go a.prune(ctx)
+	a.runPush(ctx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()

@@ -2,6 +2,8 @@ package main
 
 import (
 	_ "github.com/Telmate/proxmox-api-go/proxmox"
+	_ "github.com/chromedp/chromedp"
+	_ "github.com/fsnotify/fsnotify"
 	_ "github.com/go-chi/chi/v5"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/robfig/cron/v3"
