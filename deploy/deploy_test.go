@@ -904,3 +904,31 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 		}
 	})
 }
+
+// TestSetupDoc keeps docs/setup.md saying what the deployment files and the
+// PVE least-privilege setup need.
+func TestSetupDoc(t *testing.T) {
+	doc := string(read(t, "../docs/setup.md"))
+	for _, want := range []string{
+		`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit"`,
+		`pveum user add chatbot@pve`,
+		`pveum acl modify / --users chatbot@pve --roles ChatBot`,
+		`pveum user token add chatbot@pve bot --privsep 1`,
+		`pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot`,
+		`/pool/`,
+		`/etc/pve/pve-root-ca.pem`,
+		`pvenode cert info`,
+		`可见范围`, `域名主体校验`, `企业可信IP`, `api_base_url`, `EncodingAESKey`,
+		`check -config`, `--online`, `bot serve`, `bot menu sync`,
+		`${CREDENTIALS_DIRECTORY}/pve_token_secret`,
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("docs/setup.md lacks %q", want)
+		}
+	}
+	// The three steps in the order the issue asks for.
+	i, j, k := strings.Index(doc, "--online"), strings.Index(doc, "bot serve"), strings.Index(doc, "bot menu sync")
+	if !(i < j && j < k) {
+		t.Errorf("got check --online at %d, serve at %d, menu sync at %d; want them in that order", i, j, k)
+	}
+}

@@ -215,27 +215,36 @@ func (d *Dispatcher) confirmError(ctx context.Context, r *req, err error) chat.R
 }
 
 // confirmCode runs a confirmed action: only its owner, only once, only before expiry, and
-// only if the owner still has the right now (the config may have been reloaded).
+// only if the owner still has the right now (the config may have been reloaded). The
+// action is journalled right after the confirmation is taken, so that a crash between the
+// two cannot lose track of it.
 func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCode string) []chat.Reply {
 	c, err := d.o.Store.TakeConfirmation(ctx, idOrCode, r.user.ID)
 	if err != nil {
 		return []chat.Reply{d.confirmError(ctx, r, err)}
 	}
 	r.text = c.Action + " " + c.Cluster + "/" + strconv.Itoa(c.VMID)
-	g, err := d.o.Fleet.Find(ctx, c.Cluster+"/"+strconv.Itoa(c.VMID))
-	if err != nil {
-		rep := d.findError(ctx, r, strconv.Itoa(c.VMID), c.Action, err)
+	g := pve.Guest{Cluster: c.Cluster, Node: c.Node, Type: c.GuestType, VMID: c.VMID, Name: c.GuestName}
+	start := d.o.Now()
+	if rep, ok := d.begin(ctx, r, g, c.Action, c.ID, updateCode, start); !ok {
+		return []chat.Reply{rep}
+	}
+	refuse := func(rep chat.Reply, reason string) []chat.Reply {
+		d.finishAction(r, g, c.Action, c.ID, "", start, reason)
 		rep.UpdateCode = updateCode
 		return []chat.Reply{rep}
 	}
+	found, err := d.o.Fleet.Find(ctx, c.Cluster+"/"+strconv.Itoa(c.VMID))
+	if err != nil {
+		return refuse(d.findError(ctx, r, strconv.Itoa(c.VMID), c.Action, err), "not sent: guest not found")
+	}
+	g = found
 	sub := g.Subject()
 	if dec := r.s.policy.Decide(r.user.ID, c.Action, &sub); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason) + " (at confirmation)", Command: r.text, Cluster: g.Cluster, VMID: g.VMID})
-		rep := textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))
-		rep.UpdateCode = updateCode
-		return []chat.Reply{rep}
+		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))), "not sent: "+string(dec.Reason))
 	}
-	return d.execute(ctx, r, g, c.Action, c.ID, updateCode)
+	return d.send(ctx, r, g, c.Action, c.ID, updateCode, start)
 }
 
 func (d *Dispatcher) cancel(ctx context.Context, r *req, idOrCode, updateCode string) chat.Reply {
@@ -255,23 +264,38 @@ func (d *Dispatcher) cancel(ctx context.Context, r *req, idOrCode, updateCode st
 	return rep
 }
 
-// execute sends the one POST and waits a little for the task. journalID makes the action
-// idempotent: an action already begun (a redelivery, a resumed message) is never sent again.
+// execute journals and sends an unconfirmed action. journalID makes it idempotent: an
+// action already begun (a redelivery, a resumed message) is never sent again.
 func (d *Dispatcher) execute(ctx context.Context, r *req, g pve.Guest, action, journalID, updateCode string) []chat.Reply {
 	start := d.o.Now()
+	if rep, ok := d.begin(ctx, r, g, action, journalID, updateCode, start); !ok {
+		return []chat.Reply{rep}
+	}
+	return d.send(ctx, r, g, action, journalID, updateCode, start)
+}
+
+// begin records the action as "sending" before anything goes to PVE. It returns false
+// with the reply to give when the action cannot or must not be sent.
+func (d *Dispatcher) begin(ctx context.Context, r *req, g pve.Guest, action, journalID, updateCode string, start time.Time) (chat.Reply, bool) {
 	fresh, err := d.o.Store.BeginAction(ctx, store.Action{
 		ID: journalID, MessageKey: r.m.ID, User: r.user.ID, Action: action,
 		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, Started: start,
 	})
 	if err != nil {
 		d.log.Error("cannot record action before sending it", zap.Error(err))
-		return []chat.Reply{textReply(chat.SeverityError, r.t("internal_error"))}
+		return textReply(chat.SeverityError, r.t("internal_error")), false
 	}
 	if !fresh {
 		rep := textReply(chat.SeverityInfo, r.t("confirm_used"))
 		rep.UpdateCode = updateCode
-		return []chat.Reply{rep}
+		return rep, false
 	}
+	return chat.Reply{}, true
+}
+
+// send makes the one POST and waits a little for the task; a task still running after
+// QuickWait is followed in the background and its result sent as a new message.
+func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, journalID, updateCode string, start time.Time) []chat.Reply {
 	upid, err := d.o.Fleet.Do(ctx, g, pve.Action(action))
 	if err != nil {
 		d.finishAction(r, g, action, journalID, "", start, err.Error())
@@ -284,13 +308,14 @@ func (d *Dispatcher) execute(ctx context.Context, r *req, g pve.Guest, action, j
 	}
 	quick, cancel := context.WithTimeout(ctx, d.o.QuickWait)
 	res, err := d.o.Fleet.Wait(quick, g, upid)
+	stillRunning := errors.Is(quick.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	if err == nil {
 		rep := d.resultReply(r, g, action, journalID, upid, start, res)
 		rep.UpdateCode = updateCode
 		return []chat.Reply{rep}
 	}
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	if stillRunning {
 		// Still running: say so now, follow up with the result as a new message.
 		d.followUp(r, g, action, journalID, upid, start)
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
@@ -336,6 +361,9 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 	}
 	dur := fmtDuration(r.s.lang, secs)
 	if !res.OK {
+		if res.Exit == "" {
+			res.Exit = "unexpected status"
+		}
 		d.finishAction(r, g, action, journalID, upid, start, res.Exit)
 		return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
 			Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),

@@ -48,6 +48,8 @@ func Default() *Config {
 		Confirm:    []string{"shutdown", "reboot", "stop", "reset", "suspend"},
 		ConfirmTTL: Duration(5 * time.Minute),
 		RateLimit:  RateLimit{PerUser: Rate{N: 20, Per: time.Minute}},
+		Timezone:   DefaultTimezone,
+		Alerts:     defaultAlerts(),
 	}
 }
 

@@ -23,6 +23,12 @@ type Config struct {
 	ReadOnly   bool            `yaml:"read_only"`
 	RateLimit  RateLimit       `yaml:"rate_limit"`
 
+	// Pushes (push.go): scheduled reports and alerts.
+	Timezone  string            `yaml:"timezone"` // default Asia/Shanghai
+	Targets   map[string]Target `yaml:"targets"`
+	Schedules []Schedule        `yaml:"schedules"`
+	Alerts    Alerts            `yaml:"alerts"`
+
 	// Path is the file the config was loaded from (not a YAML key).
 	Path string `yaml:"-"`
 

@@ -35,6 +35,7 @@ func (c *Config) Validate() Problems {
 	v.wecom()
 	v.pve()
 	v.access()
+	v.push()
 	for i := range v.ps {
 		v.ps[i].File = c.Path
 	}

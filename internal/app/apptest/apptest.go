@@ -69,13 +69,15 @@ type ConfigOptions struct {
 	Protected string
 }
 
-// Users of the seeded config: an admin, an operator with a scope, a viewer, and an
-// operator without a scope.
+// Users of the seeded config: an admin, an operator without a scope, an operator with a
+// scope (pool media and tag lab), a viewer, and a user of the custom role "family".
 const (
-	Admin    = "zhangsan"
-	Operator = "lisi"
-	Viewer   = "wangwu"
-	Family   = "zhaoliu"
+	Admin         = "zhangsan"
+	Operator      = "zhaoliu"
+	ScopedOp      = "lisi"
+	Viewer        = "wangwu"
+	FamilyMember  = "qianqi"
+	ScopedOpScope = `["pool:media", "tag:lab"]`
 )
 
 // Config returns the YAML of a config joining the fakes.
@@ -122,7 +124,9 @@ users:
     role: admin
   - id: %s
     role: operator
-    scope: ["100-199", "pool:media"]
+  - id: %s
+    role: operator
+    scope: %s
   - id: %s
     role: viewer
   - id: %s
@@ -135,7 +139,7 @@ rate_limit: { per_user: %q }
 %s`, o.Listen, o.DataDir, o.Language,
 		wecomtest.FakeCorpID, wecomtest.FakeAgentID, CorpSecret, CallbackToken, AESKey, e.WeCom.URL(), o.ReplyMode,
 		e.PVE.URL(), pvetest.HomeLabTokenID, PVETokenSecret, e.PVE.Fingerprint(), o.Protected,
-		Admin, Operator, Viewer, Family, o.ReadOnly, o.RateLimit, o.Extra)
+		Admin, Operator, ScopedOp, ScopedOpScope, Viewer, FamilyMember, o.ReadOnly, o.RateLimit, o.Extra)
 }
 
 // WriteConfig writes the config into dir/config.yaml and returns its path.
