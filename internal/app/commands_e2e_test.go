@@ -241,3 +241,38 @@ func TestLongTaskAnswersRunningThenFollowsUp(t *testing.T) {
 		t.Errorf("start POSTs = %d, want 1", n)
 	}
 }
+
+// PVE down: commands answer with the reason in words, and the bot stays up.
+func TestPVEDownAnswersWithReason(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	env.PVE.Close()
+	b.text(apptest.Admin, "vm list")
+	contains(t, "list while PVE is down", lastText(b, 1), "home")
+	b.text(apptest.Admin, "启动 dev-ubuntu")
+	reply := lastText(b, 2)
+	if strings.Contains(reply, "https://") || strings.Contains(reply, "127.0.0.1") {
+		t.Errorf("reply shows an address: %q", reply)
+	}
+	b.text(apptest.Admin, "help") // still answering
+	b.waitSent(3)
+}
+
+// Over the rate limit: one polite notice, not silence, and not a notice per message.
+func TestRateLimitNotice(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{RateLimit: "2/m"}})
+	for range 2 {
+		b.text(apptest.Viewer, "help")
+	}
+	b.waitSent(2)
+	b.text(apptest.Viewer, "help")
+	contains(t, "notice", lastText(b, 3), "频繁")
+	b.text(apptest.Viewer, "help")
+	b.text(apptest.Admin, "help") // others are not limited
+	sent := b.waitSent(4)
+	b.stop() // drains the queue
+	if n := len(env.WeCom.Sent()); n != 4 {
+		t.Errorf("sent %d messages, want 4 (2 answers, 1 notice, the admin's answer); last went to %v", n, sent[len(sent)-1].ToUser)
+	}
+}

@@ -15,19 +15,23 @@ import (
 
 // Fleet is every configured cluster. A cluster that fails never stops the others.
 type Fleet struct {
+	// clients and byName are replaced whole by Reload under rmu; read them through view.
+	rmu     sync.RWMutex
 	clients []*Client
 	byName  map[string]*Client
+	specs   map[string]clusterSpec // by lower-case name: what each client was built from
 	o       Options
 	log     *zap.Logger
 
-	mu      sync.Mutex
-	started bool
-	checks  map[string]SelfCheck
+	mu       sync.Mutex
+	started  bool
+	startCtx context.Context // Start's context, for clusters added by Reload
+	checks   map[string]SelfCheck
 }
 
 func newFleet(specs []clusterSpec, o Options) (*Fleet, error) {
 	o = o.withDefaults()
-	f := &Fleet{byName: map[string]*Client{}, o: o, log: o.Logger, checks: map[string]SelfCheck{}}
+	f := &Fleet{byName: map[string]*Client{}, specs: map[string]clusterSpec{}, o: o, log: o.Logger, checks: map[string]SelfCheck{}}
 	for _, s := range specs {
 		key := strings.ToLower(s.Name)
 		if _, dup := f.byName[key]; dup {
@@ -39,16 +43,21 @@ func newFleet(specs []clusterSpec, o Options) (*Fleet, error) {
 		}
 		f.clients = append(f.clients, c)
 		f.byName[key] = c
+		f.specs[key] = s
 	}
 	return f, nil
 }
 
 // Clients returns the clusters in config order.
-func (f *Fleet) Clients() []*Client { return slices.Clone(f.clients) }
+func (f *Fleet) Clients() []*Client {
+	cs, _ := f.view()
+	return slices.Clone(cs)
+}
 
 // Client returns the named cluster (case-insensitive).
 func (f *Fleet) Client(name string) (*Client, bool) {
-	c, ok := f.byName[strings.ToLower(name)]
+	_, byName := f.view()
+	c, ok := byName[strings.ToLower(name)]
 	return c, ok
 }
 
@@ -240,8 +249,10 @@ func (f *Fleet) Start(ctx context.Context) {
 		return
 	}
 	f.started = true
+	f.startCtx = ctx
 	f.mu.Unlock()
-	for _, c := range f.clients {
+	cs, _ := f.view()
+	for _, c := range cs {
 		go f.watch(ctx, c)
 	}
 }

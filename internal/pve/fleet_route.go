@@ -12,8 +12,9 @@ import (
 
 // ClusterNames lists the clusters in config order.
 func (f *Fleet) ClusterNames() []string {
-	out := make([]string, 0, len(f.clients))
-	for _, c := range f.clients {
+	cs, _ := f.view()
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
 		out = append(out, c.name)
 	}
 	return out
@@ -55,10 +56,11 @@ func (f *Fleet) Wait(ctx context.Context, g Guest, upid string) (TaskResult, err
 
 // gather runs fn on every cluster at once and joins the results in config order.
 func gather[T any](ctx context.Context, f *Fleet, fn func(*Client, context.Context) ([]T, error)) ([]T, map[string]error) {
-	res := make([][]T, len(f.clients))
-	errs := make([]error, len(f.clients))
+	cs, _ := f.view() // one snapshot: a Reload meanwhile does not mix old and new clusters
+	res := make([][]T, len(cs))
+	errs := make([]error, len(cs))
 	var wg sync.WaitGroup
-	for i, c := range f.clients {
+	for i, c := range cs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -68,7 +70,7 @@ func gather[T any](ctx context.Context, f *Fleet, fn func(*Client, context.Conte
 	wg.Wait()
 	var out []T
 	var failed map[string]error
-	for i, c := range f.clients {
+	for i, c := range cs {
 		if errs[i] != nil {
 			if failed == nil {
 				failed = map[string]error{}

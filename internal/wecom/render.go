@@ -380,6 +380,7 @@ type Replier struct {
 	lang      string
 	log       *zap.Logger
 	newTaskID func() string
+	budget    *memberBudget
 }
 
 var _ chat.Replier = (*Replier)(nil)
@@ -397,6 +398,7 @@ func NewReplier(c *Client, mode string, lang string, log *zap.Logger) *Replier {
 		lang:      renderLang(lang),
 		log:       log,
 		newTaskID: newCardTaskID,
+		budget:    newMemberBudget(memberPerMinute, memberPerHour),
 	}
 }
 
@@ -427,6 +429,9 @@ func (r *Replier) Reply(ctx context.Context, user string, rep chat.Reply) error 
 	}
 	switch rep.Kind {
 	case chat.ReplyCard, chat.ReplyConfirm:
+		if err := r.budget.wait(ctx, user); err != nil {
+			return err
+		}
 		_, err := r.c.SendCard(ctx, to, RenderCard(rep, r.newTaskID(), r.lang))
 		return err
 	case chat.ReplyList:
@@ -459,6 +464,11 @@ func (r *Replier) updateCard(ctx context.Context, user string, rep chat.Reply) (
 
 func (r *Replier) sendParts(ctx context.Context, to []string, msgtype string, parts []string) error {
 	for _, p := range parts {
+		for _, u := range to {
+			if err := r.budget.wait(ctx, u); err != nil {
+				return err
+			}
+		}
 		if _, err := r.c.Send(ctx, Message{ToUser: to, MsgType: msgtype, Content: p}); err != nil {
 			return err
 		}

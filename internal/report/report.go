@@ -1,0 +1,441 @@
+// Package report renders the scheduled status reports (summary, guests, storage) as
+// markdown for group chats, within the byte limit of each kind of target: long
+// sections are shortened with "… 还有 N 项" / "… N more", never by cutting a line.
+// Data is gathered with one PVE call per kind of data, never one per guest.
+package report
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+)
+
+// Kinds of report.
+const (
+	Summary = "summary"
+	Guests  = "guests"
+	Storage = "storage"
+)
+
+// Source is the PVE side a report reads; *pve.Fleet implements it.
+type Source interface {
+	Nodes(ctx context.Context) ([]pve.Node, map[string]error)
+	Guests(ctx context.Context) ([]pve.Guest, map[string]error)
+	Storage(ctx context.Context) ([]pve.Storage, map[string]error)
+	Tasks(ctx context.Context, limit int) ([]pve.Task, map[string]error)
+	ClusterNames() []string
+}
+
+// Data is everything a report shows.
+type Data struct {
+	Now     time.Time
+	Loc     *time.Location // times are shown in it (UTC when nil)
+	Multi   bool           // several clusters: names are shown as cluster/name
+	Nodes   []pve.Node
+	Guests  []pve.Guest
+	Storage []pve.Storage
+	Tasks   []pve.Task       // recent tasks; the failed ones of the last 24 h are shown
+	Failed  map[string]error // clusters that could not be read
+	Firing  []string         // alert lines firing now (summary only)
+}
+
+// taskLimit is how many recent tasks per cluster a summary reads.
+const taskLimit = 200
+
+// Gather reads what kind needs: one Nodes, Guests, Storage and Tasks call at most.
+func Gather(ctx context.Context, src Source, kind string, now time.Time, loc *time.Location) Data {
+	d := Data{Now: now, Loc: loc, Multi: len(src.ClusterNames()) > 1, Failed: map[string]error{}}
+	merge := func(errs map[string]error) {
+		for k, v := range errs {
+			if _, ok := d.Failed[k]; !ok {
+				d.Failed[k] = v
+			}
+		}
+	}
+	var errs map[string]error
+	if kind == Summary || kind == Guests {
+		d.Nodes, errs = src.Nodes(ctx)
+		merge(errs)
+		d.Guests, errs = src.Guests(ctx)
+		merge(errs)
+	}
+	if kind == Summary || kind == Storage {
+		d.Storage, errs = src.Storage(ctx)
+		merge(errs)
+	}
+	if kind == Summary {
+		d.Tasks, errs = src.Tasks(ctx, taskLimit)
+		merge(errs)
+	}
+	return d
+}
+
+// section is a heading and its lines; lines past keep are replaced by "N more".
+type section struct {
+	head  string
+	lines []string
+	empty string // shown when lines is empty
+	keep  int    // lines kept (len(lines) until shortened)
+	fixed bool   // never shortened
+}
+
+// Render renders a report of kind in lang ("zh" or "en") as markdown of at most limit
+// bytes.
+func Render(kind, lang string, d Data, limit int) string {
+	if d.Loc == nil {
+		d.Loc = time.UTC
+	}
+	var secs []*section
+	title := T(lang, "title_"+kind)
+	switch kind {
+	case Guests:
+		secs = guestSections(lang, d)
+	case Storage:
+		secs = []*section{{lines: storageLines(d.Storage), empty: T(lang, "storage_empty")}}
+	default:
+		title = T(lang, "title_summary")
+		secs = []*section{
+			{head: T(lang, "h_nodes"), lines: nodeLines(lang, d)},
+			{head: T(lang, "h_storage"), lines: storageLines(d.Storage), empty: T(lang, "storage_empty")},
+			{head: T(lang, "h_alerts"), lines: d.Firing, empty: T(lang, "no_alerts")},
+			{head: T(lang, "h_tasks"), lines: failedTasks(d), empty: T(lang, "no_failed")},
+		}
+	}
+	header := "**" + title + "** · " + d.Now.In(d.Loc).Format("2006-01-02 15:04")
+	var tail []string
+	for _, c := range sortedKeys(d.Failed) {
+		tail = append(tail, T(lang, "cluster_failed", c, shortErr(d.Failed[c])))
+	}
+	for _, s := range secs {
+		s.keep = len(s.lines)
+	}
+	return fit(lang, header, secs, tail, limit)
+}
+
+// fit writes the sections, shortening the longest ones line by line until the whole
+// fits in limit bytes.
+func fit(lang, header string, secs []*section, tail []string, limit int) string {
+	size := func() int {
+		n := len(header)
+		for _, s := range secs {
+			n += s.size(lang)
+		}
+		for _, t := range tail {
+			n += 1 + len(t)
+		}
+		return n
+	}
+	total := size()
+	for total > limit {
+		var big *section
+		for _, s := range secs {
+			if !s.fixed && s.keep > 1 && (big == nil || s.keep > big.keep) {
+				big = s
+			}
+		}
+		if big == nil {
+			break // nothing left to shorten; the client cuts at a line end
+		}
+		before := big.size(lang)
+		big.keep--
+		total += big.size(lang) - before
+	}
+	var b strings.Builder
+	b.Grow(total)
+	b.WriteString(header)
+	for _, s := range secs {
+		s.write(&b, lang)
+	}
+	for _, t := range tail {
+		b.WriteByte('\n')
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+func (s *section) size(lang string) int {
+	n := 0
+	if s.head != "" {
+		n += 1 + len(s.head) + 4
+	}
+	if len(s.lines) == 0 {
+		if s.empty != "" {
+			n += 1 + len(s.empty)
+		}
+		return n
+	}
+	for _, l := range s.lines[:s.keep] {
+		n += 1 + len(l)
+	}
+	if s.keep < len(s.lines) {
+		n += 1 + len(T(lang, "n_more", len(s.lines)-s.keep))
+	}
+	return n
+}
+
+func (s *section) write(b *strings.Builder, lang string) {
+	if s.head != "" {
+		b.WriteString("\n**")
+		b.WriteString(s.head)
+		b.WriteString("**")
+	}
+	if len(s.lines) == 0 {
+		if s.empty != "" {
+			b.WriteByte('\n')
+			b.WriteString(s.empty)
+		}
+		return
+	}
+	for _, l := range s.lines[:s.keep] {
+		b.WriteByte('\n')
+		b.WriteString(l)
+	}
+	if s.keep < len(s.lines) {
+		b.WriteByte('\n')
+		b.WriteString(T(lang, "n_more", len(s.lines)-s.keep))
+	}
+}
+
+type counts struct{ run, stop int }
+
+func guestCounts(gs []pve.Guest) map[string]*counts {
+	per := map[string]*counts{}
+	for _, g := range gs {
+		if g.Template {
+			continue
+		}
+		k := g.Cluster + "/" + g.Node
+		c := per[k]
+		if c == nil {
+			c = &counts{}
+			per[k] = c
+		}
+		if g.Status == "running" {
+			c.run++
+		} else {
+			c.stop++
+		}
+	}
+	return per
+}
+
+func sortNodes(ns []pve.Node) []pve.Node {
+	ns = slices.Clone(ns)
+	sort.Slice(ns, func(i, j int) bool {
+		if ns[i].Cluster != ns[j].Cluster {
+			return ns[i].Cluster < ns[j].Cluster
+		}
+		return ns[i].Name < ns[j].Name
+	})
+	return ns
+}
+
+func (d Data) name(cluster, name string) string {
+	if d.Multi {
+		return cluster + "/" + name
+	}
+	return name
+}
+
+func nodeLines(lang string, d Data) []string {
+	per := guestCounts(d.Guests)
+	lines := make([]string, 0, len(d.Nodes))
+	for _, n := range sortNodes(d.Nodes) {
+		c := per[n.Cluster+"/"+n.Name]
+		if c == nil {
+			c = &counts{}
+		}
+		name := d.name(n.Cluster, n.Name)
+		var l string
+		switch {
+		case n.Status != "online":
+			l = "🔴 " + name + " · " + stateWord(lang, n.Status)
+		case !n.HasStats:
+			l = "🟢 " + name + " · " + T(lang, "no_stats")
+		default:
+			l = fmt.Sprintf("🟢 %s · CPU %.0f%% · %s %s · %s %s", name, n.CPU*100, T(lang, "mem"), pct(n.Mem, n.MaxMem), T(lang, "uptime"), Duration(lang, n.Uptime))
+		}
+		lines = append(lines, l+" · "+T(lang, "guest_counts", c.run, c.stop))
+	}
+	return lines
+}
+
+func guestSections(lang string, d Data) []*section {
+	byNode := map[string][]pve.Guest{}
+	for _, g := range d.Guests {
+		if !g.Template {
+			k := g.Cluster + "/" + g.Node
+			byNode[k] = append(byNode[k], g)
+		}
+	}
+	per := guestCounts(d.Guests)
+	var secs []*section
+	seen := map[string]bool{}
+	nodes := sortNodes(d.Nodes)
+	// Nodes that have guests but were not listed (a failed node call) still show.
+	for _, k := range sortedKeys(byNode) {
+		c, n, _ := strings.Cut(k, "/")
+		if !slices.ContainsFunc(nodes, func(x pve.Node) bool { return x.Cluster == c && x.Name == n }) {
+			nodes = append(nodes, pve.Node{Cluster: c, Name: n, Status: "unknown"})
+		}
+	}
+	for _, n := range nodes {
+		k := n.Cluster + "/" + n.Name
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		c := per[k]
+		if c == nil {
+			c = &counts{}
+		}
+		icon := "🟢"
+		if n.Status != "online" {
+			icon = "🔴"
+		}
+		head := icon + " " + d.name(n.Cluster, n.Name) + "** · **" + T(lang, "node_counts", c.run, c.stop)
+		gs := byNode[k]
+		sort.Slice(gs, func(i, j int) bool { return gs[i].VMID < gs[j].VMID })
+		lines := make([]string, 0, len(gs))
+		for _, g := range gs {
+			lines = append(lines, guestLine(lang, g))
+		}
+		secs = append(secs, &section{head: head, lines: lines, empty: "-"})
+	}
+	if len(secs) == 0 {
+		secs = append(secs, &section{empty: T(lang, "no_guests")})
+	}
+	return secs
+}
+
+func guestLine(lang string, g pve.Guest) string {
+	typ := T(lang, "type_qemu")
+	if g.Type == "lxc" {
+		typ = T(lang, "type_lxc")
+	}
+	if g.Status != "running" {
+		return "⚪ " + g.Label() + " · " + typ + " · " + stateWord(lang, g.Status)
+	}
+	return fmt.Sprintf("🟢 %s · %s · CPU %.0f%% · %s %s", g.Label(), typ, g.CPU*100, T(lang, "mem"), pct(g.Mem, g.MaxMem))
+}
+
+func storageLines(st []pve.Storage) []string {
+	st = slices.Clone(st)
+	sort.SliceStable(st, func(i, j int) bool {
+		if ri, rj := ratio(st[i]), ratio(st[j]); ri != rj {
+			return ri > rj
+		}
+		return st[i].Node+"/"+st[i].Name < st[j].Node+"/"+st[j].Name
+	})
+	lines := make([]string, 0, len(st))
+	for _, s := range st {
+		if !s.HasStats || s.Total == 0 {
+			lines = append(lines, fmt.Sprintf("%s (%s) · -", s.Name, s.Node))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, s.Node, Bar(ratio(s)), pct(s.Used, s.Total), Bytes(s.Used), Bytes(s.Total)))
+	}
+	return lines
+}
+
+func failedTasks(d Data) []string {
+	since := d.Now.Add(-24 * time.Hour)
+	var lines []string
+	for _, t := range d.Tasks {
+		if t.End.IsZero() || t.End.Before(since) || t.Status == "OK" || strings.HasPrefix(t.Status, "WARNINGS") {
+			continue
+		}
+		what := t.Type
+		if t.ID != "" {
+			what += " " + t.ID
+		}
+		lines = append(lines, fmt.Sprintf("❌ %s · %s · %s · %s", what, d.name(t.Cluster, t.Node), t.End.In(d.Loc).Format("01-02 15:04"), clip(t.Status, 80)))
+	}
+	return lines
+}
+
+func stateWord(lang, s string) string {
+	switch s {
+	case "running", "stopped", "unknown", "offline":
+		return T(lang, "state_"+s)
+	}
+	return s
+}
+
+func ratio(s pve.Storage) float64 {
+	if s.Total == 0 {
+		return 0
+	}
+	return float64(s.Used) / float64(s.Total)
+}
+
+func pct(used, total uint64) string {
+	if total == 0 {
+		return "-"
+	}
+	return strconv.Itoa(int(float64(used)/float64(total)*100+0.5)) + "%"
+}
+
+// Bar draws a 10-cell usage bar for a share 0..1.
+func Bar(f float64) string {
+	n := min(max(int(f*10+0.5), 0), 10)
+	return strings.Repeat("█", n) + strings.Repeat("░", 10-n)
+}
+
+// Bytes prints a size in binary units ("5.1 TiB").
+func Bytes(b uint64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%d B", b)
+	}
+	div, exp := uint64(unit), 0
+	for n := b / unit; n >= unit && exp < 4; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTP"[exp])
+}
+
+// Duration prints a duration the way people read it: 12 秒, 3 分钟, 2 小时 5 分钟, 4 天 3 小时.
+func Duration(lang string, d time.Duration) string {
+	s := int(d.Round(time.Second) / time.Second)
+	switch {
+	case s < 60:
+		return T(lang, "dur_s", s)
+	case s < 3600:
+		return T(lang, "dur_m", s/60)
+	case s < 86400:
+		return T(lang, "dur_hm", s/3600, s%3600/60)
+	}
+	return T(lang, "dur_dh", s/86400, s%86400/3600)
+}
+
+func clip(s string, n int) string {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "\n", " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+func shortErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return clip(err.Error(), 120)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
