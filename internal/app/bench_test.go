@@ -95,10 +95,10 @@ func (f *listFleet) Do(context.Context, pve.Guest, pve.Action) (string, error) {
 func (f *listFleet) Wait(context.Context, pve.Guest, string) (pve.TaskResult, error) {
 	return pve.TaskResult{}, nil
 }
-func (f *listFleet) Nodes(context.Context) ([]pve.Node, map[string]error)     { return nil, nil }
+func (f *listFleet) Nodes(context.Context) ([]pve.Node, map[string]error)      { return nil, nil }
 func (f *listFleet) Storage(context.Context) ([]pve.Storage, map[string]error) { return nil, nil }
 func (f *listFleet) Tasks(context.Context, int) ([]pve.Task, map[string]error) { return nil, nil }
-func (f *listFleet) ClusterNames() []string                                   { return []string{"home"} }
+func (f *listFleet) ClusterNames() []string                                    { return []string{"home"} }
 
 // BenchmarkListCommand300 measures parse + authorize (scope filter) + render to WeCom
 // markdown for "vm list" over 300 guests, by an operator with a scope.
