@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
+)
+
+// botProcess is the bot running as a child process: this test binary re-executed with
+// BOT_MAIN_FOR_TEST=1 (see TestMain), so that it can be killed for real.
+type botProcess struct {
+	cmd  *exec.Cmd
+	logs *apptest.LogBuffer
+	addr string
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startProcess(t *testing.T, cfgPath, addr string) *botProcess {
+	t.Helper()
+	p := &botProcess{logs: &apptest.LogBuffer{}, addr: addr}
+	p.cmd = exec.Command(os.Args[0], "serve", "-config", cfgPath)
+	p.cmd.Env = append(os.Environ(), "BOT_MAIN_FOR_TEST=1")
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bot did not come up: %v\n%s", err, p.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *botProcess) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A bot killed after recording an action as "sending" (its POST in flight) never POSTs
+// it again after a restart. Whether PVE went on to act on the orphaned POST depends on
+// whether it noticed the dropped connection first; either way the user is told the truth:
+// the task's result when the restarted bot finds the task, or that it cannot know.
+func TestKilledWhileSendingDoesNotPostAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts bot processes")
+	}
+	env := apptest.NewEnv(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := env.WriteConfig(t, t.TempDir(), apptest.ConfigOptions{DataDir: dir, Listen: addr})
+	a := startProcess(t, cfg, addr)
+	send := env.Sender("http://" + addr)
+	ctx := context.Background()
+
+	resp, err := send.Text(ctx, apptest.Operator, "关机 docker-host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sent, err := env.WeCom.WaitSent(ctxTimeout(t), 1)
+	if err != nil {
+		t.Fatalf("no confirmation card: %v\n%s", err, a.logs.String())
+	}
+	key := sent[0].Card.Buttons[0].Key
+
+	env.PVE.Hang(true) // the POST reaches PVE and never returns
+	resp, err = send.CardClick(ctx, apptest.Operator, key, "task", "rc-crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	const shutdown = "/nodes/pve2/qemu/104/status/shutdown"
+	waitFor(t, "the shutdown POST to arrive", func() bool { return env.PVE.Count("POST", shutdown) == 1 })
+	a.kill(t)
+	env.PVE.Hang(false)
+
+	b := startProcess(t, cfg, addr)
+	msgs, err := env.WeCom.WaitSent(ctxTimeout(t), 2)
+	if err != nil {
+		t.Fatalf("the user was not told after the restart: %v\n%s", err, b.logs.String())
+	}
+	told := apptest.MessageText(msgs[1])
+	// Let the restarted bot settle (the resumed click is answered too), then count.
+	if _, err := env.WeCom.WaitSent(ctxTimeout(t), 3); err != nil {
+		t.Fatalf("the resumed click was not answered: %v\n%s", err, b.logs.String())
+	}
+	if n := env.PVE.Count("POST", shutdown); n != 1 {
+		t.Errorf("shutdown POSTs = %d, want 1: the restarted bot sent the action again", n)
+	}
+	g, _ := env.PVE.Guest(104)
+	switch {
+	case strings.Contains(told, "无法确定"):
+		if g.Status != "running" {
+			t.Errorf("told the outcome is unknown, but PVE did act (docker-host is %s) and the task was not found", g.Status)
+		}
+	case strings.Contains(told, "已关机"):
+		if g.Status != "stopped" {
+			t.Errorf("told docker-host was shut down, but it is %s", g.Status)
+		}
+	default:
+		t.Errorf("after restart the user was told %q; want the task's result or that the bot cannot know", told)
+	}
+	if !strings.Contains(told, "docker-host") {
+		t.Errorf("the message after restart does not name the guest: %q", told)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Wait(); err != nil {
+		t.Errorf("SIGTERM exit: %v\n%s", err, b.logs.String())
+	}
+	env.CheckNoSecrets(t, "bot logs", a.logs.String(), b.logs.String())
+}
+
+func ctxTimeout(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,154 @@
+package commands
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
+)
+
+// fakeFleet serves one guest and a task list, and counts POSTs.
+type fakeFleet struct {
+	mu    sync.Mutex
+	guest pve.Guest
+	tasks []pve.Task
+	posts int
+	waits []string
+}
+
+func (f *fakeFleet) Find(context.Context, string) (pve.Guest, error) { return f.guest, nil }
+func (f *fakeFleet) Guests(context.Context) ([]pve.Guest, map[string]error) {
+	return []pve.Guest{f.guest}, nil
+}
+func (f *fakeFleet) GuestStatus(_ context.Context, g pve.Guest) (pve.GuestStatus, error) {
+	return pve.GuestStatus{Guest: g}, nil
+}
+func (f *fakeFleet) Do(context.Context, pve.Guest, pve.Action) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.posts++
+	return "UPID:pve2:0000AAAA:0000BBBB:6560A000:qmshutdown:104:bot@pve!chat:", nil
+}
+func (f *fakeFleet) Wait(_ context.Context, _ pve.Guest, upid string) (pve.TaskResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.waits = append(f.waits, upid)
+	return pve.TaskResult{UPID: upid, OK: true, Exit: "OK", Duration: 3 * time.Second}, nil
+}
+func (f *fakeFleet) Nodes(context.Context) ([]pve.Node, map[string]error)     { return nil, nil }
+func (f *fakeFleet) Storage(context.Context) ([]pve.Storage, map[string]error) { return nil, nil }
+func (f *fakeFleet) Tasks(context.Context, int) ([]pve.Task, map[string]error) {
+	return f.tasks, nil
+}
+func (f *fakeFleet) ClusterNames() []string { return []string{"home"} }
+
+type recNotify struct {
+	mu      sync.Mutex
+	replies []chat.Reply
+}
+
+func (r *recNotify) Reply(_ context.Context, _ string, rep chat.Reply) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.replies = append(r.replies, rep)
+	return nil
+}
+
+func (r *recNotify) text() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, rep := range r.replies {
+		b.WriteString(rep.Title + " " + strings.Join(rep.Lines, " ") + "\n")
+	}
+	return b.String()
+}
+
+func TestRecoverOpenActions(t *testing.T) {
+	started := time.Date(2026, 11, 27, 9, 5, 0, 0, time.UTC)
+	guest := pve.Guest{Cluster: "home", VMID: 104, Name: "docker-host", Node: "pve2", Type: "qemu", Status: "running"}
+	cases := []struct {
+		name      string
+		action    store.Action
+		tasks     []pve.Task
+		wantWait  string // the UPID followed, "" for none
+		wantTold  string
+		wantState string
+	}{
+		{
+			name:     "sending, PVE never started a task: the user is told the bot cannot know",
+			action:   store.Action{ID: "a1", State: store.ActionSending},
+			wantTold: "无法确定",
+		},
+		{
+			name:   "sending, PVE started the task: it is found and followed",
+			action: store.Action{ID: "a2", State: store.ActionSending},
+			tasks: []pve.Task{
+				{UPID: "UPID:pve2:1:1:1:qmshutdown:105:x:", Node: "pve2", Type: "qmshutdown", ID: "105", Start: started.Add(time.Second)}, // another guest
+				{UPID: "UPID:pve2:1:1:1:qmstart:104:x:", Node: "pve2", Type: "qmstart", ID: "104", Start: started.Add(time.Second)},       // another action
+				{UPID: "UPID:pve2:1:1:1:qmshutdown:104:old:", Node: "pve2", Type: "qmshutdown", ID: "104", Start: started.Add(-time.Hour)}, // before it
+				{UPID: "UPID:pve2:2:2:2:qmshutdown:104:x:", Node: "pve2", Type: "qmshutdown", ID: "104", Start: started.Add(time.Second)},
+			},
+			wantWait: "UPID:pve2:2:2:2:qmshutdown:104:x:",
+			wantTold: "已关机",
+		},
+		{
+			name:     "sent with its UPID: followed to the result",
+			action:   store.Action{ID: "a3", State: store.ActionSent, UPID: "UPID:pve2:3:3:3:qmshutdown:104:x:"},
+			wantWait: "UPID:pve2:3:3:3:qmshutdown:104:x:",
+			wantTold: "已关机",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := store.Open(t.TempDir(), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			a := tc.action
+			a.User, a.Action, a.Cluster, a.Node, a.GuestType, a.VMID, a.Started, a.MessageKey = "lisi", "shutdown", "home", "pve2", "qemu", 104, started, "m1"
+			if _, err := st.BeginAction(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+			if a.UPID != "" {
+				if err := st.ActionSent(context.Background(), a.ID, a.UPID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fleet := &fakeFleet{guest: guest, tasks: tc.tasks}
+			note := &recNotify{}
+			cfg := config.Default()
+			d := New(cfg, Options{Fleet: fleet, Store: st, Notify: note})
+			d.Recover(context.Background())
+			if err := d.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if fleet.posts != 0 {
+				t.Errorf("Recover POSTed %d times; it must never send an action again", fleet.posts)
+			}
+			if got := strings.Join(fleet.waits, ","); got != tc.wantWait {
+				t.Errorf("followed %q, want %q", got, tc.wantWait)
+			}
+			if told := note.text(); !strings.Contains(told, tc.wantTold) || !strings.Contains(told, "docker-host") {
+				t.Errorf("told %q, want it to name docker-host and contain %q", told, tc.wantTold)
+			}
+			got, err := st.GetAction(context.Background(), a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != store.ActionDone {
+				t.Errorf("action state = %s, want done", got.State)
+			}
+			if open, _ := st.OpenActions(context.Background()); len(open) != 0 {
+				t.Errorf("open actions after Recover: %d", len(open))
+			}
+		})
+	}
+}
