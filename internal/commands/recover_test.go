@@ -41,7 +41,7 @@ func (f *fakeFleet) Wait(_ context.Context, _ pve.Guest, upid string) (pve.TaskR
 	f.waits = append(f.waits, upid)
 	return pve.TaskResult{UPID: upid, OK: true, Exit: "OK", Duration: 3 * time.Second}, nil
 }
-func (f *fakeFleet) Nodes(context.Context) ([]pve.Node, map[string]error)     { return nil, nil }
+func (f *fakeFleet) Nodes(context.Context) ([]pve.Node, map[string]error)      { return nil, nil }
 func (f *fakeFleet) Storage(context.Context) ([]pve.Storage, map[string]error) { return nil, nil }
 func (f *fakeFleet) Tasks(context.Context, int) ([]pve.Task, map[string]error) {
 	return f.tasks, nil
@@ -90,8 +90,8 @@ func TestRecoverOpenActions(t *testing.T) {
 			name:   "sending, PVE started the task: it is found and followed",
 			action: store.Action{ID: "a2", State: store.ActionSending},
 			tasks: []pve.Task{
-				{UPID: "UPID:pve2:1:1:1:qmshutdown:105:x:", Node: "pve2", Type: "qmshutdown", ID: "105", Start: started.Add(time.Second)}, // another guest
-				{UPID: "UPID:pve2:1:1:1:qmstart:104:x:", Node: "pve2", Type: "qmstart", ID: "104", Start: started.Add(time.Second)},       // another action
+				{UPID: "UPID:pve2:1:1:1:qmshutdown:105:x:", Node: "pve2", Type: "qmshutdown", ID: "105", Start: started.Add(time.Second)},  // another guest
+				{UPID: "UPID:pve2:1:1:1:qmstart:104:x:", Node: "pve2", Type: "qmstart", ID: "104", Start: started.Add(time.Second)},        // another action
 				{UPID: "UPID:pve2:1:1:1:qmshutdown:104:old:", Node: "pve2", Type: "qmshutdown", ID: "104", Start: started.Add(-time.Hour)}, // before it
 				{UPID: "UPID:pve2:2:2:2:qmshutdown:104:x:", Node: "pve2", Type: "qmshutdown", ID: "104", Start: started.Add(time.Second)},
 			},
