@@ -276,3 +276,17 @@ func TestRateLimitNotice(t *testing.T) {
 		t.Errorf("sent %d messages, want 4 (2 answers, 1 notice, the admin's answer); last went to %v", n, sent[len(sent)-1].ToUser)
 	}
 }
+
+// language: en answers in English, commands still work in both languages, and a typo gets
+// a "did you mean".
+func TestEnglishReplies(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{Language: "en"}})
+	b.text(apptest.Operator, "关机 docker-host")
+	card := b.waitSent(1)[0]
+	contains(t, "English confirmation card", string(card.Card.Raw), "docker-host", "Confirm", "Cancel", "running")
+	b.text(apptest.Operator, "vm strat docker-host")
+	contains(t, "typo", lastText(b, 2), "vm start")
+	b.text(apptest.Viewer, "vm start docker-host")
+	contains(t, "refusal", lastText(b, 3), "viewer")
+}
