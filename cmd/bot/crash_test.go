@@ -163,3 +163,46 @@ func ctxTimeout(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// A message whose processing was cut by SIGKILL is answered after the restart.
+func TestKilledMidMessageIsAnsweredAfterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts bot processes")
+	}
+	env := apptest.NewEnv(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := env.WriteConfig(t, t.TempDir(), apptest.ConfigOptions{DataDir: dir, Listen: addr})
+	a := startProcess(t, cfg, addr)
+	env.PVE.Hang(true) // "vm list" blocks inside the bot
+	resp, err := env.Sender("http://"+addr).Text(context.Background(), apptest.Viewer, "vm list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback answered %d", resp.StatusCode)
+	}
+	waitFor(t, "the bot to ask PVE", func() bool { return env.PVE.Count("GET", "/cluster/resources") > 0 })
+	a.kill(t)
+	if n := len(env.WeCom.Sent()); n != 0 {
+		t.Fatalf("sent %d before the restart, want 0", n)
+	}
+	env.PVE.Hang(false)
+
+	b := startProcess(t, cfg, addr)
+	sent, err := env.WeCom.WaitSent(ctxTimeout(t), 1)
+	if err != nil {
+		t.Fatalf("the interrupted message was not answered after the restart: %v\n%s", err, b.logs.String())
+	}
+	if text := apptest.MessageText(sent[0]); !strings.Contains(text, "homeassistant") {
+		t.Errorf("answer after restart = %q, want the guest list", text)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.cmd.Wait()
+	if n := len(env.WeCom.Sent()); n != 1 {
+		t.Errorf("sent %d, want exactly one answer", n)
+	}
+}
