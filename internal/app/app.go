@@ -19,6 +19,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/inbox"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
 )
@@ -38,6 +39,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Replier replaces the WeCom replier (the local console).
 	Replier chat.Replier
+	// Clock drives scheduled reports and alert checks (push.go); tests pass a
+	// schedule.ManualClock. Default: the wall clock.
+	Clock schedule.Clock
 }
 
 // App is one running bot.
@@ -46,6 +50,7 @@ type App struct {
 	o      Options
 	log    *zap.Logger
 	store  *store.Store
+	wecom  *wecom.Client // nil with a local Replier (console)
 	fleet  *pve.Fleet
 	disp   *commands.Dispatcher
 	inbox  *inbox.Inbox
@@ -82,14 +87,14 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 
 	replier := o.Replier
 	if replier == nil {
-		client, err := wecom.NewClient(wecom.ClientConfig{
+		a.wecom, err = wecom.NewClient(wecom.ClientConfig{
 			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
 			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now,
 		}, log.Named("wecom"))
 		if err != nil {
 			return nil, fmt.Errorf("app: wecom client: %w", err)
 		}
-		replier = wecom.NewReplier(client, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
+		replier = wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
 	}
 
 	po := o.PVE
@@ -215,6 +220,10 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if err := a.store.Close(); err != nil {
 		a.log.Error("closing the store", zap.Error(err))
+	}
+	a.fleet.CloseIdleConnections()
+	if a.wecom != nil {
+		a.wecom.CloseIdleConnections()
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("app: serve: %w", serveErr)

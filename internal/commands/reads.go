@@ -463,6 +463,9 @@ func (d *Dispatcher) pveReason(r *req, err error) string {
 	case pve.KindTimeout:
 		return r.t("pve_timeout")
 	case pve.KindTLS:
+		if pe.Presented != "" {
+			return r.t("pve_tls_pin", pe.Cluster, pe.Presented)
+		}
 		return r.t("pve_tls", pe.Cluster)
 	case pve.KindUnreachable:
 		return r.t("pve_unreachable", pe.Cluster)

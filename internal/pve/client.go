@@ -648,3 +648,6 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 	}
 	return string(v.Version), nil
 }
+
+// CloseIdleConnections drops kept-alive connections to the cluster's nodes.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }

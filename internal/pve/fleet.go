@@ -313,3 +313,11 @@ func (f *Fleet) SelfCheck(name string) (SelfCheck, bool) {
 	sc, ok := f.checks[c.name]
 	return sc, ok
 }
+
+// CloseIdleConnections drops kept-alive connections to every cluster: the bot calls it
+// when it stops.
+func (f *Fleet) CloseIdleConnections() {
+	for _, c := range f.Clients() {
+		c.CloseIdleConnections()
+	}
+}

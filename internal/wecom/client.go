@@ -722,3 +722,7 @@ func contentFor(op, msgtype, content string, limit int) (text, md *contentBody, 
 	}
 	return nil, nil, fmt.Errorf("wecom: %s: unsupported msgtype %q (text or markdown)", op, msgtype)
 }
+
+// CloseIdleConnections drops kept-alive connections to WeCom: the bot calls it when it
+// stops, so that nothing of it outlives Run.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }

@@ -67,6 +67,8 @@ type ConfigOptions struct {
 	Extra string
 	// Protected is the cluster's protected list (YAML flow sequence), default ["tag:infra"].
 	Protected string
+	// PVETimeout is pve.timeout (default 5s).
+	PVETimeout string
 }
 
 // Users of the seeded config: an admin, an operator without a scope, an operator with a
@@ -94,6 +96,9 @@ func (e *Env) Config(o ConfigOptions) string {
 	if o.RateLimit == "" {
 		o.RateLimit = "0"
 	}
+	if o.PVETimeout == "" {
+		o.PVETimeout = "5s"
+	}
 	if o.Protected == "" {
 		o.Protected = `["tag:infra"]`
 	}
@@ -110,7 +115,7 @@ wecom:
   api_base_url: %q
   reply_mode: %s
 pve:
-  timeout: 5s
+  timeout: %s
   task_timeout: 20s
   clusters:
     - name: home
@@ -138,7 +143,7 @@ read_only: %v
 rate_limit: { per_user: %q }
 %s`, o.Listen, o.DataDir, o.Language,
 		wecomtest.FakeCorpID, wecomtest.FakeAgentID, CorpSecret, CallbackToken, AESKey, e.WeCom.URL(), o.ReplyMode,
-		e.PVE.URL(), pvetest.HomeLabTokenID, PVETokenSecret, e.PVE.Fingerprint(), o.Protected,
+		o.PVETimeout, e.PVE.URL(), pvetest.HomeLabTokenID, PVETokenSecret, e.PVE.Fingerprint(), o.Protected,
 		Admin, Operator, ScopedOp, ScopedOpScope, Viewer, FamilyMember, o.ReadOnly, o.RateLimit, o.Extra)
 }
 

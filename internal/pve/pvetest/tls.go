@@ -130,9 +130,9 @@ func (s *Server) RotateCertificate() {
 	s.tlsMu.Lock()
 	s.certs.leaf = leaf
 	s.tlsMu.Unlock()
-	// Drop idle keep-alive connections so the next request handshakes with the new leaf.
-	s.hs.Config.SetKeepAlivesEnabled(false)
-	s.hs.Config.SetKeepAlivesEnabled(true)
+	// A real node restarts pveproxy to load a new certificate, which drops every
+	// connection: the next request handshakes with the new leaf.
+	s.hs.CloseClientConnections()
 }
 
 // HTTPClient returns a client that trusts the fake's CA (a plain client without Options.TLS),
