@@ -1,18 +1,26 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
 )
 
 func check(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "config file")
+	online := fs.Bool("online", false, "also reach every PVE cluster, WeCom and the appchat targets")
+	timeout := fs.Duration("timeout", 20*time.Second, "with --online: how long each check may take")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -28,5 +36,141 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d users, %d PVE clusters, reply mode %s, language %s)\n",
 		*path, len(cfg.Users), len(cfg.PVE.Clusters), cfg.WeCom.ReplyMode, cfg.Language)
+	if !*online {
+		return 0
+	}
+	oc := onlineCheck{w: stdout, timeout: *timeout}
+	oc.run(cfg)
+	if oc.failed > 0 {
+		fmt.Fprintf(stdout, "\n✘ %d check(s) failed\n", oc.failed)
+		return 1
+	}
+	fmt.Fprintln(stdout, "\n✔ every online check passed")
 	return 0
+}
+
+// onlineCheck prints one line per check, ✔ or ✘, with indented advice under a failure.
+type onlineCheck struct {
+	w       io.Writer
+	timeout time.Duration
+	failed  int
+	// pveOptions and wecomHTTP are test seams; zero is production.
+	pveOptions pve.Options
+}
+
+func (oc *onlineCheck) ok(format string, a ...any) { fmt.Fprintf(oc.w, "✔ "+format+"\n", a...) }
+func (oc *onlineCheck) fail(format string, a ...any) {
+	oc.failed++
+	fmt.Fprintf(oc.w, "✘ "+format+"\n", a...)
+}
+func (oc *onlineCheck) note(lines ...string) {
+	for _, l := range lines {
+		fmt.Fprintf(oc.w, "    %s\n", l)
+	}
+}
+
+func (oc *onlineCheck) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), oc.timeout)
+}
+
+func (oc *onlineCheck) run(cfg *config.Config) {
+	for _, cl := range cfg.PVE.Clusters {
+		oc.cluster(cfg, cl)
+	}
+	oc.wecom(cfg)
+}
+
+func (oc *onlineCheck) cluster(cfg *config.Config, cl config.Cluster) {
+	name := "PVE " + cl.Name
+	o := oc.pveOptions
+	if o.Timeout == 0 {
+		o.Timeout = cfg.PVE.Timeout.Std()
+	}
+	c, err := pve.NewClient(cl, o)
+	if err != nil {
+		oc.fail("%s: %v", name, err)
+		return
+	}
+	ctx, cancel := oc.ctx()
+	defer cancel()
+	sc, err := c.Check(ctx)
+	if err != nil {
+		var pe *pve.Error
+		kind := pve.Kind("")
+		if errors.As(err, &pe) {
+			kind = pe.Kind
+		}
+		switch kind {
+		case pve.KindTLS:
+			oc.ok("%s: reachable at %s", name, cl.BaseURL)
+			oc.fail("%s: certificate: %v", name, err)
+			if pe.Presented != "" {
+				oc.note("the server presents fingerprint " + pe.Presented + "; if that is your PVE's certificate, set fingerprint: to it (or ca_file: to pve-root-ca.pem)")
+			}
+		case pve.KindTokenRejected:
+			oc.ok("%s: reachable at %s, certificate trusted", name, cl.BaseURL)
+			oc.fail("%s: token %s rejected: %v", name, cl.TokenID, err)
+			oc.note("check token_id and token_secret (pveum user token list " + strings.SplitN(cl.TokenID, "!", 2)[0] + "), and that the token has not expired")
+		default:
+			oc.fail("%s: not reachable at %s: %v", name, cl.BaseURL, err)
+		}
+		return
+	}
+	oc.ok("%s: reachable at %s (PVE %s), certificate trusted, token %s valid", name, cl.BaseURL, sc.Version, c.TokenID())
+	for _, f := range sc.Features {
+		switch {
+		case f.OK && !f.Partial:
+			oc.ok("%s: privileges for %s", name, f.Name)
+		default:
+			oc.fail("%s: privileges for %s: missing %s: %s", name, f.Name, strings.Join(f.Missing, ", "), f.Consequence)
+		}
+	}
+	if fix := sc.PveumFix(c.TokenID()); fix != nil {
+		oc.note("to grant what is missing, run on a PVE node:")
+		oc.note(fix...)
+	}
+	for _, w := range sc.Warnings {
+		fmt.Fprintf(oc.w, "! %s: %s\n", name, w)
+	}
+}
+
+func (oc *onlineCheck) wecom(cfg *config.Config) {
+	client, err := wecom.NewClient(wecom.ClientConfig{
+		CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
+		BaseURL: cfg.WeCom.APIBaseURL, MaxRetries: 1,
+	}, nil)
+	if err != nil {
+		oc.fail("WeCom: %v", err)
+		return
+	}
+	ctx, cancel := oc.ctx()
+	defer cancel()
+	if _, err := client.Token(ctx); err != nil {
+		oc.fail("WeCom: access token: %v", err)
+		return
+	}
+	oc.ok("WeCom: access token obtained (corp %s, agent %d)", cfg.WeCom.CorpID, cfg.WeCom.AgentID)
+	names := make([]string, 0, len(cfg.Targets))
+	for n := range cfg.Targets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		t := cfg.Targets[n]
+		switch t.Kind() {
+		case "appchat":
+			if _, err := client.AppChatGet(ctx, t.AppChat); err != nil {
+				oc.fail("target %s: group chat %s: %v", n, t.AppChat, err)
+				if len(t.AppChatMembers) > 0 {
+					oc.note("it is created at start from appchat_members")
+				}
+				continue
+			}
+			oc.ok("target %s: group chat %s exists", n, t.AppChat)
+		case "robot":
+			fmt.Fprintf(oc.w, "- target %s: group robot not checked (checking would post a message)\n", n)
+		case "users":
+			fmt.Fprintf(oc.w, "- target %s: %d member(s), reached through the app\n", n, len(t.Users))
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -21,6 +22,7 @@ func serve(args []string, stderr io.Writer) int {
 	path := fs.String("config", "config.yaml", "config file")
 	format := fs.String("log-format", "json", "log format: json or console")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	watch := fs.Bool("watch", true, "reload the config when the file changes (SIGHUP always reloads)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -35,6 +37,10 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bot: the config file has problems:\n%v\n", err)
 		return 1
 	}
+	if fsType, ok := networkFS(cfg.DataDir); ok {
+		log.Warn("data_dir is on a network file system; SQLite's locking is unreliable there and the store may be corrupted: use a local disk",
+			zap.String("data_dir", cfg.DataDir), zap.String("fs", fsType))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(cfg, app.Options{Logger: log})
@@ -44,6 +50,28 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("starting", zap.String("version", versionString()), zap.String("config", *path))
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading the config", zap.String("file", *path))
+				_ = a.ReloadFile(*path) // a refused reload is logged; the bot keeps its config
+			}
+		}
+	}()
+	if *watch {
+		go func() {
+			if err := a.WatchConfig(ctx, *path); err != nil {
+				log.Warn("cannot watch the config file; reload with SIGHUP", zap.Error(err))
+			}
+		}()
+	}
 	if err := a.Run(ctx); err != nil {
 		log.Error("stopped with an error", zap.Error(err))
 		return 1

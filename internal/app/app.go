@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -46,17 +47,23 @@ type Options struct {
 
 // App is one running bot.
 type App struct {
-	cfg    *config.Config
-	o      Options
-	log    *zap.Logger
-	store  *store.Store
-	wecom  *wecom.Client // nil with a local Replier (console)
-	fleet  *pve.Fleet
-	disp   *commands.Dispatcher
-	inbox  *inbox.Inbox
-	router chi.Router
-	ln     net.Listener
-	srv    *http.Server
+	cfg   *config.Config
+	o     Options
+	log   *zap.Logger
+	store *store.Store
+	wecom *wecom.Client // nil with a local Replier (console)
+	obs   *observer     // metrics and /status state (observe.go)
+	// push is scheduled reports and alerts (push.go); nil when none are configured.
+	// pushMu guards it and pushCtx against a reload.
+	pushMu  sync.Mutex
+	push    *pusher
+	pushCtx context.Context
+	fleet   *pve.Fleet
+	disp    *commands.Dispatcher
+	inbox   *inbox.Inbox
+	router  chi.Router
+	ln      net.Listener
+	srv     *http.Server
 }
 
 // New opens the store (taking data_dir for this process), builds every part and binds
@@ -79,9 +86,10 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	st := a.store
 	defer func() {
 		if err != nil {
-			_ = a.store.Close()
+			_ = st.Close()
 		}
 	}()
 
@@ -94,7 +102,9 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("app: wecom client: %w", err)
 		}
-		replier = wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
+		r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
+		r.LimitPerMember(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per)
+		replier = a.observeReplier(r)
 	}
 
 	po := o.PVE
@@ -114,7 +124,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		Fleet: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
 		QuickWait: o.QuickWait, TaskTimeout: cfg.PVE.TaskTimeout.Std(),
 	})
-	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.disp, Replier: replier, Logger: log.Named("inbox")})
+	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.observeHandler(a.disp), Replier: replier, Logger: log.Named("inbox")})
 
 	a.router = chi.NewRouter()
 	if o.Replier == nil {
@@ -218,6 +228,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.disp.Close(sctx); err != nil {
 		a.log.Warn("some task results were not followed to the end; they resume at the next start", zap.Error(err))
 	}
+	a.waitPush()
 	if err := a.store.Close(); err != nil {
 		a.log.Error("closing the store", zap.Error(err))
 	}

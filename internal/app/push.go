@@ -2,12 +2,159 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"time"
 
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/alert"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/notify"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/report"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
 )
 
-// initPush builds scheduled reports and alerts (issue 5).
-func (a *App) initPush(_ chat.Replier) error { return nil }
+// pusher is the scheduled-report and alert side of one App, built from one config. A
+// reload builds a new one and swaps it in (alert state lives in the store, so nothing
+// is forgotten or sent twice).
+type pusher struct {
+	notifier *notify.Notifier
+	engine   *alert.Engine // nil when alerts.to is empty
+	sched    *schedule.Scheduler
+	client   *wecom.Client
+	wg       sync.WaitGroup // the outbox loop
+	cancel   context.CancelFunc
+}
 
-// runPush starts the scheduler and the alert engine; they stop with ctx.
-func (a *App) runPush(_ context.Context) {}
+// initPush builds scheduled reports and alerts (issue 5).
+func (a *App) initPush(_ chat.Replier) error {
+	p, err := a.buildPush(a.cfg)
+	a.push = p
+	return err
+}
+
+// buildPush builds the push side for cfg; nil when cfg has no schedules and no alerts.
+// Pushes go to WeCom through a client of their own (group chats and robots are not
+// reachable through a Replier); the local console (Options.Replier) has no WeCom, so it
+// gets none.
+func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
+	if len(cfg.Schedules) == 0 && len(cfg.Alerts.To) == 0 {
+		return nil, nil
+	}
+	log := a.log.Named("push")
+	if a.o.Replier != nil {
+		log.Info("scheduled reports and alerts are off without WeCom (console mode)")
+		return nil, nil
+	}
+	clock := a.o.Clock
+	if clock == nil {
+		clock = schedule.SystemClock{}
+	}
+	client, err := wecom.NewClient(wecom.ClientConfig{
+		CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
+		BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: a.o.WeComHTTPClient, Now: a.o.Now,
+	}, log.Named("wecom"))
+	if err != nil {
+		return nil, fmt.Errorf("app: push: wecom client: %w", err)
+	}
+	p := &pusher{
+		client:   client,
+		notifier: notify.New(cfg, client, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock}),
+		sched:    schedule.New(clock, log.Named("schedule")),
+	}
+	if len(cfg.Alerts.To) > 0 {
+		p.engine = alert.New(cfg, a.fleet, a.store, a.store, p.notifier, alert.Options{Logger: log.Named("alert"), Clock: clock})
+		err := p.sched.Add(schedule.Job{Name: "alerts", Spec: cron.Every(cfg.Alerts.Interval.Std()),
+			Run: func(ctx context.Context, _ time.Time) { p.engine.Check(ctx) }})
+		if err != nil {
+			return nil, fmt.Errorf("app: push: %w", err)
+		}
+	}
+	loc := cfg.Location()
+	for _, s := range cfg.Schedules {
+		kind, to, lang := s.Report, s.To, cfg.Language
+		err := p.sched.Add(schedule.Job{Name: "report " + s.Name, Spec: s.Spec, Location: s.Location,
+			Run: func(ctx context.Context, at time.Time) {
+				d := report.Gather(ctx, a.fleet, kind, clock.Now(), loc)
+				if kind == report.Summary && p.engine != nil {
+					d.Firing = p.engine.Firing(ctx)
+				}
+				n := p.notifier.Push(ctx, to, notify.Message{Time: clock.Now(), Markdown: func(limit int) string {
+					return report.Render(kind, lang, d, limit)
+				}})
+				log.Info("scheduled report pushed", zap.String("report", kind), zap.Time("due", at), zap.Int("delivered", n), zap.Int("targets", len(to)))
+			}})
+		if err != nil {
+			return nil, fmt.Errorf("app: push: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// runPush starts the scheduler, the alert engine and the outbox; they stop with ctx.
+func (a *App) runPush(ctx context.Context) {
+	a.pushMu.Lock()
+	defer a.pushMu.Unlock()
+	a.pushCtx = ctx
+	a.startPush(a.push)
+}
+
+// startPush runs p under a child of the run context (pushMu held).
+func (a *App) startPush(p *pusher) {
+	if p == nil || a.pushCtx == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(a.pushCtx)
+	p.cancel = cancel
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.notifier.EnsureChats(ctx)
+		if p.engine != nil {
+			p.engine.Check(ctx) // at start: a rule that cannot see its data says so now
+		}
+		p.notifier.Run(ctx)
+	}()
+	p.sched.Start(ctx)
+}
+
+// stopPush stops p and waits until nothing of it writes to the store any more.
+func stopPush(p *pusher) {
+	if p == nil {
+		return
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.sched.Wait()
+	p.wg.Wait()
+	p.client.CloseIdleConnections()
+}
+
+// reloadPush swaps the schedules, targets and alert rules for those of cfg. A config
+// whose push side cannot be built leaves the old one running.
+func (a *App) reloadPush(cfg *config.Config) error {
+	p, err := a.buildPush(cfg)
+	if err != nil {
+		return err
+	}
+	a.pushMu.Lock()
+	defer a.pushMu.Unlock()
+	old := a.push
+	stopPush(old)
+	a.push = p
+	a.startPush(p)
+	return nil
+}
+
+// waitPush waits, after Run's context ended, until the scheduler, the alert engine and
+// the outbox loop have stopped, so that nothing writes to the store after it closed.
+func (a *App) waitPush() {
+	a.pushMu.Lock()
+	defer a.pushMu.Unlock()
+	stopPush(a.push)
+}

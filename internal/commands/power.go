@@ -184,6 +184,8 @@ func (d *Dispatcher) click(ctx context.Context, r *req) []chat.Reply {
 		return d.confirmCode(ctx, r, key[len(keyConfirm):], r.m.ResponseCode)
 	case len(key) > len(keyCancel) && key[:len(keyCancel)] == keyCancel:
 		return []chat.Reply{d.cancel(ctx, r, key[len(keyCancel):], r.m.ResponseCode)}
+	case len(key) > len(keyMute) && key[:len(keyMute)] == keyMute:
+		return d.mute(ctx, r, key)
 	}
 	// A menu-like button carrying a command ("show status" on an alert card).
 	cmd, err := Parse(key)

@@ -47,7 +47,7 @@ func Default() *Config {
 		PVE:        PVE{Timeout: Duration(15 * time.Second), TaskTimeout: Duration(5 * time.Minute)},
 		Confirm:    []string{"shutdown", "reboot", "stop", "reset", "suspend"},
 		ConfirmTTL: Duration(5 * time.Minute),
-		RateLimit:  RateLimit{PerUser: Rate{N: 20, Per: time.Minute}},
+		RateLimit:  RateLimit{PerUser: Rate{N: 20, Per: time.Minute}, PerMember: Rate{N: 30, Per: time.Minute}},
 		Timezone:   DefaultTimezone,
 		Alerts:     defaultAlerts(),
 	}

@@ -29,6 +29,9 @@ type Config struct {
 	Schedules []Schedule        `yaml:"schedules"`
 	Alerts    Alerts            `yaml:"alerts"`
 
+	// Menu is the WeCom app's menu set by `bot menu sync` (ops.go); empty: DefaultMenu.
+	Menu []MenuItem `yaml:"menu"`
+
 	// Path is the file the config was loaded from (not a YAML key).
 	Path string `yaml:"-"`
 
@@ -109,9 +112,12 @@ type Role struct {
 	Allow []string `yaml:"allow"`
 }
 
-// RateLimit limits commands per user.
+// RateLimit limits commands per user, and the bot's own messages per member.
 type RateLimit struct {
 	PerUser Rate `yaml:"per_user"` // "20/m" (default); "0" turns it off
+	// PerMember keeps the bot's app messages to one member under WeCom's limit, which
+	// drops the excess silently: "30/m" (default); "0" turns it off (load tests).
+	PerMember Rate `yaml:"per_member"`
 }
 
 // Rate is N events per Per ("20/m", "100/h", "5/s"). Zero N means unlimited.

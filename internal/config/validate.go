@@ -36,6 +36,7 @@ func (c *Config) Validate() Problems {
 	v.pve()
 	v.access()
 	v.push()
+	v.menu()
 	for i := range v.ps {
 		v.ps[i].File = c.Path
 	}

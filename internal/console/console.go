@@ -79,18 +79,18 @@ type Entry struct {
 // Card is a reply as the page shows it. Form follows how WeCom would show it: "card" (a
 // template card: objects, results, confirmations), "list" (markdown) or "text".
 type Card struct {
-	Form     string       `json:"form"`
-	Kind     string       `json:"kind"`
-	Severity string       `json:"severity,omitempty"`
-	Title    string       `json:"title,omitempty"`
-	Fields   []Field      `json:"fields,omitempty"`
-	Lines    []string     `json:"lines,omitempty"`
-	Footer   string       `json:"footer,omitempty"`
-	Buttons  []Button     `json:"buttons,omitempty"`
-	Code     string       `json:"code,omitempty"`
-	Done     string       `json:"done,omitempty"`    // the greyed buttons' text after a click
-	Pending  bool         `json:"pending,omitempty"` // a button was clicked, no answer yet
-	Updated  bool         `json:"updated,omitempty"` // replaced by a click's result
+	Form     string   `json:"form"`
+	Kind     string   `json:"kind"`
+	Severity string   `json:"severity,omitempty"`
+	Title    string   `json:"title,omitempty"`
+	Fields   []Field  `json:"fields,omitempty"`
+	Lines    []string `json:"lines,omitempty"`
+	Footer   string   `json:"footer,omitempty"`
+	Buttons  []Button `json:"buttons,omitempty"`
+	Code     string   `json:"code,omitempty"`
+	Done     string   `json:"done,omitempty"`    // the greyed buttons' text after a click
+	Pending  bool     `json:"pending,omitempty"` // a button was clicked, no answer yet
+	Updated  bool     `json:"updated,omitempty"` // replaced by a click's result
 }
 
 // Field is one labelled value of a card.
@@ -232,7 +232,7 @@ func (c *Console) Reply(_ context.Context, user string, rep chat.Reply) error {
 	defer c.mu.Unlock()
 	t, err := c.threadLocked(user)
 	if err != nil {
-		c.log.Warn("console: reply dropped: too many users", zap.String("user", user))
+		c.log.Warn("reply dropped: too many users", zap.String("user", user))
 		return err
 	}
 	if rep.UpdateCode != "" {

@@ -52,7 +52,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(k, v)
 	}
 	if reason := refuse(r); reason != "" {
-		c.log.Warn("console: request refused", zap.String("reason", reason),
+		c.log.Warn("request refused", zap.String("reason", reason),
 			zap.String("remote", r.RemoteAddr), zap.String("method", r.Method), zap.String("path", r.URL.Path))
 		http.Error(w, "forbidden: the console answers only local requests", http.StatusForbidden)
 		return
@@ -261,7 +261,7 @@ func (c *Console) handle(r *http.Request, in Inbox, m chat.Message) error {
 		return errors.New("console: not attached to a bot")
 	}
 	if err := in.Handle(r.Context(), m); err != nil {
-		c.log.Warn("console: the bot did not take the message", zap.String("user", m.User), zap.Error(err))
+		c.log.Warn("the bot did not take the message", zap.String("user", m.User), zap.Error(err))
 		return err
 	}
 	return nil
@@ -432,7 +432,7 @@ func (c *Console) apiAudit(w http.ResponseWriter, r *http.Request) {
 	if log != nil {
 		entries, err := log.RecentAudit(r.Context(), n)
 		if err != nil {
-			c.log.Error("console: reading the audit log", zap.Error(err))
+			c.log.Error("reading the audit log failed", zap.Error(err))
 			writeJSON(w, http.StatusInternalServerError, apiError{"cannot read the audit log"})
 			return
 		}

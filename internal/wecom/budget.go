@@ -17,9 +17,11 @@ const (
 	memberPerHour   = 1000
 )
 
-// memberBudget keeps the bot's own sends to each member under WeCom's limits.
+// memberBudget keeps the bot's own sends to each member under WeCom's limits: n per
+// period (default 30 a minute), and never more than 1000 an hour.
 type memberBudget struct {
-	perMinute, perHour int
+	n   int
+	per time.Duration
 
 	mu    sync.Mutex
 	users map[string]*budgetEntry
@@ -27,18 +29,22 @@ type memberBudget struct {
 
 type budgetEntry struct{ minute, hour *rate.Limiter }
 
-func newMemberBudget(perMinute, perHour int) *memberBudget {
-	return &memberBudget{perMinute: perMinute, perHour: perHour, users: map[string]*budgetEntry{}}
+func newMemberBudget(n int, per time.Duration) *memberBudget {
+	return &memberBudget{n: n, per: per, users: map[string]*budgetEntry{}}
 }
 
-// wait blocks until user may receive one more message, or ctx ends.
+// wait blocks until user may receive one more message, or ctx ends. A nil budget
+// never waits.
 func (b *memberBudget) wait(ctx context.Context, user string) error {
+	if b == nil {
+		return nil
+	}
 	e := b.entry(user)
 	if err := e.minute.Wait(ctx); err != nil {
-		return fmt.Errorf("wecom: send budget for %s (%d a minute): %w", user, b.perMinute, err)
+		return fmt.Errorf("wecom: send budget for %s (%d per %s): %w", user, b.n, b.per, err)
 	}
 	if err := e.hour.Wait(ctx); err != nil {
-		return fmt.Errorf("wecom: send budget for %s (%d an hour): %w", user, b.perHour, err)
+		return fmt.Errorf("wecom: send budget for %s (%d an hour): %w", user, memberPerHour, err)
 	}
 	return nil
 }
@@ -53,14 +59,14 @@ func (b *memberBudget) entry(user string) *budgetEntry {
 		// Forget members whose budget has refilled: they are as good as new.
 		now := time.Now()
 		for u, e := range b.users {
-			if e.hour.TokensAt(now) >= float64(b.perHour) {
+			if e.hour.TokensAt(now) >= float64(memberPerHour) {
 				delete(b.users, u)
 			}
 		}
 	}
 	e := &budgetEntry{
-		minute: rate.NewLimiter(rate.Every(time.Minute/time.Duration(b.perMinute)), b.perMinute),
-		hour:   rate.NewLimiter(rate.Every(time.Hour/time.Duration(b.perHour)), b.perHour),
+		minute: rate.NewLimiter(rate.Every(b.per/time.Duration(b.n)), b.n),
+		hour:   rate.NewLimiter(rate.Every(time.Hour/memberPerHour), memberPerHour),
 	}
 	b.users[user] = e
 	return e

@@ -10,7 +10,7 @@ import (
 )
 
 func TestMemberBudget(t *testing.T) {
-	b := newMemberBudget(2, 1000)
+	b := newMemberBudget(2, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	for i := range 2 {
@@ -36,7 +36,7 @@ func TestReplierKeepsMemberBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := NewReplier(c, "card", "zh", nil)
-	r.budget = newMemberBudget(3, 1000)
+	r.LimitPerMember(3, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var sendErr error
@@ -53,5 +53,23 @@ func TestReplierKeepsMemberBudget(t *testing.T) {
 	}
 	if got := len(srv.Sent()); got != 3 {
 		t.Errorf("sent %d messages, want 3 (the budget)", got)
+	}
+}
+
+func TestReplierBudgetOff(t *testing.T) {
+	srv := wecomtest.NewServer(t)
+	c, err := NewClient(ClientConfig{CorpID: srv.CorpID(), AgentID: srv.AgentID(), Secret: srv.Secret(), BaseURL: srv.URL()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReplier(c, "card", "zh", nil)
+	r.LimitPerMember(0, time.Minute)
+	for i := range 40 {
+		if err := r.Reply(context.Background(), "zhangsan", chat.Reply{Kind: chat.ReplyText, Title: "hi"}); err != nil {
+			t.Fatalf("reply %d: %v", i+1, err)
+		}
+	}
+	if got := len(srv.Sent()); got != 40 {
+		t.Errorf("sent %d, want 40 with the budget off", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
@@ -398,8 +399,18 @@ func NewReplier(c *Client, mode string, lang string, log *zap.Logger) *Replier {
 		lang:      renderLang(lang),
 		log:       log,
 		newTaskID: newCardTaskID,
-		budget:    newMemberBudget(memberPerMinute, memberPerHour),
+		budget:    newMemberBudget(memberPerMinute, time.Minute),
 	}
+}
+
+// LimitPerMember sets how many app messages one member may get from the bot per period
+// (WeCom drops more than 30 a minute silently); n <= 0 turns the budget off (load tests).
+func (r *Replier) LimitPerMember(n int, per time.Duration) {
+	if n <= 0 || per <= 0 {
+		r.budget = nil
+		return
+	}
+	r.budget = newMemberBudget(n, per)
 }
 
 // newCardTaskID returns a fresh task_id: WeCom refuses one it has seen for the app, and it

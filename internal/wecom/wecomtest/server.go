@@ -48,6 +48,9 @@ const (
 	// ErrcodeResponseCodeUsed answers an update_template_card with a response_code already
 	// spent (or never seen, when the fake only accepts codes it issued). The fake's choice.
 	ErrcodeResponseCodeUsed = 40146
+	// ErrcodeMenuInvalid answers a menu/create outside WeCom's limits (the fake's choice
+	// for every such case; WeCom uses several 4001x-4003x codes).
+	ErrcodeMenuInvalid = 40017
 )
 
 const (
@@ -209,6 +212,7 @@ type Server struct {
 	calls       []Call
 	sent        []SentMessage
 	updates     []CardUpdate
+	menu        json.RawMessage // the last menu/create body accepted
 	seq         int
 	changed     chan struct{} // closed and replaced on every recorded call
 }
@@ -463,6 +467,7 @@ func (s *Server) handle(r *http.Request, raw []byte) answer {
 		"/cgi-bin/appchat/get":                  {http.MethodGet, true, s.appchatGet},
 		"/cgi-bin/appchat/send":                 {http.MethodPost, true, s.appchatSend},
 		"/cgi-bin/webhook/send":                 {http.MethodPost, false, s.robotSend},
+		"/cgi-bin/menu/create":                  {http.MethodPost, true, s.menuCreate},
 	}
 	rt, ok := routes[path]
 	if !ok {
@@ -787,4 +792,52 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Menu returns the body of the last menu/create the fake accepted (nil when none).
+func (s *Server) Menu() json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append(json.RawMessage(nil), s.menu...)
+}
+
+// menuCreate checks agentid (a query parameter here, unlike message/send) and WeCom's
+// menu limits: 1-3 buttons, at most 5 sub-buttons, names of at most 16 (sub: 40) bytes,
+// click keys of at most 128 bytes.
+func (s *Server) menuCreate(r *http.Request, fields map[string]json.RawMessage, raw []byte) answer {
+	if id, err := strconv.Atoi(r.URL.Query().Get("agentid")); err != nil || id != s.agentID {
+		return wxErr(ErrcodeInvalidAgentID, "invalid agentid "+r.URL.Query().Get("agentid"))
+	}
+	type button struct {
+		Type string   `json:"type"`
+		Name string   `json:"name"`
+		Key  string   `json:"key"`
+		Sub  []button `json:"sub_button"`
+	}
+	var buttons []button
+	if err := json.Unmarshal(fields["button"], &buttons); err != nil || len(buttons) == 0 || len(buttons) > 3 {
+		return wxErr(ErrcodeMenuInvalid, "invalid button size")
+	}
+	leaf := func(b button, maxName int) bool {
+		return b.Name != "" && len(b.Name) <= maxName && b.Type == "click" && b.Key != "" && len(b.Key) <= 128
+	}
+	for _, b := range buttons {
+		switch {
+		case len(b.Sub) > 5:
+			return wxErr(ErrcodeMenuInvalid, "invalid sub_button size")
+		case len(b.Sub) > 0:
+			if b.Name == "" || len(b.Name) > 16 {
+				return wxErr(ErrcodeMenuInvalid, "invalid button name size")
+			}
+			for _, sb := range b.Sub {
+				if !leaf(sb, 40) {
+					return wxErr(ErrcodeMenuInvalid, "invalid sub button")
+				}
+			}
+		case !leaf(b, 16):
+			return wxErr(ErrcodeMenuInvalid, "invalid button")
+		}
+	}
+	s.menu = append(json.RawMessage(nil), raw...)
+	return wxOK(nil)
 }

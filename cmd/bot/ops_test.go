@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/app"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve/pvetest"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
+)
+
+func runBot(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestCheckOnline(t *testing.T) {
+	tests := []struct {
+		name     string
+		edit     func(env *apptest.Env, cfg string) string
+		wantCode int
+		want     []string
+	}{
+		{"full token", nil, 0, []string{"✔ PVE home: reachable", "✔ PVE home: privileges for power", "✔ WeCom: access token obtained", "every online check passed"}},
+		{"token lacks VM.PowerMgmt", func(env *apptest.Env, cfg string) string {
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "Sys.Audit", "Datastore.Audit"}})
+			return cfg
+		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "pveum role add ChatBot", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot", "✔ WeCom"}},
+		{"wrong WeCom secret", func(_ *apptest.Env, cfg string) string {
+			return strings.Replace(cfg, apptest.CorpSecret, "not-the-secret", 1)
+		}, 1, []string{"✘ WeCom: access token", "errcode 40001", "wrong app secret"}},
+		{"wrong fingerprint", func(_ *apptest.Env, cfg string) string {
+			return strings.Replace(cfg, "fingerprint: ", "fingerprint: \"00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\"\n      # was: ", 1)
+		}, 1, []string{"✘ PVE home: certificate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := apptest.NewEnv(t)
+			dir := t.TempDir()
+			path := env.WriteConfig(t, dir, apptest.ConfigOptions{DataDir: filepath.Join(dir, "data")})
+			if tt.edit != nil {
+				raw, _ := os.ReadFile(path)
+				if err := os.WriteFile(path, []byte(tt.edit(env, string(raw))), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, out, errOut := runBot(t, "check", "-config", path, "--online", "-timeout", "5s")
+			if code != tt.wantCode {
+				t.Errorf("exit = %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			env.CheckNoSecrets(t, "check output", out, errOut)
+		})
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }))
+	defer ok.Close()
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+	defer sick.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	tests := []struct {
+		name, url string
+		want      int
+	}{
+		{"healthy", ok.URL + "/healthz", 0},
+		{"unhealthy", sick.URL + "/healthz", 1},
+		{"not running", gone.URL + "/healthz", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _, errOut := runBot(t, "healthcheck", "-url", tt.url); got != tt.want {
+				t.Errorf("exit = %d, want %d (%s)", got, tt.want, errOut)
+			}
+		})
+	}
+}
+
+// TestBackupWhileRunning copies the store of a running bot and starts a bot from the copy.
+func TestBackupWhileRunning(t *testing.T) {
+	env := apptest.NewEnv(t)
+	dir := t.TempDir()
+	path := env.WriteConfig(t, dir, apptest.ConfigOptions{DataDir: filepath.Join(dir, "data")})
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(cfg, app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	entry := store.AuditEntry{Time: time.Now(), User: apptest.Admin, Command: "start 101", Decision: "allowed", Cluster: "home", VMID: 101, Result: "ok"}
+	if err := a.Store().Audit(ctx, entry); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "restore", store.FileName)
+	code, out, errOut := runBot(t, "backup", "-config", path, "-o", backup)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if code != 0 {
+		t.Fatalf("backup exit = %d\n%s%s", code, out, errOut)
+	}
+	if code, _, _ := runBot(t, "backup", "-config", path, "-o", backup); code != 1 {
+		t.Errorf("a second backup over the same file: exit %d, want 1", code)
+	}
+
+	restored := env.WriteConfig(t, t.TempDir(), apptest.ConfigOptions{DataDir: filepath.Dir(backup)})
+	cfg2, err := config.Load(restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := app.New(cfg2, app.Options{})
+	if err != nil {
+		t.Fatalf("a bot does not start from the backup: %v", err)
+	}
+	got, err := b.Store().RecentAudit(context.Background(), 10)
+	if err != nil || len(got) != 1 || got[0].Command != "start 101" {
+		t.Errorf("audit in the restored store = %+v, %v; want the entry written before the backup", got, err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if err := b.Run(ctx2); err != nil {
+		t.Errorf("Run on the restored store: %v", err)
+	}
+}
+
+func TestMenuSync(t *testing.T) {
+	tests := []struct {
+		name, extra, want string
+	}{
+		{"default", "", `{"button":[{"type":"click","name":"概览","key":"status"},{"type":"click","name":"列表","key":"vm list"},{"type":"click","name":"帮助","key":"help"}]}`},
+		{"configured", "menu:\n  - {name: 列表, key: vm list}\n  - name: 更多\n    sub_button: [{name: 任务, key: task}]\n",
+			`{"button":[{"type":"click","name":"列表","key":"vm list"},{"name":"更多","sub_button":[{"type":"click","name":"任务","key":"task"}]}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := apptest.NewEnv(t)
+			dir := t.TempDir()
+			path := env.WriteConfig(t, dir, apptest.ConfigOptions{DataDir: filepath.Join(dir, "data"), Extra: tt.extra})
+			code, out, errOut := runBot(t, "menu", "sync", "-config", path)
+			if code != 0 {
+				t.Fatalf("exit = %d\n%s%s", code, out, errOut)
+			}
+			if got := string(env.WeCom.Menu()); got != tt.want {
+				t.Errorf("menu sent = %s\nwant %s", got, tt.want)
+			}
+			env.CheckNoSecrets(t, "menu sync output", out, errOut)
+		})
+	}
+}
