@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"maps"
 	"slices"
 	"strconv"
@@ -111,7 +112,7 @@ func ValidSubject(s string) bool {
 type Engine struct {
 	a        config.Alerts
 	loc      *time.Location
-	lang     string
+	lang     i18n.Lang
 	fleet    Fleet
 	kv       notify.KV
 	audit    Audit
@@ -130,7 +131,7 @@ func New(cfg *config.Config, fleet Fleet, kv notify.KV, audit Audit, push Pusher
 	if o.Clock == nil {
 		o.Clock = schedule.SystemClock{}
 	}
-	return &Engine{a: cfg.Alerts, loc: cfg.Location(), lang: cfg.Language, fleet: fleet, kv: kv, audit: audit,
+	return &Engine{a: cfg.Alerts, loc: cfg.Location(), lang: i18n.Parse(cfg.Language), fleet: fleet, kv: kv, audit: audit,
 		push: push, clock: o.Clock, log: o.Logger, reported: map[string]bool{}}
 }
 
@@ -263,7 +264,7 @@ func (e *Engine) reportBlind(ctx context.Context, cluster, rule, priv string) {
 	}
 	now := e.clock.Now()
 	e.push.Push(ctx, e.a.To, notify.Message{Time: now, Markdown: func(int) string {
-		return T(e.lang, "no_audit", cluster, priv, rule)
+		return i18n.T(e.lang, "no_audit", cluster, priv, rule)
 	}})
 }
 
@@ -445,19 +446,19 @@ func (e *Engine) delete(ctx context.Context, k string) {
 }
 
 // label names the subject: node name, "name (vmid)", "storage（节点 node）", cluster.
-func (st State) label(lang string) string {
+func (st State) label(lang i18n.Lang) string {
 	switch st.Rule {
 	case config.RuleGuestStopped:
 		g := pve.Guest{Name: st.Name, VMID: st.VMID}
 		return g.Label()
 	case config.RuleStorageUsage:
-		return T(lang, "storage_on", st.Name, st.Node)
+		return i18n.T(lang, "storage_on", st.Name, st.Node)
 	}
 	return st.Name
 }
 
 // args are the catalog arguments: the label, and the value for threshold rules.
-func (st State) args(lang string) []any {
+func (st State) args(lang i18n.Lang) []any {
 	if st.Value == "" {
 		return []any{st.label(lang)}
 	}
@@ -469,28 +470,28 @@ func (st State) args(lang string) []any {
 func (e *Engine) Reply(st State, kind string, now time.Time) chat.Reply {
 	lang := e.lang
 	r := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError}
-	fields := []chat.Field{{Label: T(lang, "f_cluster"), Value: st.Cluster}}
+	fields := []chat.Field{{Label: i18n.T(lang, "f_cluster"), Value: st.Cluster}}
 	switch kind {
 	case "resolved":
 		r.Severity = chat.SeverityOK
-		r.Title = T(lang, "resolved_"+st.Rule, st.args(lang)...)
-		fields = append(fields, chat.Field{Label: T(lang, "f_lasted"), Value: durationText(lang, st.Ended.Sub(st.Since))})
+		r.Title = i18n.T(lang, "resolved_"+st.Rule, st.args(lang)...)
+		fields = append(fields, chat.Field{Label: i18n.T(lang, "f_lasted"), Value: i18n.Duration(lang, st.Ended.Sub(st.Since))})
 	default:
 		if st.Value != "" {
 			r.Severity = chat.SeverityWarning
 		}
-		r.Title = T(lang, "fire_"+st.Rule, st.args(lang)...)
+		r.Title = i18n.T(lang, "fire_"+st.Rule, st.args(lang)...)
 		if kind == "reminder" {
-			r.Title = T(lang, "reminder") + r.Title
+			r.Title = i18n.T(lang, "reminder") + r.Title
 		}
-		fields = append(fields, chat.Field{Label: T(lang, "f_since"), Value: st.Since.In(e.loc).Format("01-02 15:04") + " · " + durationText(lang, now.Sub(st.Since))})
+		fields = append(fields, chat.Field{Label: i18n.T(lang, "f_since"), Value: st.Since.In(e.loc).Format("01-02 15:04") + " · " + i18n.Duration(lang, now.Sub(st.Since))})
 		if st.Detail != "" {
-			fields = append(fields, chat.Field{Label: T(lang, "f_reason"), Value: st.Detail})
+			fields = append(fields, chat.Field{Label: i18n.T(lang, "f_reason"), Value: st.Detail})
 		}
 		r.Kind = chat.ReplyConfirm
 		r.Buttons = []chat.Button{
-			{Text: T(lang, "btn_mute"), Key: "mute:" + st.Subject + ":1h", Style: 2},
-			{Text: T(lang, "btn_status"), Key: "status", Style: 1},
+			{Text: i18n.T(lang, "btn_mute"), Key: "mute:" + st.Subject + ":1h", Style: 2},
+			{Text: i18n.T(lang, "btn_status"), Key: "status", Style: 1},
 		}
 	}
 	r.Fields = fields
@@ -524,9 +525,9 @@ func (e *Engine) sendExpected(ctx context.Context, st State, who, act string, no
 	if len(e.a.To) == 0 {
 		return
 	}
-	text := T(e.lang, "by_bot", st.label(e.lang), who, T(e.lang, "act_"+act))
+	text := i18n.T(e.lang, "by_bot", st.label(e.lang), who, i18n.T(e.lang, "by_bot_"+act))
 	r := chat.Reply{Kind: chat.ReplyText, Severity: chat.SeverityInfo, Title: text,
-		Fields: []chat.Field{{Label: T(e.lang, "f_cluster"), Value: st.Cluster}}}
+		Fields: []chat.Field{{Label: i18n.T(e.lang, "f_cluster"), Value: st.Cluster}}}
 	e.push.Push(ctx, e.a.To, notify.Message{Time: now, Card: &r, Markdown: func(int) string { return Markdown(r) }})
 }
 
@@ -543,35 +544,9 @@ func (e *Engine) Firing(ctx context.Context) []string {
 		if st.Phase != "firing" || st.Expected != "" {
 			continue
 		}
-		lines = append(lines, T(e.lang, "fire_"+st.Rule, st.args(e.lang)...)+" · "+st.Cluster+" · "+durationText(e.lang, now.Sub(st.Since)))
+		lines = append(lines, i18n.T(e.lang, "fire_"+st.Rule, st.args(e.lang)...)+" · "+st.Cluster+" · "+i18n.Duration(e.lang, now.Sub(st.Since)))
 	}
 	return lines
-}
-
-func durationText(lang string, d time.Duration) string {
-	s := int(d.Round(time.Second) / time.Second)
-	zh := lang != "en"
-	switch {
-	case s < 60:
-		if zh {
-			return fmt.Sprintf("%d 秒", s)
-		}
-		return fmt.Sprintf("%d s", s)
-	case s < 3600:
-		if zh {
-			return fmt.Sprintf("%d 分钟", s/60)
-		}
-		return fmt.Sprintf("%d min", s/60)
-	case s < 86400:
-		if zh {
-			return fmt.Sprintf("%d 小时 %d 分钟", s/3600, s%3600/60)
-		}
-		return fmt.Sprintf("%d h %d min", s/3600, s%3600/60)
-	}
-	if zh {
-		return fmt.Sprintf("%d 天 %d 小时", s/86400, s%86400/3600)
-	}
-	return fmt.Sprintf("%d d %d h", s/86400, s%86400/3600)
 }
 
 func clip(s string, n int) string {

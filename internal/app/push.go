@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"sync"
 	"time"
 
@@ -76,7 +77,7 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 	}
 	loc := cfg.Location()
 	for _, s := range cfg.Schedules {
-		kind, to, lang := s.Report, s.To, cfg.Language
+		kind, to, lang := s.Report, s.To, i18n.Parse(cfg.Language)
 		err := p.sched.Add(schedule.Job{Name: "report " + s.Name, Spec: s.Spec, Location: s.Location,
 			Run: func(ctx context.Context, at time.Time) {
 				d := report.Gather(ctx, a.fleet, kind, clock.Now(), loc)

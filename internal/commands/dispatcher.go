@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,7 +72,7 @@ type Options struct {
 // in-flight command finishes on the settings it started with.
 type settings struct {
 	policy     access.Policy
-	lang       Lang
+	lang       i18n.Lang
 	confirm    map[string]bool
 	confirmTTL time.Duration
 	textMode   bool
@@ -122,7 +123,7 @@ func New(cfg *config.Config, o Options) *Dispatcher {
 func (d *Dispatcher) SetConfig(cfg *config.Config) {
 	s := &settings{
 		policy:     access.NewPolicy(cfg),
-		lang:       Lang(cfg.Language),
+		lang:       i18n.Lang(cfg.Language),
 		confirm:    map[string]bool{},
 		confirmTTL: cfg.ConfirmTTL.Std(),
 		textMode:   cfg.WeCom.ReplyMode == "text",
@@ -130,7 +131,7 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 		multi:      len(cfg.PVE.Clusters) > 1,
 	}
 	if s.lang == "" {
-		s.lang = LangZH
+		s.lang = i18n.LangZH
 	}
 	if s.confirmTTL <= 0 {
 		s.confirmTTL = 5 * time.Minute
@@ -167,7 +168,7 @@ type req struct {
 	text string // the command text (typed, or a menu item's key)
 }
 
-func (r *req) t(key string, args ...any) string { return T(r.s.lang, key, args...) }
+func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, args...) }
 
 // Handle answers one message.
 func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {
@@ -333,14 +334,14 @@ func clip(s string) string {
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
-func perWord(lang Lang, per time.Duration) string {
+func perWord(lang i18n.Lang, per time.Duration) string {
 	switch per {
 	case time.Second:
-		return T(lang, "per_second")
+		return i18n.T(lang, "per_second")
 	case time.Hour:
-		return T(lang, "per_hour")
+		return i18n.T(lang, "per_hour")
 	case time.Minute:
-		return T(lang, "per_minute")
+		return i18n.T(lang, "per_minute")
 	}
 	return fmt.Sprint(per)
 }

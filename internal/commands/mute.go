@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"strings"
 	"time"
 
@@ -60,5 +61,5 @@ func (d *Dispatcher) mute(ctx context.Context, r *req, key string) []chat.Reply 
 		return []chat.Reply{textReply(chat.SeverityError, r.t("internal_error"))}
 	}
 	d.audit(ctx, r, store.AuditEntry{Decision: store.DecisionAllowed, Command: clip(r.text), Result: "muted until " + until.Format(time.RFC3339)})
-	return rep(chat.SeverityOK, r.t("muted", subject, fmtDuration(r.s.lang, dur)))
+	return rep(chat.SeverityOK, r.t("muted", subject, i18n.Duration(r.s.lang, dur)))
 }

@@ -4,6 +4,7 @@ package commands
 // PVE or WeCom, so that it stays pure and cheap to test.
 
 import (
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,13 +117,13 @@ func (e *ParseError) Error() string { return "commands: parse: " + e.Msg }
 
 // Message is the one-sentence answer for the user in lang ("zh", "en"; see ParseLang),
 // without the suggestions.
-func (e *ParseError) Message(lang string) string { return T(ParseLang(lang), e.Key, e.Args...) }
+func (e *ParseError) Message(lang string) string { return i18n.T(i18n.Parse(lang), e.Key, e.Args...) }
 
 func newParseError(input string, sugg []string, key string, args ...any) *ParseError {
 	if len(input) > MaxInputBytes {
 		input = strings.ToValidUTF8(input[:MaxInputBytes], "")
 	}
-	return &ParseError{Input: input, Msg: T(LangEN, key, args...), Suggestions: sugg, Key: key, Args: args}
+	return &ParseError{Input: input, Msg: i18n.T(i18n.LangEN, key, args...), Suggestions: sugg, Key: key, Args: args}
 }
 
 // Normalize folds the ways people type the same command into one: NFKC (full-width

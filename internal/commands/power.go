@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"strconv"
 	"time"
 
@@ -335,7 +336,8 @@ func (d *Dispatcher) followUp(r *req, g pve.Guest, action, journalID, upid strin
 	d.follow.Add(1)
 	go func() {
 		defer d.follow.Done()
-		ctx, cancel := context.WithTimeout(d.bg, d.o.TaskTimeout)
+		// The result goes back to the chat the action came from (Recover's have none: WeCom).
+		ctx, cancel := context.WithTimeout(chat.WithSource(d.bg, r.m.Source), d.o.TaskTimeout)
 		defer cancel()
 		var rep chat.Reply
 		res, err := d.o.Fleet.Wait(ctx, g, upid)
@@ -361,7 +363,7 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 	if secs <= 0 {
 		secs = d.o.Now().Sub(start)
 	}
-	dur := fmtDuration(r.s.lang, secs)
+	dur := i18n.Duration(r.s.lang, secs)
 	if !res.OK {
 		if res.Exit == "" {
 			res.Exit = "unexpected status"

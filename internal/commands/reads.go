@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,16 +124,9 @@ func guestLine(r *req, g pve.Guest) string {
 		parts = append(parts, r.t("template"))
 	}
 	if g.Status == "running" && g.MaxMem > 0 {
-		parts = append(parts, fmt.Sprintf("CPU %.0f%% · %s %s", g.CPU*100, r.t("mem"), pct(g.Mem, g.MaxMem)))
+		parts = append(parts, fmt.Sprintf("CPU %.0f%% · %s %s", g.CPU*100, r.t("mem"), i18n.Percent(g.Mem, g.MaxMem)))
 	}
 	return strings.Join(parts, " · ")
-}
-
-func pct(used, total uint64) string {
-	if total == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f%%", float64(used)*100/float64(total))
 }
 
 func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.Reply {
@@ -156,8 +150,8 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 	if g.Status == "running" {
 		fields = append(fields,
 			chat.Field{Label: "CPU", Value: fmt.Sprintf("%.0f%% / %d", g.CPU*100, g.MaxCPU)},
-			chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", bytesText(g.Mem), bytesText(g.MaxMem))},
-			chat.Field{Label: r.t("f_uptime"), Value: fmtDuration(r.s.lang, g.Uptime)})
+			chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(g.Mem), i18n.Bytes(g.MaxMem))},
+			chat.Field{Label: r.t("f_uptime"), Value: i18n.Duration(r.s.lang, g.Uptime)})
 	}
 	if len(g.Tags) > 0 {
 		fields = append(fields, chat.Field{Label: r.t("f_tags"), Value: strings.Join(g.Tags, ", ")})
@@ -237,7 +231,7 @@ func nodeLine(r *req, n pve.Node) string {
 	if !n.HasStats {
 		return fmt.Sprintf("%s %s · %s", icon, name, r.t("no_stats"))
 	}
-	return fmt.Sprintf("%s %s · CPU %.0f%% · %s %s · %s %s", icon, name, n.CPU*100, r.t("mem"), pct(n.Mem, n.MaxMem), r.t("f_uptime"), fmtDuration(r.s.lang, n.Uptime))
+	return fmt.Sprintf("%s %s · CPU %.0f%% · %s %s · %s %s", icon, name, n.CPU*100, r.t("mem"), i18n.Percent(n.Mem, n.MaxMem), r.t("f_uptime"), i18n.Duration(r.s.lang, n.Uptime))
 }
 
 func storageLines(r *req, stor []pve.Storage, max int) []string {
@@ -252,7 +246,7 @@ func storageLines(r *req, stor []pve.Storage, max int) []string {
 			lines = append(lines, fmt.Sprintf("%s (%s) · %s", s.Name, s.Node, r.t("no_stats")))
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, s.Node, bar(ratio(s)), pct(s.Used, s.Total), bytesText(s.Used), bytesText(s.Total)))
+		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, s.Node, i18n.Bar(ratio(s)), i18n.Percent(s.Used, s.Total), i18n.Bytes(s.Used), i18n.Bytes(s.Total)))
 	}
 	return lines
 }
@@ -262,13 +256,6 @@ func ratio(s pve.Storage) float64 {
 		return 0
 	}
 	return float64(s.Used) / float64(s.Total)
-}
-
-// bar draws a 10-cell usage bar.
-func bar(f float64) string {
-	n := int(f*10 + 0.5)
-	n = min(max(n, 0), 10)
-	return strings.Repeat("█", n) + strings.Repeat("░", 10-n)
 }
 
 func (d *Dispatcher) nodes(ctx context.Context, r *req, cmd Command) chat.Reply {
@@ -281,9 +268,9 @@ func (d *Dispatcher) nodes(ctx context.Context, r *req, cmd Command) chat.Reply 
 				if n.HasStats {
 					fields = append(fields,
 						chat.Field{Label: "CPU", Value: fmt.Sprintf("%.0f%% / %d", n.CPU*100, n.MaxCPU)},
-						chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", bytesText(n.Mem), bytesText(n.MaxMem))},
-						chat.Field{Label: r.t("f_disk"), Value: fmt.Sprintf("%s / %s", bytesText(n.Disk), bytesText(n.MaxDisk))},
-						chat.Field{Label: r.t("f_uptime"), Value: fmtDuration(r.s.lang, n.Uptime)})
+						chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(n.Mem), i18n.Bytes(n.MaxMem))},
+						chat.Field{Label: r.t("f_disk"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(n.Disk), i18n.Bytes(n.MaxDisk))},
+						chat.Field{Label: r.t("f_uptime"), Value: i18n.Duration(r.s.lang, n.Uptime)})
 				}
 				sev := chat.SeverityOK
 				if n.Status != "online" {
@@ -389,7 +376,7 @@ func (d *Dispatcher) auditList(ctx context.Context, r *req, cmd Command) chat.Re
 			line += " · " + e.Result
 		}
 		if e.Duration > 0 {
-			line += " · " + fmtDuration(r.s.lang, e.Duration)
+			line += " · " + i18n.Duration(r.s.lang, e.Duration)
 		}
 		lines = append(lines, line)
 	}
@@ -484,55 +471,27 @@ func guestLabel(r *req, g pve.Guest) string {
 	return fmt.Sprintf("%s (%s)", g.Name, id)
 }
 
-func statusText(lang Lang, st pve.GuestStatus) string {
+func statusText(lang i18n.Lang, st pve.GuestStatus) string {
 	if st.Status == "running" && (st.QMPStatus == "paused" || st.QMPStatus == "suspended") {
 		return stateWord(lang, "paused")
 	}
 	return stateWord(lang, st.Status)
 }
 
-func stateWord(lang Lang, s string) string {
+func stateWord(lang i18n.Lang, s string) string {
 	switch s {
 	case "running", "stopped", "paused", "unknown", "online", "offline":
-		return T(lang, "state_"+s)
+		return i18n.T(lang, "state_"+s)
 	}
 	return s
 }
 
-func actionWord(lang Lang, a string) string { return T(lang, "act_"+a) }
-func doneWord(lang Lang, a string) string   { return T(lang, "done_"+a) }
+func actionWord(lang i18n.Lang, a string) string { return i18n.T(lang, "act_"+a) }
+func doneWord(lang i18n.Lang, a string) string   { return i18n.T(lang, "done_"+a) }
 
-func typeWord(lang Lang, t string) string {
+func typeWord(lang i18n.Lang, t string) string {
 	if t == "lxc" {
-		return T(lang, "type_lxc")
+		return i18n.T(lang, "type_lxc")
 	}
-	return T(lang, "type_qemu")
-}
-
-func bytesText(b uint64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	div, exp := uint64(unit), 0
-	for n := b / unit; n >= unit && exp < 4; n /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTP"[exp])
-}
-
-// fmtDuration prints a duration the way people read it: 12 s, 3 min, 2 h 5 min, 4 d 3 h.
-func fmtDuration(lang Lang, d time.Duration) string {
-	d = d.Round(time.Second)
-	s := int(d / time.Second)
-	switch {
-	case s < 60:
-		return T(lang, "dur_s", s)
-	case s < 3600:
-		return T(lang, "dur_m", s/60)
-	case s < 86400:
-		return T(lang, "dur_hm", s/3600, s%3600/60)
-	}
-	return T(lang, "dur_dh", s/86400, s%86400/3600)
+	return i18n.T(lang, "type_qemu")
 }

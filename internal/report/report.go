@@ -7,9 +7,9 @@ package report
 import (
 	"context"
 	"fmt"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -87,30 +87,30 @@ type section struct {
 
 // Render renders a report of kind in lang ("zh" or "en") as markdown of at most limit
 // bytes.
-func Render(kind, lang string, d Data, limit int) string {
+func Render(kind string, lang i18n.Lang, d Data, limit int) string {
 	if d.Loc == nil {
 		d.Loc = time.UTC
 	}
 	var secs []*section
-	title := T(lang, "title_"+kind)
+	title := i18n.T(lang, "title_"+kind)
 	switch kind {
 	case Guests:
 		secs = guestSections(lang, d)
 	case Storage:
-		secs = []*section{{lines: storageLines(d.Storage), empty: T(lang, "storage_empty")}}
+		secs = []*section{{lines: storageLines(d.Storage), empty: i18n.T(lang, "storage_empty")}}
 	default:
-		title = T(lang, "title_summary")
+		title = i18n.T(lang, "title_summary")
 		secs = []*section{
-			{head: T(lang, "h_nodes"), lines: nodeLines(lang, d)},
-			{head: T(lang, "h_storage"), lines: storageLines(d.Storage), empty: T(lang, "storage_empty")},
-			{head: T(lang, "h_alerts"), lines: d.Firing, empty: T(lang, "no_alerts")},
-			{head: T(lang, "h_tasks"), lines: failedTasks(d), empty: T(lang, "no_failed")},
+			{head: i18n.T(lang, "h_nodes"), lines: nodeLines(lang, d)},
+			{head: i18n.T(lang, "h_storage"), lines: storageLines(d.Storage), empty: i18n.T(lang, "storage_empty")},
+			{head: i18n.T(lang, "h_alerts"), lines: d.Firing, empty: i18n.T(lang, "no_alerts")},
+			{head: i18n.T(lang, "h_tasks"), lines: failedTasks(d), empty: i18n.T(lang, "no_failed")},
 		}
 	}
 	header := "**" + title + "** · " + d.Now.In(d.Loc).Format("2006-01-02 15:04")
 	var tail []string
 	for _, c := range sortedKeys(d.Failed) {
-		tail = append(tail, T(lang, "cluster_failed", c, shortErr(d.Failed[c])))
+		tail = append(tail, i18n.T(lang, "cluster_failed", c, shortErr(d.Failed[c])))
 	}
 	for _, s := range secs {
 		s.keep = len(s.lines)
@@ -120,7 +120,7 @@ func Render(kind, lang string, d Data, limit int) string {
 
 // fit writes the sections, shortening the longest ones line by line until the whole
 // fits in limit bytes.
-func fit(lang, header string, secs []*section, tail []string, limit int) string {
+func fit(lang i18n.Lang, header string, secs []*section, tail []string, limit int) string {
 	size := func() int {
 		n := len(header)
 		for _, s := range secs {
@@ -159,7 +159,7 @@ func fit(lang, header string, secs []*section, tail []string, limit int) string 
 	return b.String()
 }
 
-func (s *section) size(lang string) int {
+func (s *section) size(lang i18n.Lang) int {
 	n := 0
 	if s.head != "" {
 		n += 1 + len(s.head) + 4
@@ -174,12 +174,12 @@ func (s *section) size(lang string) int {
 		n += 1 + len(l)
 	}
 	if s.keep < len(s.lines) {
-		n += 1 + len(T(lang, "n_more", len(s.lines)-s.keep))
+		n += 1 + len(i18n.T(lang, "n_more", len(s.lines)-s.keep))
 	}
 	return n
 }
 
-func (s *section) write(b *strings.Builder, lang string) {
+func (s *section) write(b *strings.Builder, lang i18n.Lang) {
 	if s.head != "" {
 		b.WriteString("\n**")
 		b.WriteString(s.head)
@@ -198,7 +198,7 @@ func (s *section) write(b *strings.Builder, lang string) {
 	}
 	if s.keep < len(s.lines) {
 		b.WriteByte('\n')
-		b.WriteString(T(lang, "n_more", len(s.lines)-s.keep))
+		b.WriteString(i18n.T(lang, "n_more", len(s.lines)-s.keep))
 	}
 }
 
@@ -243,7 +243,7 @@ func (d Data) name(cluster, name string) string {
 	return name
 }
 
-func nodeLines(lang string, d Data) []string {
+func nodeLines(lang i18n.Lang, d Data) []string {
 	per := guestCounts(d.Guests)
 	lines := make([]string, 0, len(d.Nodes))
 	for _, n := range sortNodes(d.Nodes) {
@@ -257,16 +257,16 @@ func nodeLines(lang string, d Data) []string {
 		case n.Status != "online":
 			l = "🔴 " + name + " · " + stateWord(lang, n.Status)
 		case !n.HasStats:
-			l = "🟢 " + name + " · " + T(lang, "no_stats")
+			l = "🟢 " + name + " · " + i18n.T(lang, "no_stats")
 		default:
-			l = fmt.Sprintf("🟢 %s · CPU %.0f%% · %s %s · %s %s", name, n.CPU*100, T(lang, "mem"), pct(n.Mem, n.MaxMem), T(lang, "uptime"), Duration(lang, n.Uptime))
+			l = fmt.Sprintf("🟢 %s · CPU %.0f%% · %s %s · %s %s", name, n.CPU*100, i18n.T(lang, "mem"), i18n.Percent(n.Mem, n.MaxMem), i18n.T(lang, "uptime"), i18n.Duration(lang, n.Uptime))
 		}
-		lines = append(lines, l+" · "+T(lang, "guest_counts", c.run, c.stop))
+		lines = append(lines, l+" · "+i18n.T(lang, "guest_counts", c.run, c.stop))
 	}
 	return lines
 }
 
-func guestSections(lang string, d Data) []*section {
+func guestSections(lang i18n.Lang, d Data) []*section {
 	byNode := map[string][]pve.Guest{}
 	for _, g := range d.Guests {
 		if !g.Template {
@@ -299,7 +299,7 @@ func guestSections(lang string, d Data) []*section {
 		if n.Status != "online" {
 			icon = "🔴"
 		}
-		head := icon + " " + d.name(n.Cluster, n.Name) + "** · **" + T(lang, "node_counts", c.run, c.stop)
+		head := icon + " " + d.name(n.Cluster, n.Name) + "** · **" + i18n.T(lang, "node_counts", c.run, c.stop)
 		gs := byNode[k]
 		sort.Slice(gs, func(i, j int) bool { return gs[i].VMID < gs[j].VMID })
 		lines := make([]string, 0, len(gs))
@@ -309,20 +309,20 @@ func guestSections(lang string, d Data) []*section {
 		secs = append(secs, &section{head: head, lines: lines, empty: "-"})
 	}
 	if len(secs) == 0 {
-		secs = append(secs, &section{empty: T(lang, "no_guests")})
+		secs = append(secs, &section{empty: i18n.T(lang, "no_guests")})
 	}
 	return secs
 }
 
-func guestLine(lang string, g pve.Guest) string {
-	typ := T(lang, "type_qemu")
+func guestLine(lang i18n.Lang, g pve.Guest) string {
+	typ := i18n.T(lang, "type_qemu")
 	if g.Type == "lxc" {
-		typ = T(lang, "type_lxc")
+		typ = i18n.T(lang, "type_lxc")
 	}
 	if g.Status != "running" {
 		return "⚪ " + g.Label() + " · " + typ + " · " + stateWord(lang, g.Status)
 	}
-	return fmt.Sprintf("🟢 %s · %s · CPU %.0f%% · %s %s", g.Label(), typ, g.CPU*100, T(lang, "mem"), pct(g.Mem, g.MaxMem))
+	return fmt.Sprintf("🟢 %s · %s · CPU %.0f%% · %s %s", g.Label(), typ, g.CPU*100, i18n.T(lang, "mem"), i18n.Percent(g.Mem, g.MaxMem))
 }
 
 func storageLines(st []pve.Storage) []string {
@@ -339,7 +339,7 @@ func storageLines(st []pve.Storage) []string {
 			lines = append(lines, fmt.Sprintf("%s (%s) · -", s.Name, s.Node))
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, s.Node, Bar(ratio(s)), pct(s.Used, s.Total), Bytes(s.Used), Bytes(s.Total)))
+		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, s.Node, i18n.Bar(ratio(s)), i18n.Percent(s.Used, s.Total), i18n.Bytes(s.Used), i18n.Bytes(s.Total)))
 	}
 	return lines
 }
@@ -360,10 +360,10 @@ func failedTasks(d Data) []string {
 	return lines
 }
 
-func stateWord(lang, s string) string {
+func stateWord(lang i18n.Lang, s string) string {
 	switch s {
 	case "running", "stopped", "unknown", "offline":
-		return T(lang, "state_"+s)
+		return i18n.T(lang, "state_"+s)
 	}
 	return s
 }
@@ -373,47 +373,6 @@ func ratio(s pve.Storage) float64 {
 		return 0
 	}
 	return float64(s.Used) / float64(s.Total)
-}
-
-func pct(used, total uint64) string {
-	if total == 0 {
-		return "-"
-	}
-	return strconv.Itoa(int(float64(used)/float64(total)*100+0.5)) + "%"
-}
-
-// Bar draws a 10-cell usage bar for a share 0..1.
-func Bar(f float64) string {
-	n := min(max(int(f*10+0.5), 0), 10)
-	return strings.Repeat("█", n) + strings.Repeat("░", 10-n)
-}
-
-// Bytes prints a size in binary units ("5.1 TiB").
-func Bytes(b uint64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	div, exp := uint64(unit), 0
-	for n := b / unit; n >= unit && exp < 4; n /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTP"[exp])
-}
-
-// Duration prints a duration the way people read it: 12 秒, 3 分钟, 2 小时 5 分钟, 4 天 3 小时.
-func Duration(lang string, d time.Duration) string {
-	s := int(d.Round(time.Second) / time.Second)
-	switch {
-	case s < 60:
-		return T(lang, "dur_s", s)
-	case s < 3600:
-		return T(lang, "dur_m", s/60)
-	case s < 86400:
-		return T(lang, "dur_hm", s/3600, s%3600/60)
-	}
-	return T(lang, "dur_dh", s/86400, s%86400/3600)
 }
 
 func clip(s string, n int) string {
