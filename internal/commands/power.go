@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -369,6 +370,9 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 			res.Exit = "unexpected status"
 		}
 		d.finishAction(r, g, action, journalID, upid, start, res.Exit)
+		if rep, ok := alreadyFromPVE(r, g, action, res.Exit); ok {
+			return rep
+		}
 		return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
 			Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
 			Fields: []chat.Field{{Label: r.t("f_reason"), Value: res.Exit}, {Label: r.t("f_node"), Value: g.Node}},
@@ -399,10 +403,32 @@ func (d *Dispatcher) finishAction(r *req, g pve.Guest, action, journalID, upid s
 }
 
 func (d *Dispatcher) actionFailed(r *req, g pve.Guest, action string, err error) chat.Reply {
+	var pe *pve.Error
+	if errors.As(err, &pe) {
+		if rep, ok := alreadyFromPVE(r, g, action, pe.Reason); ok {
+			return rep
+		}
+	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
 		Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
 		Fields: []chat.Field{{Label: r.t("f_reason"), Value: d.pveReason(r, err)}, {Label: r.t("f_node"), Value: g.Node}},
 	}
+}
+
+// alreadyFromPVE turns PVE's "already running" / "not running" answer to a start, resume,
+// shutdown or stop into "already running/stopped": the guest changed state between the
+// bot's read and its POST, and the user's wish is fulfilled, not failed.
+func alreadyFromPVE(r *req, g pve.Guest, action, text string) (chat.Reply, bool) {
+	var state string
+	switch {
+	case (action == "start" || action == "resume") && strings.Contains(text, "already running"):
+		state = "running"
+	case (action == "shutdown" || action == "stop") && strings.Contains(text, "not running"):
+		state = "stopped"
+	default:
+		return chat.Reply{}, false
+	}
+	return textReply(chat.SeverityInfo, r.t("already", guestLabel(r, g), stateWord(r.s.lang, state))), true
 }
 
 // Recover settles actions left open by a crash or restart: one whose POST was recorded

@@ -152,3 +152,67 @@ func TestRecoverOpenActions(t *testing.T) {
 		})
 	}
 }
+
+// failingFleet answers a POST or a task with PVE's words.
+type failingFleet struct {
+	fakeFleet
+	doErr error
+	exit  string
+}
+
+func (f *failingFleet) Do(ctx context.Context, g pve.Guest, a pve.Action) (string, error) {
+	if f.doErr != nil {
+		f.mu.Lock()
+		f.posts++
+		f.mu.Unlock()
+		return "", f.doErr
+	}
+	return f.fakeFleet.Do(ctx, g, a)
+}
+
+func (f *failingFleet) Wait(_ context.Context, _ pve.Guest, upid string) (pve.TaskResult, error) {
+	return pve.TaskResult{UPID: upid, OK: false, Exit: f.exit}, nil
+}
+
+// A guest that reached the wanted state between the bot's read and its POST: PVE's
+// "already running" / "not running" reads as "already", not as a failure.
+func TestAlreadyFromPVEAnswer(t *testing.T) {
+	cases := []struct {
+		name, text string
+		guest      pve.Guest
+		doErr      error
+		exit       string
+		want       string
+	}{
+		{"qemu start: the task fails", "vm start docker-host", pve.Guest{Status: "stopped", Type: "qemu"}, nil, "VM 104 already running", "当前运行中，无需操作"},
+		{"lxc start: the POST fails", "vm start docker-host", pve.Guest{Status: "stopped", Type: "lxc"},
+			&pve.Error{Kind: pve.KindPVE, Status: 500, Reason: "CT 104 already running"}, "", "当前运行中，无需操作"},
+		{"a real failure stays a failure", "vm start docker-host", pve.Guest{Status: "stopped", Type: "qemu"}, nil, "you can't start a vm if it's a template", "失败"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := store.Open(t.TempDir(), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			g := tc.guest
+			g.Cluster, g.VMID, g.Name, g.Node = "home", 104, "docker-host", "pve2"
+			fleet := &failingFleet{fakeFleet: fakeFleet{guest: g}, doErr: tc.doErr, exit: tc.exit}
+			cfg := config.Default()
+			cfg.Users = []config.User{{ID: "lisi", Role: "operator"}}
+			cfg.RateLimit.PerUser = config.Rate{}
+			d := New(cfg, Options{Fleet: fleet, Store: st})
+			reps := d.Handle(context.Background(), chat.Message{ID: "m-" + tc.name, User: "lisi", Kind: chat.KindText, Text: tc.text})
+			if len(reps) != 1 {
+				t.Fatalf("replies = %d", len(reps))
+			}
+			if got := reps[0].Title; !strings.Contains(got, tc.want) {
+				t.Errorf("reply %q, want it to contain %q", got, tc.want)
+			}
+			if fleet.posts != 1 {
+				t.Errorf("POSTs = %d, want 1", fleet.posts)
+			}
+		})
+	}
+}
