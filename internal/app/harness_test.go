@@ -15,6 +15,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/logging"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
 )
 
@@ -34,10 +35,12 @@ type botOptions struct {
 	cfg       apptest.ConfigOptions
 	now       func() time.Time
 	quickWait time.Duration
+	// clock drives scheduled reports and alerts (default: the wall clock).
+	clock schedule.Clock
 }
 
 // startBot loads a config joining env's fakes and runs a bot on it until the test ends.
-// At the end it checks that no secret reached the logs or the chat.
+// At the end it checks that no secret reached the logs, the chat or the files of data_dir.
 func startBot(t *testing.T, env *apptest.Env, o botOptions) *bot {
 	t.Helper()
 	if o.cfg.DataDir == "" {
@@ -54,7 +57,7 @@ func startBot(t *testing.T, env *apptest.Env, o botOptions) *bot {
 		t.Fatal(err)
 	}
 	a, err := app.New(cfg, app.Options{
-		Logger: log, Now: o.now, QuickWait: o.quickWait,
+		Logger: log, Now: o.now, QuickWait: o.quickWait, Clock: o.clock,
 		PVE:             pve.Options{PollInterval: 10 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: time.Second},
 		ShutdownTimeout: 10 * time.Second,
 	})
@@ -73,6 +76,7 @@ func startBot(t *testing.T, env *apptest.Env, o botOptions) *bot {
 		b.stop()
 		env.CheckNoSecrets(t, "bot log", logs.String())
 		env.CheckNoSecrets(t, "chat replies", env.SentTexts()...)
+		env.CheckNoSecretsInDir(t, o.cfg.DataDir)
 	})
 	return b
 }

@@ -30,6 +30,7 @@ const (
 	maxCABytes     = 1 << 20  // a ca_file
 	maxNodes       = 200_000  // YAML nodes visited (aliases included)
 	maxAliasDepth  = 64       // alias chains followed
+	maxProblems    = 200      // problems listed; the rest are counted
 )
 
 // Default is a Config holding every default, as Load starts from.
@@ -95,12 +96,12 @@ func parse(data []byte, name string, env func(string) (string, bool)) (*Config, 
 	d.readSecretFiles(c, filepath.Dir(name))
 
 	ps := d.problems
-	if d.syntaxErr {
+	if d.syntaxErr || d.tooBig {
 		// The tree is incomplete: checking it would only add noise.
 		for i := range ps {
 			ps[i].File = name
 		}
-		return nil, ps.sorted()
+		return nil, ps.sorted().capped()
 	}
 	bad := map[string]bool{}
 	for _, p := range ps {
@@ -118,7 +119,7 @@ func parse(data []byte, name string, env func(string) (string, bool)) (*Config, 
 		for i := range ps {
 			ps[i].File = name
 		}
-		return nil, ps.sorted()
+		return nil, ps.sorted().capped()
 	}
 	return c, nil
 }

@@ -50,6 +50,17 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// capped keeps the first maxProblems and counts the rest in one last problem: a
+// hostile or runaway file (aliases repeating one bad value) must not produce an
+// error of many megabytes.
+func (ps Problems) capped() Problems {
+	if len(ps) <= maxProblems {
+		return ps
+	}
+	rest := len(ps) - maxProblems
+	return append(ps[:maxProblems:maxProblems], Problem{File: ps[0].File, Msg: fmt.Sprintf("and %d more problems", rest)})
+}
+
 // sorted orders problems by line (unknown lines last), keeping discovery
 // order otherwise.
 func (ps Problems) sorted() Problems {

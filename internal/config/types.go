@@ -47,6 +47,11 @@ type lineIndex struct{ m map[string]int }
 type Server struct {
 	Listen       string `yaml:"listen"`        // default 127.0.0.1:8080
 	CallbackPath string `yaml:"callback_path"` // default /wecom/callback
+	// Console also serves the local chat console (`bot console`) at "/" of this
+	// listener, next to the WeCom callback. Off by default: the console answers only
+	// requests from this machine (loopback peer, loopback Host, no proxy headers), so it is
+	// for an operator on the bot's host, never for the public side of a reverse proxy.
+	Console bool `yaml:"console"`
 }
 
 // Retention says how long embedded records are kept.

@@ -155,9 +155,12 @@ func (c *Client) Health() (lastOK time.Time, lastErr error) {
 	return c.lastOK, c.lastErr
 }
 
+// noteHealth records the outcome of a request. A change of state is logged once: the
+// operator must hear of a revoked token or a certificate that no longer matches its pin
+// (a man in the middle, or a renewed certificate) even when only a chat user met it.
 func (c *Client) noteHealth(err error) {
 	c.hmu.Lock()
-	defer c.hmu.Unlock()
+	was := c.lastErr
 	var e *Error
 	switch {
 	case err == nil:
@@ -168,6 +171,23 @@ func (c *Client) noteHealth(err error) {
 		// PVE answered (a refusal is still an answer).
 		c.lastOK, c.lastErr = c.o.Now(), nil
 	}
+	now := c.lastErr
+	c.hmu.Unlock()
+	switch {
+	case now != nil && (was == nil || kindOf(was) != kindOf(now)):
+		c.log.Warn("PVE cluster not usable; commands for it answer with this reason", zap.Error(now))
+	case now == nil && was != nil:
+		c.log.Info("PVE cluster answers again")
+	}
+}
+
+// kindOf is err's Kind, or "" when it is not an *Error.
+func kindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return ""
 }
 
 // request is one API call.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Audit decisions.
@@ -35,7 +37,7 @@ type AuditEntry struct {
 
 // Audit appends e to the audit log. Text fields are scrubbed of anything that looks like
 // a credential (access_token=, corpsecret=, key=, Authorization, PVE API tokens) in case
-// an error text carried one.
+// an error text carried one, and kept on one line (see scrub).
 func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 	switch e.Decision {
 	case DecisionAllowed, DecisionRefused, DecisionError:
@@ -91,11 +93,27 @@ var (
 	secretHeader = regexp.MustCompile(`(?i)(authorization:\s*(?:bearer\s+|basic\s+)?|PVEAPIToken=)[^\s"',]+`)
 )
 
-// scrub blanks credentials that error texts sometimes carry.
+// scrub blanks credentials that error texts sometimes carry, and folds line breaks,
+// other control characters and bidi overrides into spaces: an entry stays one line
+// wherever it is shown, so text a user typed cannot forge the entries shown after it.
 func scrub(s string) string {
 	if s == "" {
 		return s
 	}
+	if strings.IndexFunc(s, unprintable) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if unprintable(r) {
+				return ' '
+			}
+			return r
+		}, s)
+	}
 	s = secretParam.ReplaceAllString(s, "$1=<redacted>")
 	return secretHeader.ReplaceAllString(s, "$1<redacted>")
+}
+
+// unprintable is true of runes that break or reorder a line: C0/C1 controls (\n, \r,
+// \t, NEL), the Unicode line and paragraph separators and bidi controls.
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
 }

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
@@ -29,35 +27,26 @@ func (s *Store) Receive(ctx context.Context, m chat.Message) (fresh bool, err er
 	if m.ID == "" {
 		return false, errors.New("store: receive: message has no id")
 	}
-	res, err := s.st.receive.ExecContext(ctx, m.ID, m.User, string(m.Kind), m.Text, m.EventKey,
-		m.TaskID, m.ResponseCode, toNanos(m.Time), toNanos(s.now()))
-	if err != nil {
+	op := opPool.Get().(*writeOp)
+	defer putOp(op)
+	op.kind, op.msg, op.at = opReceive, m, toNanos(s.now())
+	if err := s.submit(ctx, op); err != nil {
 		return false, s.dbError("receive", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, s.dbError("receive", err)
-	}
-	return n == 1, nil
+	return op.fresh, op.err
 }
 
 // Finish marks a received message as processed (its reply went out). From now on it is
 // only a de-duplication record, pruned DedupeRetention later. Finishing twice is fine;
 // an unknown key is ErrNotFound.
 func (s *Store) Finish(ctx context.Context, key string) error {
-	res, err := s.st.finish.ExecContext(ctx, toNanos(s.now()), key)
-	if err != nil {
+	op := opPool.Get().(*writeOp)
+	defer putOp(op)
+	op.kind, op.key, op.at = opFinish, key, toNanos(s.now())
+	if err := s.submit(ctx, op); err != nil {
 		return s.dbError("finish", err)
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil
-	}
-	var one int
-	err = s.db.QueryRowContext(ctx, `SELECT 1 FROM inbox WHERE key = ?`, key).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("store: finish %q: %w", key, ErrNotFound)
-	}
-	return s.dbError("finish", err)
+	return op.err
 }
 
 // Forget removes a record, so that the next delivery of that key is fresh again: for a

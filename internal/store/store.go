@@ -76,6 +76,7 @@ type Store struct {
 	auditRT time.Duration
 	dedupRT time.Duration
 	st      stmts
+	w       *writer // group commits of Receive and Finish (batch.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -173,6 +174,7 @@ func (s *Store) openDB(maxPages int) error {
 		db.Close()
 		return s.dbError("prepare", err)
 	}
+	s.startWriter()
 	s.log.Info("store opened",
 		zap.String("data_dir", s.dir),
 		zap.Int("schema_from", from),
@@ -203,6 +205,7 @@ func (s *Store) probe() error {
 // Close releases the database and the data_dir lock. Calling it again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopWriter()
 		s.st.close()
 		err := s.db.Close()
 		unlockDir(s.lock)

@@ -23,13 +23,17 @@ const (
 	CallbackToken = "cbTOKEN9e2dNeverLog"
 	// PVETokenSecret is the fake cluster's token secret.
 	PVETokenSecret = pvetest.HomeLabTokenSecret
+	// RobotKey is a group robot's webhook key, for tests that configure a robot target.
+	RobotKey = "robotKEY-4b8e-never-log-me"
 )
 
 // AESKey is a 43-character EncodingAESKey (32 bytes once decoded).
 var AESKey = strings.TrimRight(base64.StdEncoding.EncodeToString([]byte("e2e-aes-key-0123456789abcdef-XYZ")), "=")
 
 // Secrets lists every secret value a bot under test knows.
-func Secrets() []string { return []string{CorpSecret, CallbackToken, AESKey, PVETokenSecret} }
+func Secrets() []string {
+	return []string{CorpSecret, CallbackToken, AESKey, PVETokenSecret, RobotKey}
+}
 
 // Env is a fake WeCom and a fake PVE with the home-lab seed.
 type Env struct {
@@ -181,18 +185,53 @@ func (b *LogBuffer) String() string {
 // issued, appears in any of texts.
 func (e *Env) CheckNoSecrets(t testing.TB, what string, texts ...string) {
 	t.Helper()
-	secrets := Secrets()
-	for _, c := range e.WeCom.Calls() {
-		if tok := c.Query.Get("access_token"); tok != "" {
-			secrets = append(secrets, tok)
-		}
-	}
+	secrets := e.secrets()
 	for _, text := range texts {
 		for _, s := range secrets {
 			if s != "" && strings.Contains(text, s) {
 				t.Errorf("%s contains a secret (%.6s…)", what, s)
 			}
 		}
+	}
+}
+
+// secrets is Secrets plus every access token the fake WeCom issued (read from the
+// calls that used one).
+func (e *Env) secrets() []string {
+	secrets := Secrets()
+	seen := map[string]bool{}
+	for _, c := range e.WeCom.Calls() {
+		if tok := c.Query.Get("access_token"); tok != "" && !seen[tok] {
+			seen[tok] = true
+			secrets = append(secrets, tok)
+		}
+	}
+	return secrets
+}
+
+// CheckNoSecretsInDir fails the test if any file under dir (a data_dir: the SQLite
+// database, its WAL and journal, the lock file) holds a secret or an access token in its
+// raw bytes. Files that vanish while it walks (a WAL checkpointed away) are skipped.
+func (e *Env) CheckNoSecretsInDir(t testing.TB, dir string) {
+	t.Helper()
+	secrets := e.secrets()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		for _, s := range secrets {
+			if s != "" && bytes.Contains(raw, []byte(s)) {
+				t.Errorf("%s contains a secret (%.6s…)", path, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("walking %s: %v", dir, err)
 	}
 }
 
