@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"sync"
@@ -289,4 +290,36 @@ func TestEnglishReplies(t *testing.T) {
 	contains(t, "typo", lastText(b, 2), "vm start")
 	b.text(apptest.Viewer, "vm start docker-host")
 	contains(t, "refusal", lastText(b, 3), "viewer")
+}
+
+// What a user typed cannot act as markup in an admin's audit view.
+func TestAuditViewIsInert(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text("mallory", "[点我](https://evil.example) <font color=\"info\">ok</font>")
+	b.waitSent(1)
+	b.text(apptest.Admin, "audit 5")
+	audit := lastText(b, 2)
+	contains(t, "audit", audit, "mallory", "点我")
+	for _, bad := range []string{"](https://", "<font"} {
+		if strings.Contains(audit, bad) {
+			t.Errorf("audit view carries live markup %q: %q", bad, audit)
+		}
+	}
+}
+
+// A power command whose guest cannot be looked up (token revoked) is audited.
+func TestFailedLookupIsAudited(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	env.PVE.RevokeToken("chatbot@pve!bot")
+	b.text(apptest.Operator, "启动 kali-lab")
+	lastText(b, 1)
+	entries, err := b.app.Store().RecentAudit(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 || entries[0].Decision != "error" || entries[0].User != apptest.Operator {
+		t.Errorf("audit = %+v, want an error entry for %s", entries, apptest.Operator)
+	}
 }

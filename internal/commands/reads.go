@@ -365,7 +365,7 @@ func (d *Dispatcher) auditList(ctx context.Context, r *req, cmd Command) chat.Re
 		if e.Decision != "allowed" {
 			icon = "⛔"
 		}
-		line := fmt.Sprintf("%s %s %s · %s", icon, e.Time.In(time.Local).Format("01-02 15:04:05"), e.User, e.Command)
+		line := fmt.Sprintf("%s %s %s · %s", icon, e.Time.In(time.Local).Format("01-02 15:04:05"), e.User, inert(e.Command))
 		if e.VMID != 0 {
 			line += fmt.Sprintf(" · %s/%d", e.Cluster, e.VMID)
 		}
@@ -421,6 +421,11 @@ func (d *Dispatcher) findError(ctx context.Context, r *req, target, action strin
 			names = names[:1]
 		}
 		return textReply(chat.SeverityWarning, r.t("ambiguous", target, strings.Join(names, r.t("list_sep"))))
+	}
+	if action != "list" {
+		// A power command that could not even find its guest (PVE down, token rejected,
+		// certificate mismatch) is still a decision worth keeping.
+		d.audit(ctx, r, store.AuditEntry{Decision: "error", Reason: "pve: " + clip(err.Error()), Command: clip(r.text)})
 	}
 	return d.pveError(r, err)
 }
@@ -495,3 +500,8 @@ func typeWord(lang i18n.Lang, t string) string {
 	}
 	return i18n.T(lang, "type_qemu")
 }
+
+// inert keeps text someone typed from acting as markup when an admin reads it in a
+// markdown reply (links, <font>, bold, quotes): the look-alike full-width characters read
+// the same and do nothing.
+var inert = strings.NewReplacer("[", "［", "]", "］", "<", "＜", ">", "＞", "*", "＊", "`", "｀", "#", "＃").Replace
