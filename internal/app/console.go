@@ -9,7 +9,22 @@ import (
 // `bot console`): the console is the Replier, so no WeCom client is made and no callback is
 // mounted, and the console page is served at "/" of the bot's listener (loopback clients
 // only; the console checks each request). co.Users and co.Language default to the config's.
+// `serve` with server.console: true mounts a console beside WeCom instead (source.go).
 func NewWithConsole(cfg *config.Config, o Options, co console.Options) (*App, *console.Console, error) {
+	c := console.New(consoleOptions(cfg, o, co))
+	o.Replier = c
+	a, err := New(cfg, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.Attach(a, a.Store())
+	a.console = c
+	a.mountConsole()
+	return a, c, nil
+}
+
+// consoleOptions fills co's unset fields from the config and the app's options.
+func consoleOptions(cfg *config.Config, o Options, co console.Options) console.Options {
 	if co.Users == nil {
 		co.Users = ConsoleUsers(cfg)
 	}
@@ -22,17 +37,7 @@ func NewWithConsole(cfg *config.Config, o Options, co console.Options) (*App, *c
 	if co.Now == nil {
 		co.Now = o.Now
 	}
-	c := console.New(co)
-	o.Replier = c
-	a, err := New(cfg, o)
-	if err != nil {
-		return nil, nil, err
-	}
-	c.Attach(a, a.Store())
-	// "/" and below; the routes mounted by New (/healthz, /metrics...) keep theirs.
-	a.router.Handle("/", c)
-	a.router.Handle("/*", c)
-	return a, c, nil
+	return co
 }
 
 // ConsoleUsers lists the config's users for the console's identity picker.

@@ -103,6 +103,7 @@ func restartNeeded(old, cfg *config.Config) []string {
 	}{
 		{"server.listen", old.Server.Listen, cfg.Server.Listen},
 		{"server.callback_path", old.Server.CallbackPath, cfg.Server.CallbackPath},
+		{"server.console", old.Server.Console, cfg.Server.Console},
 		{"data_dir", old.DataDir, cfg.DataDir},
 		{"retention", old.Retention, cfg.Retention},
 		{"wecom.corp_id", old.WeCom.CorpID, cfg.WeCom.CorpID},

@@ -38,6 +38,11 @@ type Message struct {
 	TaskID       string // KindCardClick: the card's task_id
 	ResponseCode string // KindCardClick: lets the bot update the clicked card once
 	Time         time.Time
+	// Source is the chat the message came from, so that its replies go back there:
+	// "" for WeCom, "console" for the local console (which `serve` mounts next to the
+	// WeCom callback when server.console is true). It is not part of the de-duplication
+	// key; the console keeps its IDs apart by prefixing them "console:".
+	Source string
 }
 
 // ReplyKind says what a reply is, so that a renderer can choose a fitting form.
@@ -106,6 +111,22 @@ type Replier interface {
 // It must be safe for concurrent use.
 type Handler interface {
 	Handle(ctx context.Context, m Message) []Reply
+}
+
+// sourceKey is the context key of the message source.
+type sourceKey struct{}
+
+// WithSource returns ctx carrying src (a Message.Source), so that whatever answers
+// within ctx (the inbox's replies, a command's follow-up) can route the reply back to
+// the chat the message came from without every signature carrying it.
+func WithSource(ctx context.Context, src string) context.Context {
+	return context.WithValue(ctx, sourceKey{}, src)
+}
+
+// SourceFrom returns the message source carried by ctx; "" (WeCom) when there is none.
+func SourceFrom(ctx context.Context) string {
+	s, _ := ctx.Value(sourceKey{}).(string)
+	return s
 }
 
 // HandlerFunc adapts a function to Handler.

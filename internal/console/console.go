@@ -51,6 +51,16 @@ type Options struct {
 	MaxWait time.Duration
 }
 
+// Source is the chat.Message.Source of everything the console sends: when `serve` mounts
+// the console next to WeCom (server.console), the replies to these messages, and the
+// follow-ups of the actions they start, are routed back to the console instead of WeCom.
+const Source = "console"
+
+// IDPrefix starts the id of every message the console sends. The ids are the store's
+// de-duplication keys, shared with WeCom's ("rc:…", "ev:…", numeric MsgIds): the prefix
+// keeps them from ever colliding and tells a console message apart after a restart.
+const IDPrefix = "console:"
+
 // Visitor is the user id the page offers besides the configured users, to show how the bot
 // treats someone it does not know.
 const Visitor = "visitor"

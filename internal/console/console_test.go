@@ -260,8 +260,11 @@ func TestSendDeliversTextAndShowsReplies(t *testing.T) {
 		t.Fatalf("bot got %d messages, want 2", len(msgs))
 	}
 	for _, m := range msgs {
-		if m.Kind != chat.KindText || m.User != "admin" || m.Text != "vm list" || m.ID == "" || m.Time.IsZero() {
-			t.Errorf("message = %+v, want a text 'vm list' from admin with an id and a time", m)
+		if m.Kind != chat.KindText || m.User != "admin" || m.Text != "vm list" || !strings.HasPrefix(m.ID, IDPrefix) || len(m.ID) <= len(IDPrefix) || m.Time.IsZero() {
+			t.Errorf("message = %+v, want a text 'vm list' from admin with a %q id and a time", m, IDPrefix)
+		}
+		if m.Source != Source {
+			t.Errorf("message source = %q, want %q (its replies must come back to the console)", m.Source, Source)
 		}
 	}
 	if msgs[0].ID == msgs[1].ID {
@@ -360,8 +363,8 @@ func TestClickUpdatesTheCard(t *testing.T) {
 				t.Fatalf("click: status %d %s", code, body)
 			}
 			m := in.messages()[1]
-			if m.Kind != chat.KindCardClick || m.EventKey != "confirm:abc" || m.ResponseCode == "" || m.ID != m.ResponseCode {
-				t.Errorf("click message = %+v, want a card click with a fresh response code as its id", m)
+			if m.Kind != chat.KindCardClick || m.EventKey != "confirm:abc" || m.ResponseCode == "" || m.ID != IDPrefix+"rc:"+m.ResponseCode || m.Source != Source {
+				t.Errorf("click message = %+v, want a card click from the console with a fresh response code in its id", m)
 			}
 			entries := messages(t, c, "admin", card.Ver).Entries
 			var got *Entry

@@ -244,7 +244,7 @@ func (c *Console) apiSend(w http.ResponseWriter, r *http.Request) {
 	in := c.inbox
 	c.mu.Unlock()
 
-	m := chat.Message{ID: newID("console_"), User: req.User, Kind: chat.KindText, Text: text, Time: c.o.Now()}
+	m := chat.Message{ID: newID(IDPrefix), User: req.User, Kind: chat.KindText, Text: text, Time: c.o.Now(), Source: Source}
 	if err := c.handle(r, in, m); err != nil {
 		c.mu.Lock()
 		e.Error = "busy"
@@ -319,8 +319,8 @@ func (c *Console) apiClick(w http.ResponseWriter, r *http.Request) {
 	in := c.inbox
 	c.mu.Unlock()
 
-	m := chat.Message{ID: code, User: req.User, Kind: chat.KindCardClick, EventKey: req.Key,
-		TaskID: "console_" + strconv.FormatInt(req.Card, 10), ResponseCode: code, Time: c.o.Now()}
+	m := chat.Message{ID: IDPrefix + "rc:" + code, User: req.User, Kind: chat.KindCardClick, EventKey: req.Key,
+		TaskID: "console_" + strconv.FormatInt(req.Card, 10), ResponseCode: code, Time: c.o.Now(), Source: Source}
 	if err := c.handle(r, in, m); err != nil {
 		if e != nil {
 			c.mu.Lock()
