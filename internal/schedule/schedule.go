@@ -114,7 +114,18 @@ func (s *Scheduler) loop(ctx context.Context, e *entry) {
 	}
 }
 
-// Skipped reports how many runs of the named job were skipped because it overlapped.
+// Running reports whether a run of the named job is going now.
+func (s *Scheduler) Running(name string) bool {
+	for _, e := range s.jobs {
+		if e.Name == name {
+			return e.running.Load()
+		}
+	}
+	return false
+}
+
+// Skipped is how many runs of the named job were skipped because the previous one was
+// still going.
 func (s *Scheduler) Skipped(name string) int64 {
 	for _, e := range s.jobs {
 		if e.Name == name {

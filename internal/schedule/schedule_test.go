@@ -89,9 +89,11 @@ func start(t *testing.T, clock *ManualClock, j Job) (*Scheduler, context.Context
 func TestMissedRunsNotReplayed(t *testing.T) {
 	clock := NewManualClock(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
 	r := &runs{ran: make(chan struct{}, 10)}
-	_, ctx := start(t, clock, Job{Name: "every", Spec: mustParse(t, "@every 30m"), Run: r.run})
+	s, ctx := start(t, clock, Job{Name: "every", Spec: mustParse(t, "@every 30m"), Run: r.run})
 	clock.Advance(5 * time.Hour) // the bot was stalled: ten runs were due
 	<-r.ran
+	// The run has signalled but may still be returning; the next is only taken once it has.
+	waitIdle(t, s, "every")
 	if !clock.BlockUntil(ctx.Done(), 1) {
 		t.Fatal("job stopped")
 	}
@@ -103,6 +105,18 @@ func TestMissedRunsNotReplayed(t *testing.T) {
 	got := r.times()
 	if want := time.Date(2026, 5, 1, 5, 30, 0, 0, time.UTC); len(got) != 2 || !got[1].Equal(want) {
 		t.Errorf("runs = %v, want the second at %v (30 min after the late one)", got, want)
+	}
+}
+
+// waitIdle waits until no run of job is going.
+func waitIdle(t *testing.T, s *Scheduler, job string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Running(job) {
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still running", job)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
