@@ -18,6 +18,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/commands"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/console"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/inbox"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
@@ -64,6 +65,9 @@ type App struct {
 	router  chi.Router
 	ln      net.Listener
 	srv     *http.Server
+	// console is the local console: the chat of `bot console`, or beside WeCom under
+	// `serve` with server.console (source.go); nil otherwise.
+	console *console.Console
 }
 
 // New opens the store (taking data_dir for this process), builds every part and binds
@@ -105,6 +109,12 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
 		r.LimitPerMember(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per)
 		replier = a.observeReplier(r)
+		if cfg.Server.Console {
+			if cfg.Server.CallbackPath == "/" {
+				return nil, errors.New("app: server.console needs a callback_path other than /")
+			}
+			replier = a.withConsole(replier) // source.go: console replies to the console
+		}
 	}
 
 	po := o.PVE
@@ -137,6 +147,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		}
 		a.router.Method(http.MethodGet, cfg.Server.CallbackPath, cb)
 		a.router.Method(http.MethodPost, cfg.Server.CallbackPath, cb)
+		a.mountConsole() // server.console only
 	}
 	a.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if err := a.initObserve(); err != nil { // observe.go: /readyz, /status, /metrics
@@ -195,7 +206,7 @@ func (a *App) Run(ctx context.Context) error {
 	} else if len(pending) > 0 {
 		msgs := make([]chat.Message, len(pending))
 		for i, p := range pending {
-			msgs[i] = p.Msg
+			msgs[i] = withStoredSource(p.Msg)
 		}
 		go func() {
 			if err := a.inbox.Resume(ctx, msgs...); err != nil {

@@ -1,7 +1,9 @@
 // Package inbox is the bounded, durable queue between the WeCom callback and the command
 // handler. The callback must answer WeCom within milliseconds, so it only records the
-// message (Accept) and returns; a fixed pool of workers runs the handler and sends the
-// replies afterwards, each with its own context.
+// message (Accept) and returns; workers run the handler and send the replies afterwards,
+// each with its own context. Workers are started as messages arrive, up to
+// Options.Workers at once, and end when the queue is empty: an idle bot has none, and a
+// busy one runs as many messages at once as their waits on WeCom and PVE need.
 //
 // One message, one execution, nothing lost: a message is recorded as received before
 // Accept returns (so WeCom's retries of it, even after a restart, are recognised as
@@ -45,7 +47,9 @@ type Options struct {
 	Handler chat.Handler
 	Replier chat.Replier
 	Logger  *zap.Logger
-	// Workers is the number of messages processed at once (default 8).
+	// Workers is the most messages processed at once (default 128). With WeCom and PVE
+	// answering in 50 ms each, a message takes a worker for 100 ms or more: 1,000
+	// messages a second need about a hundred.
 	Workers int
 	// QueueSize bounds the messages waiting for a worker (default 1024).
 	QueueSize int
@@ -61,6 +65,7 @@ type Inbox struct {
 	ctx    context.Context // workers' base context, cancelled by Close when draining takes too long
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	slots  chan struct{} // one token per running worker; cap Workers
 
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
@@ -68,10 +73,10 @@ type Inbox struct {
 	depth atomic.Int64
 }
 
-// New starts the workers.
+// New returns an Inbox; its workers start with the first messages.
 func New(o Options) *Inbox {
 	if o.Workers <= 0 {
-		o.Workers = 8
+		o.Workers = 128
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = 1024
@@ -83,12 +88,8 @@ func New(o Options) *Inbox {
 		o.Logger = zap.NewNop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &Inbox{o: o, queue: make(chan chat.Message, o.QueueSize), ctx: ctx, cancel: cancel}
-	in.wg.Add(o.Workers)
-	for range o.Workers {
-		go in.work()
-	}
-	return in
+	return &Inbox{o: o, queue: make(chan chat.Message, o.QueueSize), ctx: ctx, cancel: cancel,
+		slots: make(chan struct{}, o.Workers)}
 }
 
 // Accept records m and queues it. It returns nil for a new message and for a duplicate
@@ -110,6 +111,7 @@ func (in *Inbox) Accept(ctx context.Context, m chat.Message) error {
 	select {
 	case in.queue <- m:
 		in.depth.Add(1)
+		in.spawn()
 		return nil
 	default:
 		// Forget it, so that WeCom's retry is processed instead of being taken for a duplicate.
@@ -132,6 +134,7 @@ func (in *Inbox) Resume(ctx context.Context, msgs ...chat.Message) error {
 		select {
 		case in.queue <- m:
 			in.depth.Add(1)
+			in.spawn()
 			in.mu.RUnlock()
 		case <-ctx.Done():
 			in.mu.RUnlock()
@@ -168,42 +171,83 @@ func (in *Inbox) Close(ctx context.Context) error {
 	}
 }
 
+// spawn starts a worker for a message just queued, unless Workers are running: then one
+// of them takes it when it is done. in.mu is read-locked and the inbox is open, so that
+// no worker starts after Close began waiting for them.
+func (in *Inbox) spawn() {
+	select {
+	case in.slots <- struct{}{}:
+		in.wg.Add(1)
+		go in.work()
+	default:
+	}
+}
+
+// work processes queued messages until the queue is empty (or closed), then gives its
+// slot back.
 func (in *Inbox) work() {
 	defer in.wg.Done()
-	for m := range in.queue {
-		in.depth.Add(-1)
-		in.process(m)
+	for {
+		select {
+		case m, ok := <-in.queue:
+			if !ok {
+				<-in.slots
+				return
+			}
+			in.depth.Add(-1)
+			in.process(m)
+			continue
+		default:
+		}
+		<-in.slots
+		// A message queued between the empty check and the release found every slot
+		// taken and started no worker: take it, unless the slot is gone to a new worker
+		// (which will).
+		if len(in.queue) == 0 {
+			return
+		}
+		select {
+		case in.slots <- struct{}{}:
+		default:
+			return
+		}
 	}
 }
 
 func (in *Inbox) process(m chat.Message) {
-	log := in.o.Logger.With(zap.String("id", m.ID), zap.String("user", m.User))
 	ctx, cancel := context.WithTimeout(in.ctx, in.o.Timeout)
 	defer cancel()
+	ctx = chat.WithSource(ctx, m.Source) // replies go back to the chat m came from
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("message handler panicked; the message is dropped", zap.Any("panic", r))
-			in.finish(m, log)
+			in.msgLog(m).Error("message handler panicked; the message is dropped", zap.Any("panic", r))
+			in.finish(m)
 		}
 	}()
 	replies := in.o.Handler.Handle(ctx, m)
 	for _, r := range replies {
 		if err := in.o.Replier.Reply(ctx, m.User, r); err != nil {
-			log.Error("cannot send reply", zap.Error(err))
+			in.msgLog(m).Error("cannot send reply", zap.Error(err))
 		}
 	}
 	if in.ctx.Err() != nil {
 		// Cut short by shutdown: leave it unfinished so that the next start resumes it.
-		log.Warn("shutdown interrupted a message; it will be resumed at the next start")
+		in.msgLog(m).Warn("shutdown interrupted a message; it will be resumed at the next start")
 		return
 	}
-	in.finish(m, log)
+	in.finish(m)
 }
 
-func (in *Inbox) finish(m chat.Message, log *zap.Logger) {
+// msgLog is the logger for something to say about m. Logger.With encodes its fields at
+// once, so it is called only when there is something to log, not for every message.
+func (in *Inbox) msgLog(m chat.Message) *zap.Logger {
+	return in.o.Logger.With(zap.String("id", m.ID), zap.String("user", m.User))
+}
+
+func (in *Inbox) finish(m chat.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := in.o.Journal.Finish(ctx, m.ID); err != nil {
-		log.Error("cannot record message as done", zap.Error(err))
+		in.msgLog(m).Error("cannot record message as done", zap.Error(err))
 	}
 }

@@ -113,11 +113,14 @@ func newHTTPClient(tc *tls.Config, timeout time.Duration) *http.Client {
 		dial = 10 * time.Second
 	}
 	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tc,
-		TLSHandshakeTimeout:   dial,
-		MaxIdleConnsPerHost:   4,
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tc,
+		TLSHandshakeTimeout: dial,
+		// Commands in flight at once each hold a connection; keeping more of them
+		// idle spares a TLS handshake per command under load (pveproxy takes up to
+		// 500 connections and closes idle ones after 5 s).
+		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       4 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}

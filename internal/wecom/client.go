@@ -43,6 +43,9 @@ const (
 	tokenMargin = 5 * time.Minute
 	// maxResponseBytes bounds what the client reads of a response: WeCom's are small.
 	maxResponseBytes = 1 << 20
+	// maxIdleConns is how many kept-alive connections to WeCom the client keeps: as many
+	// as the inbox runs messages at once (inbox.Options.Workers' default).
+	maxIdleConns = 128
 )
 
 // ClientConfig configures a Client. CorpID, AgentID and Secret identify the self-built app.
@@ -145,6 +148,11 @@ func NewClient(cfg ClientConfig, log *zap.Logger) (*Client, error) {
 		} else {
 			tr = &http.Transport{Proxy: http.ProxyFromEnvironment}
 		}
+		// Every call goes to one host. The default keeps 2 idle connections per host, so
+		// a burst of replies from many workers would open (TLS handshake and all) and
+		// close a connection for nearly every message; keep as many as can be busy.
+		tr.MaxIdleConns = maxIdleConns
+		tr.MaxIdleConnsPerHost = maxIdleConns
 		c.hc = &http.Client{Timeout: defaultHTTPTimeout, Transport: tr}
 	}
 	if c.hc.Timeout > 0 {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -164,6 +166,20 @@ func WithStrictResponseCodes() ServerOption {
 	return func(s *Server) { s.strictCodes = true }
 }
 
+// WithSentHook calls fn with every message the fake accepts (app, appchat, robot), as it
+// is accepted: a load program matches replies to callbacks with it. fn runs with the
+// server's lock held; it must be quick and must not call the Server.
+func WithSentHook(fn func(SentMessage)) ServerOption {
+	return func(s *Server) { s.sentHook = fn }
+}
+
+// WithoutHistory stops the fake from keeping calls and sent messages (Calls, Sent,
+// Updates and the Wait methods then see nothing), so that a long load run does not grow
+// it without bound. Use WithSentHook to see the messages.
+func WithoutHistory() ServerOption {
+	return func(s *Server) { s.noHistory = true }
+}
+
 // WithServerClock sets the fake's clock (token expiry, Call.Time). Default time.Now.
 func WithServerClock(now func() time.Time) ServerOption {
 	return func(s *Server) { s.now = now }
@@ -215,6 +231,9 @@ type Server struct {
 	menu        json.RawMessage // the last menu/create body accepted
 	seq         int
 	changed     chan struct{} // closed and replaced on every recorded call
+	sentHook    func(SentMessage)
+	noHistory   bool
+	conns       atomic.Int64 // TCP connections accepted
 }
 
 // NewServer starts a fake WeCom API. With a non-nil t it is closed when the test ends;
@@ -235,7 +254,13 @@ func NewServer(t testing.TB, opts ...ServerOption) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.ts.Start()
 	if t != nil {
 		t.Helper()
 		t.Cleanup(s.Close)
@@ -248,6 +273,10 @@ func (s *Server) URL() string { return s.ts.URL }
 
 // Close shuts the server down.
 func (s *Server) Close() { s.ts.Close() }
+
+// ConnsAccepted is how many TCP connections the fake accepted: with connection reuse it
+// stays near the client's concurrency, without it it grows with every call.
+func (s *Server) ConnsAccepted() int64 { return s.conns.Load() }
 
 // CorpID returns the corp id the fake accepts.
 func (s *Server) CorpID() string { s.mu.Lock(); defer s.mu.Unlock(); return s.corpID }
@@ -425,8 +454,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	a := s.handle(r, raw)
-	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: raw,
-		Time: s.now(), Status: a.status, ErrCode: a.errcode})
+	if !s.noHistory {
+		s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: raw,
+			Time: s.now(), Status: a.status, ErrCode: a.errcode})
+	}
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
@@ -675,7 +706,7 @@ func (s *Server) messageSend(_ *http.Request, fields map[string]json.RawMessage,
 		s.codes[m.ResponseCode] = false
 		extra["response_code"] = m.ResponseCode
 	}
-	s.sent = append(s.sent, m)
+	s.record(m)
 	return wxOK(extra)
 }
 
@@ -759,7 +790,7 @@ func (s *Server) appchatSend(_ *http.Request, fields map[string]json.RawMessage,
 	}
 	m := SentMessage{Via: "appchat", ChatID: chatID, MsgType: msgtype, Time: s.now()}
 	m.Content, m.Truncated = cutLike(c, maxTextBytes)
-	s.sent = append(s.sent, m)
+	s.record(m)
 	return wxOK(nil)
 }
 
@@ -784,8 +815,18 @@ func (s *Server) robotSend(r *http.Request, fields map[string]json.RawMessage, _
 	}
 	m := SentMessage{Via: "robot", RobotKey: key, MsgType: msgtype, Time: s.now()}
 	m.Content, m.Truncated = cutLike(c, limit)
-	s.sent = append(s.sent, m)
+	s.record(m)
 	return wxOK(nil)
+}
+
+// record keeps an accepted message; s.mu is held.
+func (s *Server) record(m SentMessage) {
+	if s.sentHook != nil {
+		s.sentHook(m)
+	}
+	if !s.noHistory {
+		s.sent = append(s.sent, m)
+	}
 }
 
 func randHex(n int) string {
