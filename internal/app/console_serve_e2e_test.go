@@ -2,67 +2,26 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wecom-home-ops/wecom-home-ops/internal/app"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
-	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
-	"github.com/wecom-home-ops/wecom-home-ops/internal/logging"
-	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 )
 
 // startServe runs `serve`'s bot (WeCom callback and client) on env's fakes with
-// server.console set to console, like startBot does for the plain bot.
+// server.console set to console.
 func startServe(t *testing.T, env *apptest.Env, console bool, quickWait time.Duration) *bot {
 	t.Helper()
-	yaml := env.Config(apptest.ConfigOptions{DataDir: t.TempDir()})
-	if console {
-		yaml = strings.Replace(yaml, "server:\n", "server:\n  console: true\n", 1)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{Console: console}, quickWait: quickWait})
+	if b.cfg.Server.Console != console {
+		t.Fatalf("server.console = %v, want %v", b.cfg.Server.Console, console)
 	}
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	if cfg.Server.Console != console {
-		t.Fatalf("server.console = %v, want %v", cfg.Server.Console, console)
-	}
-	logs := &apptest.LogBuffer{}
-	log, err := logging.New(logs, "json", "debug")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(cfg, app.Options{
-		Logger: log, QuickWait: quickWait,
-		PVE:             pve.Options{PollInterval: 10 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: time.Second},
-		ShutdownTimeout: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b := &bot{t: t, env: env, app: a, cfg: cfg, logs: logs, cancel: cancel, done: make(chan error, 1)}
-	go func() { b.done <- a.Run(ctx) }()
-	b.send = env.Sender("http://" + a.Addr())
-	waitReady(t, "http://"+a.Addr()+"/healthz")
-	t.Cleanup(func() {
-		b.stop()
-		env.CheckNoSecrets(t, "bot log", logs.String())
-		env.CheckNoSecrets(t, "chat replies", env.SentTexts()...)
-	})
 	return b
 }
 

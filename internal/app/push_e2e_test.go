@@ -9,55 +9,23 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
-	"github.com/wecom-home-ops/wecom-home-ops/internal/logging"
-	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
 )
 
 const robotKey = "robot-KEY-5d1c-never-log-me"
 
-// startPushBot runs a bot whose scheduler and alert engine follow clock.
+// startPushBot runs a bot whose scheduler and alert engine follow clock, and checks at
+// the end that the robot key never reached its log.
 func startPushBot(t *testing.T, env *apptest.Env, clock *schedule.ManualClock, extra string) (*app.App, *apptest.LogBuffer, func()) {
 	t.Helper()
-	path := env.WriteConfig(t, t.TempDir(), apptest.ConfigOptions{DataDir: t.TempDir(), Extra: extra})
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	logs := &apptest.LogBuffer{}
-	log, err := logging.New(logs, "json", "debug")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(cfg, app.Options{Logger: log, Clock: clock, ShutdownTimeout: 10 * time.Second,
-		PVE: pve.Options{PollInterval: 10 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: time.Second}})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	waitReady(t, "http://"+a.Addr()+"/healthz")
-	stop := func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("bot did not stop")
-		}
-	}
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{Extra: extra}, clock: clock})
 	t.Cleanup(func() {
-		stop()
-		env.CheckNoSecrets(t, "bot log", logs.String())
-		if strings.Contains(logs.String(), robotKey) {
+		if strings.Contains(b.logs.String(), robotKey) {
 			t.Error("the robot key reached the log")
 		}
 	})
-	return a, logs, stop
+	return b.app, b.logs, b.stop
 }
 
 const pushTargets = `timezone: Asia/Shanghai

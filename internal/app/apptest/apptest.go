@@ -73,6 +73,8 @@ type ConfigOptions struct {
 	Protected string
 	// PVETimeout is pve.timeout (default 5s).
 	PVETimeout string
+	// Console sets server.console (serve also mounts the local console).
+	Console bool
 }
 
 // Users of the seeded config: an admin, an operator without a scope, an operator with a
@@ -108,6 +110,7 @@ func (e *Env) Config(o ConfigOptions) string {
 	}
 	return fmt.Sprintf(`server:
   listen: %q
+  console: %v
 data_dir: %q
 language: %s
 wecom:
@@ -145,7 +148,7 @@ roles:
 confirm_ttl: 5m
 read_only: %v
 rate_limit: { per_user: %q }
-%s`, o.Listen, o.DataDir, o.Language,
+%s`, o.Listen, o.Console, o.DataDir, o.Language,
 		wecomtest.FakeCorpID, wecomtest.FakeAgentID, CorpSecret, CallbackToken, AESKey, e.WeCom.URL(), o.ReplyMode,
 		o.PVETimeout, e.PVE.URL(), pvetest.HomeLabTokenID, PVETokenSecret, e.PVE.Fingerprint(), o.Protected,
 		Admin, Operator, ScopedOp, ScopedOpScope, Viewer, FamilyMember, o.ReadOnly, o.RateLimit, o.Extra)
