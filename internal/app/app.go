@@ -41,6 +41,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Replier replaces the WeCom replier (the local console).
 	Replier chat.Replier
+	// ReplyBackoff overrides the first pause before a reply WeCom refused is tried again
+	// (tests).
+	ReplyBackoff time.Duration
 	// Clock drives scheduled reports and alert checks (push.go); tests pass a
 	// schedule.ManualClock. Default: the wall clock.
 	Clock schedule.Clock
@@ -134,7 +137,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		Fleet: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
 		QuickWait: o.QuickWait, TaskTimeout: cfg.PVE.TaskTimeout.Std(),
 	})
-	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.observeHandler(a.disp), Replier: replier, Logger: log.Named("inbox")})
+	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.observeHandler(a.disp), Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
 
 	a.router = chi.NewRouter()
 	if o.Replier == nil {

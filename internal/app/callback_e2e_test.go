@@ -171,7 +171,7 @@ func TestTokenExpiryMidRun(t *testing.T) {
 func TestUntrustedIPIsExplained(t *testing.T) {
 	env := apptest.NewEnv(t)
 	b := startBot(t, env, botOptions{})
-	env.WeCom.FailNext("/cgi-bin/message/send", 60020, 10)
+	env.WeCom.FailNext("/cgi-bin/message/send", 60020, 1)
 	b.text(apptest.Admin, "help")
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(b.logs.String(), "60020") {

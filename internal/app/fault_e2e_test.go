@@ -153,3 +153,23 @@ func TestDiskFillsUpWhileRunning(t *testing.T) {
 		t.Errorf("sent %d, want %d", got, want)
 	}
 }
+
+// WeCom answers HTTP 500 for longer than the client's own retries: the reply, computed
+// once, is delivered once when WeCom is back.
+func TestWeComDownForAWhile(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.Admin, "help")
+	b.waitSent(1)
+	env.WeCom.FailHTTP("/cgi-bin/message/send", http.StatusInternalServerError, 6)
+	b.text(apptest.Operator, "启动 dev-ubuntu")
+	contains(t, "late result", lastText(b, 2), "dev-ubuntu", "已启动")
+	b.stop()
+	if n := len(env.WeCom.Sent()); n != 2 {
+		t.Errorf("sent %d, want 2 (each answer once)", n)
+	}
+	if n := env.PVE.Count("POST", "/nodes/pve2/qemu/105/status/start"); n != 1 {
+		t.Errorf("start POSTs = %d, want 1", n)
+	}
+	contains(t, "log", b.logs.String(), "trying again", "reply delivered after all")
+}

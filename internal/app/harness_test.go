@@ -57,7 +57,7 @@ func startBot(t *testing.T, env *apptest.Env, o botOptions) *bot {
 		t.Fatal(err)
 	}
 	a, err := app.New(cfg, app.Options{
-		Logger: log, Now: o.now, QuickWait: o.quickWait, Clock: o.clock,
+		Logger: log, Now: o.now, QuickWait: o.quickWait, Clock: o.clock, ReplyBackoff: 50 * time.Millisecond,
 		PVE:             pve.Options{PollInterval: 10 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: time.Second},
 		ShutdownTimeout: 10 * time.Second,
 	})

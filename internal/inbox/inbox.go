@@ -56,6 +56,13 @@ type Options struct {
 	// Timeout bounds the processing of one message, replies included (default 10m:
 	// a confirmed shutdown may wait minutes for PVE).
 	Timeout time.Duration
+	// ReplyRetryFor is how long a reply WeCom would not take is tried again, after the
+	// WeCom client's own quick retries (default 5m): an outage of a few minutes delays
+	// answers instead of losing them.
+	ReplyRetryFor time.Duration
+	// ReplyBackoff is the first wait between those tries; it doubles up to a minute
+	// (default 2s).
+	ReplyBackoff time.Duration
 }
 
 // Inbox queues accepted messages for a worker pool.
@@ -83,6 +90,12 @@ func New(o Options) *Inbox {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Minute
+	}
+	if o.ReplyRetryFor <= 0 {
+		o.ReplyRetryFor = 5 * time.Minute
+	}
+	if o.ReplyBackoff <= 0 {
+		o.ReplyBackoff = 2 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -226,9 +239,7 @@ func (in *Inbox) process(m chat.Message) {
 	}()
 	replies := in.o.Handler.Handle(ctx, m)
 	for _, r := range replies {
-		if err := in.o.Replier.Reply(ctx, m.User, r); err != nil {
-			in.msgLog(m).Error("cannot send reply", zap.Error(err))
-		}
+		in.reply(ctx, m, r)
 	}
 	if in.ctx.Err() != nil {
 		// Cut short by shutdown: leave it unfinished so that the next start resumes it.
@@ -236,6 +247,39 @@ func (in *Inbox) process(m chat.Message) {
 		return
 	}
 	in.finish(m)
+}
+
+// reply sends r, trying again with a growing pause while WeCom does not take it, until
+// ReplyRetryFor has passed or ctx ends. The reply is computed once: a command is never
+// run again to answer it.
+func (in *Inbox) reply(ctx context.Context, m chat.Message, r chat.Reply) {
+	deadline := time.Now().Add(in.o.ReplyRetryFor)
+	wait := in.o.ReplyBackoff
+	for attempt := 1; ; attempt++ {
+		err := in.o.Replier.Reply(ctx, m.User, r)
+		if err == nil {
+			if attempt > 1 {
+				in.msgLog(m).Info("reply delivered after all", zap.Int("attempts", attempt))
+			}
+			return
+		}
+		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			in.msgLog(m).Error("cannot send reply; giving up", zap.Int("attempts", attempt), zap.Error(err))
+			return
+		}
+		if attempt == 1 {
+			in.msgLog(m).Warn("cannot send reply; trying again", zap.Duration("in", wait), zap.Error(err))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			in.msgLog(m).Error("cannot send reply; giving up", zap.Int("attempts", attempt), zap.Error(err))
+			return
+		}
+		wait = min(2*wait, time.Minute)
+	}
 }
 
 // msgLog is the logger for something to say about m. Logger.With encodes its fields at

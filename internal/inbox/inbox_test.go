@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,5 +227,65 @@ func TestCloseCancelsWorkAfterDeadline(t *testing.T) {
 	j.mu.Unlock()
 	if done {
 		t.Error("a message cut by shutdown was recorded as done; it must be resumed at the next start")
+	}
+}
+
+// flakyReplier fails its first n sends.
+type flakyReplier struct {
+	recReplier
+	mu    sync.Mutex
+	fails int
+	tries int
+}
+
+func (f *flakyReplier) Reply(ctx context.Context, user string, rep chat.Reply) error {
+	f.mu.Lock()
+	f.tries++
+	fail := f.tries <= f.fails
+	f.mu.Unlock()
+	if fail {
+		return errors.New("wecom: HTTP 500")
+	}
+	return f.recReplier.Reply(ctx, user, rep)
+}
+
+// WeCom down for a while: the reply computed once is sent when it is back, and the
+// command is not run again.
+func TestReplyRetriedUntilDelivered(t *testing.T) {
+	j := newMemJournal()
+	rep := &flakyReplier{fails: 3}
+	var runs atomic.Int32
+	h := chat.HandlerFunc(func(ctx context.Context, m chat.Message) []chat.Reply {
+		runs.Add(1)
+		return echo(ctx, m)
+	})
+	in := New(Options{Journal: j, Handler: h, Replier: rep, ReplyBackoff: time.Millisecond})
+	if err := in.Accept(context.Background(), chat.Message{ID: "r", User: "u", Text: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFinished(t, j, 1)
+	_ = in.Close(context.Background())
+	if got := fmt.Sprint(rep.all()); got != "[u:late]" {
+		t.Errorf("delivered %s, want one reply", got)
+	}
+	if rep.tries != 4 || runs.Load() != 1 {
+		t.Errorf("tries = %d, handler runs = %d; want 4 tries of one computed reply", rep.tries, runs.Load())
+	}
+}
+
+// A reply that cannot be delivered within ReplyRetryFor is given up, and the message is
+// still recorded as done (it is not run again at the next start).
+func TestReplyGivenUpAfterRetryFor(t *testing.T) {
+	j := newMemJournal()
+	rep := &flakyReplier{fails: 1 << 30}
+	in := New(Options{Journal: j, Handler: chat.HandlerFunc(echo), Replier: rep,
+		ReplyBackoff: time.Millisecond, ReplyRetryFor: 20 * time.Millisecond})
+	if err := in.Accept(context.Background(), chat.Message{ID: "x", User: "u", Text: "lost"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFinished(t, j, 1)
+	_ = in.Close(context.Background())
+	if rep.tries < 2 {
+		t.Errorf("tries = %d, want the reply tried again before giving up", rep.tries)
 	}
 }
