@@ -113,7 +113,7 @@ func waitChat(ctx context.Context, t *testing.T, env *apptest.Env) {
 func TestAlertCardMuteE2E(t *testing.T) {
 	env := apptest.NewEnv(t)
 	clock := schedule.NewManualClock(time.Date(2026, 5, 1, 4, 0, 0, 0, time.UTC))
-	startPushBot(t, env, clock, pushTargets+`  admins:
+	a, _, _ := startPushBot(t, env, clock, pushTargets+`  admins:
     users: [zhangsan]
 alerts:
   interval: 1m
@@ -149,6 +149,34 @@ alerts:
 		if !strings.Contains(raw, want) {
 			t.Errorf("alert card lacks %q: %s", want, raw)
 		}
+	}
+
+	// The card's mute button, clicked through WeCom: a viewer is refused, an admin mutes;
+	// both are audited.
+	key := "mute:node:home/pve2:1h"
+	send := env.Sender("http://" + a.Addr())
+	for _, u := range []string{apptest.Viewer, apptest.Admin} {
+		resp, err := send.CardClick(ctx, u, key, m.Card.TaskID, "rc-mute-"+u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var muted, refused bool
+	for deadline := time.Now().Add(10 * time.Second); !(muted && refused) && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		entries, err := a.Store().RecentAudit(ctx, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if strings.Contains(e.Command, "mute") {
+				muted = muted || e.User == apptest.Admin && e.Decision == "allowed"
+				refused = refused || e.User == apptest.Viewer && e.Decision == "refused"
+			}
+		}
+	}
+	if !muted || !refused {
+		t.Errorf("audit: admin muted %v, viewer refused %v; want both", muted, refused)
 	}
 }
 
