@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -205,4 +207,60 @@ func TestKilledMidMessageIsAnsweredAfterRestart(t *testing.T) {
 	if n := len(env.WeCom.Sent()); n != 1 {
 		t.Errorf("sent %d, want exactly one answer", n)
 	}
+}
+
+// serve on a data_dir it cannot write exits 1 with a clear message, before binding
+// anything. CI runs as root, which ignores permission bits, so the bot runs as nobody.
+func TestReadOnlyDataDirIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs the bot as nobody, which needs root")
+	}
+	env := apptest.NewEnv(t)
+	base, err := os.MkdirTemp("", "bot-ro-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	dataDir := filepath.Join(base, "data")
+	if err := os.Mkdir(dataDir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	// nobody must be able to reach the binary and read the config.
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "bot.test")
+	if err := copyExecutable(os.Args[0], bin); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(base, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(env.Config(apptest.ConfigOptions{DataDir: dataDir, Listen: freeAddr(t)})), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "-config", cfg)
+	cmd.Env = append(os.Environ(), "BOT_MAIN_FOR_TEST=1", "GORACE=atexit_sleep_ms=0")
+	cmd.Dir = base
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("want exit 1, got %v: %s", err, out)
+	}
+	if ee.ExitCode() != 1 {
+		t.Errorf("exit code %d, want 1", ee.ExitCode())
+	}
+	if want := "data_dir " + dataDir + " is not writable"; !strings.Contains(string(out), want) {
+		t.Errorf("output does not say %q:\n%s", want, out)
+	}
+	if strings.Contains(string(out), "panic") {
+		t.Errorf("the bot panicked:\n%s", out)
+	}
+}
+
+func copyExecutable(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o755)
 }
