@@ -122,6 +122,9 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 
 	po := o.PVE
 	po.Logger = log.Named("pve")
+	po.Observe = func(cluster string, took time.Duration, answered bool) {
+		a.Metrics().PVERequest(cluster, took, answered) // nil-safe before initObserve
+	}
 	if po.Timeout == 0 {
 		po.Timeout = cfg.PVE.Timeout.Std()
 	}

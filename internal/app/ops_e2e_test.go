@@ -206,6 +206,7 @@ func TestMetricsSeries(t *testing.T) {
 		`wecom_home_ops_pve_request_duration_seconds_count{cluster="home"}`,
 		`wecom_home_ops_alerts_firing{rule="node_offline"} 1`,
 		`wecom_home_ops_queue_depth 0`,
+		`wecom_home_ops_commands_total{command="list",result="ok"} 1`,
 		"config_reload_success 1",
 		"config_last_reload_success_timestamp_seconds",
 	)
@@ -228,4 +229,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Every PVE request a command makes is timed, and WeCom send errors are counted by errcode.
+func TestCommandMetrics(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	count := func(metrics string) string {
+		for _, l := range strings.Split(metrics, "\n") {
+			if strings.HasPrefix(l, `wecom_home_ops_pve_request_duration_seconds_count{cluster="home"} `) {
+				return strings.Fields(l)[1]
+			}
+		}
+		return "0"
+	}
+	_, before := get(t, b.url("/metrics")) // probes the cluster now, not again for 10 s
+	env.WeCom.FailNext("/cgi-bin/message/send", 60020, 1)
+	b.text(apptest.Viewer, "vm list")
+	b.waitSent(1)
+	_, after := get(t, b.url("/metrics"))
+	if count(after) == count(before) {
+		t.Errorf("PVE request count stayed %s after a vm list", count(after))
+	}
+	contains(t, "/metrics", after, `wecom_home_ops_wecom_send_errors_total{errcode="60020"} 1`)
 }

@@ -202,7 +202,15 @@ type request struct {
 // do sends r once per endpoint at most, and returns the body of a 2xx reply.
 // Reads move to the next endpoint when a node does not answer (refused, DNS,
 // timeout); a POST only when it surely never arrived (refused, DNS, dial failure).
-func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
+func (c *Client) do(ctx context.Context, r request) (body []byte, err error) {
+	if c.o.Observe != nil {
+		began := time.Now()
+		defer func() {
+			var pe *Error
+			answered := err == nil || errors.As(err, &pe) && pe.Status != 0
+			c.o.Observe(c.name, time.Since(began), answered)
+		}()
+	}
 	start := int(c.preferred.Load())
 	var last *Error
 	for i := range c.endpoints {

@@ -159,6 +159,9 @@ type Options struct {
 	// HTTPClient replaces the client built from the TLS settings (tests only). Its
 	// Transport is wrapped, not modified.
 	HTTPClient *http.Client
+	// Observe, when set, is told of every request the client made: how long it took and
+	// whether the cluster answered (any HTTP reply counts). The bot feeds its metrics.
+	Observe func(cluster string, took time.Duration, answered bool)
 }
 
 func (o Options) withDefaults() Options {
