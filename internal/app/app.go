@@ -159,7 +159,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	if err := a.initObserve(); err != nil { // observe.go: /readyz, /status, /metrics
 		return nil, err
 	}
-	if err := a.initPush(replier); err != nil { // push.go: scheduled reports and alerts
+	if err := a.initPush(); err != nil { // push.go: scheduled reports and alerts
 		return nil, err
 	}
 

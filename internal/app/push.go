@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/alert"
-	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/notify"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/report"
@@ -32,7 +31,7 @@ type pusher struct {
 }
 
 // initPush builds scheduled reports and alerts (issue 5).
-func (a *App) initPush(_ chat.Replier) error {
+func (a *App) initPush() error {
 	p, err := a.buildPush(a.cfg)
 	a.push = p
 	return err
