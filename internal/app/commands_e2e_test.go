@@ -323,3 +323,15 @@ func TestFailedLookupIsAudited(t *testing.T) {
 		t.Errorf("audit = %+v, want an error entry for %s", entries, apptest.Operator)
 	}
 }
+
+// A shared storage is one storage: listed once, marked shared, not once per node.
+func TestSharedStorageListedOnce(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.Viewer, "存储")
+	list := lastText(b, 1)
+	if n := strings.Count(list, "nas ("); n != 1 || !strings.Contains(list, "nas (共享)") {
+		t.Errorf("storage list shows nas %d times: %q", n, list)
+	}
+	contains(t, "storage list", list, "local (pve1)", "local (pve2)")
+}

@@ -242,11 +242,15 @@ func storageLines(r *req, stor []pve.Storage, max int) []string {
 			lines = append(lines, r.t("n_more", len(stor)-max))
 			break
 		}
+		where := s.Node
+		if s.Shared {
+			where = r.t("shared_storage")
+		}
 		if !s.HasStats || s.Total == 0 {
-			lines = append(lines, fmt.Sprintf("%s (%s) · %s", s.Name, s.Node, r.t("no_stats")))
+			lines = append(lines, fmt.Sprintf("%s (%s) · %s", s.Name, where, r.t("no_stats")))
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, s.Node, i18n.Bar(ratio(s)), i18n.Percent(s.Used, s.Total), i18n.Bytes(s.Used), i18n.Bytes(s.Total)))
+		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, where, i18n.Bar(ratio(s)), i18n.Percent(s.Used, s.Total), i18n.Bytes(s.Used), i18n.Bytes(s.Total)))
 	}
 	return lines
 }

@@ -591,8 +591,8 @@ func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 	return nodes, nil
 }
 
-// Storage lists storage per node with usage (GET /cluster/resources?type=storage).
-// Storage without Datastore.Audit is not listed at all.
+// Storage lists storage per node with usage (GET /cluster/resources?type=storage), a
+// shared storage once. Storage without Datastore.Audit is not listed at all.
 func (c *Client) Storage(ctx context.Context) ([]Storage, error) {
 	body, err := c.get(ctx, "/cluster/resources", url.Values{"type": {"storage"}}, "list storage")
 	if err != nil {
@@ -607,6 +607,17 @@ func (c *Client) Storage(ctx context.Context) ([]Storage, error) {
 			return d
 		}
 		return strings.Compare(a.Name, b.Name)
+	})
+	// PVE lists a shared storage (NFS, Ceph, PBS...) once per node, with the same usage:
+	// it is one storage, so it is reported once, under the first node that sees it.
+	seen := map[string]bool{}
+	st = slices.DeleteFunc(st, func(s Storage) bool {
+		if !s.Shared {
+			return false
+		}
+		dup := seen[s.Name]
+		seen[s.Name] = true
+		return dup
 	})
 	return st, nil
 }

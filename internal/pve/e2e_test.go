@@ -612,8 +612,18 @@ func TestFleetListsAgainstFake(t *testing.T) {
 			t.Errorf("%s: got errors %v, want only dead unreachable", name, errs)
 		}
 	}
-	if len(nodes) != 2 || !nodes[0].HasStats || len(st) != 6 || !st[0].HasStats {
+	// local and local-lvm on each node, and the shared nas once (PVE lists it per node).
+	if len(nodes) != 2 || !nodes[0].HasStats || len(st) != 5 || !st[0].HasStats {
 		t.Errorf("got nodes %+v storage %+v", nodes, st)
+	}
+	nas := 0
+	for _, s := range st {
+		if s.Name == "nas" {
+			nas++
+		}
+	}
+	if nas != 1 {
+		t.Errorf("the shared storage is listed %d times, want once", nas)
 	}
 	if len(tasks) == 0 || tasks[0].UPID != upid || tasks[0].Cluster != "home" || tasks[0].Type != "vzreboot" {
 		t.Errorf("got tasks %+v, want the reboot first", tasks)

@@ -97,12 +97,12 @@ func Render(kind string, lang i18n.Lang, d Data, limit int) string {
 	case Guests:
 		secs = guestSections(lang, d)
 	case Storage:
-		secs = []*section{{lines: storageLines(d.Storage), empty: i18n.T(lang, "storage_empty")}}
+		secs = []*section{{lines: storageLines(lang, d.Storage), empty: i18n.T(lang, "storage_empty")}}
 	default:
 		title = i18n.T(lang, "title_summary")
 		secs = []*section{
 			{head: i18n.T(lang, "h_nodes"), lines: nodeLines(lang, d)},
-			{head: i18n.T(lang, "h_storage"), lines: storageLines(d.Storage), empty: i18n.T(lang, "storage_empty")},
+			{head: i18n.T(lang, "h_storage"), lines: storageLines(lang, d.Storage), empty: i18n.T(lang, "storage_empty")},
 			{head: i18n.T(lang, "h_alerts"), lines: d.Firing, empty: i18n.T(lang, "no_alerts")},
 			{head: i18n.T(lang, "h_tasks"), lines: failedTasks(d), empty: i18n.T(lang, "no_failed")},
 		}
@@ -325,7 +325,7 @@ func guestLine(lang i18n.Lang, g pve.Guest) string {
 	return fmt.Sprintf("🟢 %s · %s · CPU %.0f%% · %s %s", g.Label(), typ, g.CPU*100, i18n.T(lang, "mem"), i18n.Percent(g.Mem, g.MaxMem))
 }
 
-func storageLines(st []pve.Storage) []string {
+func storageLines(lang i18n.Lang, st []pve.Storage) []string {
 	st = slices.Clone(st)
 	sort.SliceStable(st, func(i, j int) bool {
 		if ri, rj := ratio(st[i]), ratio(st[j]); ri != rj {
@@ -335,11 +335,15 @@ func storageLines(st []pve.Storage) []string {
 	})
 	lines := make([]string, 0, len(st))
 	for _, s := range st {
+		where := s.Node
+		if s.Shared {
+			where = i18n.T(lang, "shared_storage")
+		}
 		if !s.HasStats || s.Total == 0 {
-			lines = append(lines, fmt.Sprintf("%s (%s) · -", s.Name, s.Node))
+			lines = append(lines, fmt.Sprintf("%s (%s) · -", s.Name, where))
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, s.Node, i18n.Bar(ratio(s)), i18n.Percent(s.Used, s.Total), i18n.Bytes(s.Used), i18n.Bytes(s.Total)))
+		lines = append(lines, fmt.Sprintf("%s (%s) %s %s · %s / %s", s.Name, where, i18n.Bar(ratio(s)), i18n.Percent(s.Used, s.Total), i18n.Bytes(s.Used), i18n.Bytes(s.Total)))
 	}
 	return lines
 }
