@@ -66,6 +66,16 @@ func startProcess(t *testing.T, cfgPath, addr string) *botProcess {
 	}
 }
 
+// processEnv starts the fakes and writes a config joining them, for a bot process on
+// a free loopback port with a data_dir of its own (kept across restarts).
+func processEnv(t *testing.T) (env *apptest.Env, cfgPath, addr string) {
+	t.Helper()
+	env = apptest.NewEnv(t)
+	addr = freeAddr(t)
+	cfgPath = env.WriteConfig(t, t.TempDir(), apptest.ConfigOptions{DataDir: t.TempDir(), Listen: addr})
+	return env, cfgPath, addr
+}
+
 func (p *botProcess) kill(t *testing.T) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -93,10 +103,7 @@ func TestKilledWhileSendingDoesNotPostAgain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts bot processes")
 	}
-	env := apptest.NewEnv(t)
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := env.WriteConfig(t, t.TempDir(), apptest.ConfigOptions{DataDir: dir, Listen: addr})
+	env, cfg, addr := processEnv(t)
 	a := startProcess(t, cfg, addr)
 	send := env.Sender("http://" + addr)
 	ctx := context.Background()
@@ -172,10 +179,7 @@ func TestKilledMidMessageIsAnsweredAfterRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts bot processes")
 	}
-	env := apptest.NewEnv(t)
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := env.WriteConfig(t, t.TempDir(), apptest.ConfigOptions{DataDir: dir, Listen: addr})
+	env, cfg, addr := processEnv(t)
 	a := startProcess(t, cfg, addr)
 	env.PVE.Hang(true) // "vm list" blocks inside the bot
 	resp, err := env.Sender("http://"+addr).Text(context.Background(), apptest.Viewer, "vm list")
@@ -273,10 +277,7 @@ func TestKilledUnderLoadLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts bot processes")
 	}
-	env := apptest.NewEnv(t)
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := env.WriteConfig(t, t.TempDir(), apptest.ConfigOptions{DataDir: dir, Listen: addr})
+	env, cfg, addr := processEnv(t)
 	a := startProcess(t, cfg, addr)
 	send := env.Sender("http://" + addr)
 	users := []string{apptest.Admin, apptest.Operator, apptest.ScopedOp, apptest.Viewer, apptest.FamilyMember}
