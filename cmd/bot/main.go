@@ -18,10 +18,10 @@ var version = "dev"
 const usage = `wecom-home-ops: run Proxmox VE guests from WeCom (企业微信)
 
 Usage:
-  bot demo                          try it: simulated cluster + local chat console
+  bot demo [-listen ADDR] [-lang zh|en]   try it: simulated cluster + local chat console
   bot serve   -config FILE [-log-format json|console] [-log-level info]
   bot check   -config FILE [--online]
-  bot console -config FILE          local chat console against the real clusters
+  bot console -config FILE [-listen ADDR]  local chat console against the real clusters
   bot backup  -config FILE -o FILE  online copy of the embedded store
   bot menu sync -config FILE        set the WeCom app's menu
   bot healthcheck                   exit 0 when the local bot answers /healthz
