@@ -42,6 +42,9 @@ func (a *App) Reload(cfg *config.Config) error {
 		return a.reloadFailed(fmt.Errorf("app: reload: %w", err))
 	}
 	a.disp.SetConfig(cfg)
+	if a.console != nil {
+		a.console.SetUsers(ConsoleUsers(cfg))
+	}
 	if err := a.reloadPush(cfg); err != nil {
 		// Users and clusters are already switched; push keeps its old rules.
 		a.log.Error("config reloaded, but the push settings were refused; they stay as they were", zap.Error(err))

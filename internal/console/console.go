@@ -160,6 +160,18 @@ func New(o Options) *Console {
 	return c
 }
 
+// SetUsers replaces the identities offered on the page (a config reload). What each may
+// do follows the bot's own reloaded permissions; conversations are kept.
+func (c *Console) SetUsers(users []User) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.o.Users = append([]User(nil), users...)
+	c.users = map[string]User{}
+	for _, u := range users {
+		c.users[strings.ToLower(u.ID)] = u
+	}
+}
+
 // Attach connects the console to the bot's inbox and audit log.
 func (c *Console) Attach(in Inbox, audit AuditLog) {
 	c.mu.Lock()

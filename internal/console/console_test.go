@@ -245,6 +245,20 @@ func TestConfigListsUsers(t *testing.T) {
 	}
 }
 
+// A config reload changes who the page offers.
+func TestSetUsersFollowsReload(t *testing.T) {
+	c, _ := newTestConsole(t, Options{})
+	c.SetUsers([]User{{ID: "lisi", Role: "operator"}})
+	_, body := do(t, c, http.MethodGet, "/api/config", nil)
+	var got configResponse
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Users) != 1 || got.Users[0] != (User{ID: "lisi", Role: "operator"}) {
+		t.Errorf("users after SetUsers = %+v, want only lisi", got.Users)
+	}
+}
+
 func TestSendDeliversTextAndShowsReplies(t *testing.T) {
 	c, in := newTestConsole(t, Options{})
 	in.answer = func(m chat.Message) []chat.Reply {

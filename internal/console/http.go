@@ -202,10 +202,12 @@ type configResponse struct {
 }
 
 func (c *Console) apiConfig(w http.ResponseWriter, _ *http.Request) {
+	c.mu.Lock()
 	resp := configResponse{Language: c.o.Language, Banner: c.o.Banner, Users: append([]User{}, c.o.Users...)}
 	if _, taken := c.users[Visitor]; !taken {
 		resp.Visitor = Visitor
 	}
+	c.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
 }
 
