@@ -1,8 +1,9 @@
 package commands
 
 import (
-	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"strings"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 )
 
 var helpTable = []struct {

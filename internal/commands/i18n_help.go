@@ -1,8 +1,9 @@
 package commands
 
-import "github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
-
-import "github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+import (
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
+)
 
 // helpReply is the help (overview for topic "", else one command) as a neutral Reply; the
 // overview's closing hint goes to the footer so that renderers can grey it.

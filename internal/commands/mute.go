@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"strings"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/alert"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 )
 

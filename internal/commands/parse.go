@@ -4,7 +4,6 @@ package commands
 // PVE or WeCom, so that it stays pure and cheap to test.
 
 import (
-	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 )
 
 // MaxInputBytes is the longest input Parse looks at. Longer input is refused unread so that

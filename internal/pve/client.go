@@ -17,6 +17,8 @@ import (
 
 	"github.com/Telmate/proxmox-api-go/proxmox"
 	"go.uber.org/zap"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/selector"
 )
 
 // clusterSpec is what a Client needs from the config, in plain values.
@@ -412,7 +414,7 @@ func (c *Client) GuestStatus(ctx context.Context, g Guest) (GuestStatus, error) 
 	}
 	s.Lock = string(r.Lock)
 	if r.Tags != "" {
-		s.Tags = splitTags(string(r.Tags))
+		s.Tags = selector.SplitTags(string(r.Tags))
 	}
 	if s.HAManaged {
 		s.HAState = string(r.HA.State)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/selector"
 )
 
 // PVE's JSON does not always follow its schema (docs/pve.md §2.1): booleans come as 0/1,
@@ -209,7 +211,7 @@ func (r rawResource) guest(cluster, typ, idRest string) Guest {
 	}
 	return Guest{
 		Cluster: cluster, VMID: vmid, Name: string(r.Name), Node: string(r.Node), Type: typ,
-		Status: status, Template: r.Template.bool(), Tags: splitTags(string(r.Tags)),
+		Status: status, Template: r.Template.bool(), Tags: selector.SplitTags(string(r.Tags)),
 		Pool: string(r.Pool), HAState: string(r.HAState), Lock: string(r.Lock),
 		CPU: float64(r.CPU), MaxCPU: r.MaxCPU.int(), Mem: r.Mem.uint(), MaxMem: r.MaxMem.uint(),
 		Disk: r.Disk.uint(), MaxDisk: r.MaxDisk.uint(), Uptime: r.Uptime.seconds(),
@@ -247,18 +249,6 @@ func (r rawResource) storage(cluster string) Storage {
 	}
 	s.HasStats = s.Total > 0
 	return s
-}
-
-// splitTags splits PVE's tag list ("a;b", older "a,b" or "a b").
-func splitTags(s string) []string {
-	if s == "" {
-		return nil
-	}
-	f := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' })
-	if len(f) == 0 {
-		return nil
-	}
-	return f
 }
 
 // rawStatus is …/status/current for QEMU and LXC.

@@ -7,12 +7,12 @@ package report
 import (
 	"context"
 	"fmt"
-	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 )
 

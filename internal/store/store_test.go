@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 )
 
 // TestMain doubles as the child process some tests need (another bot on the same
