@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
@@ -35,21 +36,13 @@ var helpTable = []struct {
 func HelpTopics() []string {
 	var out []string
 	for _, r := range helpTable {
-		if !containsStr(out, r.topic) {
+		if !slices.Contains(out, r.topic) {
 			out = append(out, r.topic)
 		}
 	}
 	return out
 }
 
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 // Help returns the help text as lines: the overview for topic "" (or an unknown topic),
 // else the usage in both languages, the aliases and the description of that topic.
@@ -93,7 +86,7 @@ func Help(lang i18n.Lang, topic string) []string {
 func aliases(topic string) []string {
 	var out []string
 	for _, v := range vocab {
-		if (v.kind == wGuestVerb || v.kind == wTop) && topicOfVerb(Verb(v.val)) == topic && !containsStr(out, v.word) {
+		if (v.kind == wGuestVerb || v.kind == wTop) && topicOfVerb(Verb(v.val)) == topic && !slices.Contains(out, v.word) {
 			out = append(out, v.word)
 		}
 	}
