@@ -43,7 +43,6 @@ func HelpTopics() []string {
 	return out
 }
 
-
 // Help returns the help text as lines: the overview for topic "" (or an unknown topic),
 // else the usage in both languages, the aliases and the description of that topic.
 func Help(lang i18n.Lang, topic string) []string {
