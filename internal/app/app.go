@@ -139,8 +139,11 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	a.disp = commands.New(cfg, commands.Options{
 		Fleet: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
 		QuickWait: o.QuickWait, TaskTimeout: cfg.PVE.TaskTimeout.Std(),
+		Observe: func(command string, replies []chat.Reply) {
+			a.Metrics().Command(command, replyResult(replies))
+		},
 	})
-	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.observeHandler(a.disp), Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
+	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.disp, Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
 
 	a.router = chi.NewRouter()
 	if o.Replier == nil {

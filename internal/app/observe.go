@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
-	"github.com/wecom-home-ops/wecom-home-ops/internal/commands"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/metrics"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
@@ -329,37 +328,8 @@ func (f replierFunc) Reply(ctx context.Context, user string, r chat.Reply) error
 	return f(ctx, user, r)
 }
 
-// observeHandler wraps the command handler to count commands by name and result (the
-// worst severity among the replies: ok, warning, error).
-func (a *App) observeHandler(h chat.Handler) chat.Handler {
-	return chat.HandlerFunc(func(ctx context.Context, m chat.Message) []chat.Reply {
-		replies := h.Handle(ctx, m)
-		a.Metrics().Command(commandName(m), replyResult(replies))
-		return replies
-	})
-}
-
-// commandName names a message for the commands metric without user input in labels
-// (a bounded set: verbs, event kinds, "unknown").
-func commandName(m chat.Message) string {
-	var text string
-	switch m.Kind {
-	case chat.KindText:
-		text = m.Text
-	case chat.KindMenu:
-		text = m.EventKey
-	case chat.KindCardClick:
-		return "card_click"
-	default:
-		return string(m.Kind)
-	}
-	cmd, err := commands.Parse(text)
-	if err != nil || cmd.Verb == "" {
-		return "unknown"
-	}
-	return string(cmd.Verb)
-}
-
+// replyResult sums up a command's replies for the commands metric: the worst severity
+// among them (ok, warning, error).
 func replyResult(rs []chat.Reply) string {
 	res := "ok"
 	for _, r := range rs {

@@ -66,6 +66,10 @@ type Options struct {
 	QuickWait time.Duration
 	// TaskTimeout bounds the follow-up wait (default 5m; pve.task_timeout).
 	TaskTimeout time.Duration
+	// Observe, when set, is told of every message handled: the command's name (its verb,
+	// "card_click", "unknown" for text that did not parse, or the message kind) and the
+	// replies. The bot counts commands with it; the text is parsed only once.
+	Observe func(command string, replies []chat.Reply)
 }
 
 // settings is the part of the config commands use; swapped whole on reload, so an
@@ -166,14 +170,36 @@ type req struct {
 	m    chat.Message
 	user access.User
 	text string // the command text (typed, or a menu item's key)
+	verb Verb   // once parsed
+}
+
+// name is what Observe calls the message.
+func (r *req) name() string {
+	switch {
+	case r.verb != "":
+		return string(r.verb)
+	case r.m.Kind == chat.KindCardClick:
+		return "card_click"
+	case r.m.Kind == chat.KindText || r.m.Kind == chat.KindMenu:
+		return "unknown"
+	}
+	return string(r.m.Kind)
 }
 
 func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, args...) }
 
 // Handle answers one message.
 func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {
-	s := d.cur.Load()
-	r := &req{s: s, m: m}
+	r := &req{s: d.cur.Load(), m: m}
+	replies := d.handle(ctx, r)
+	if d.o.Observe != nil {
+		d.o.Observe(r.name(), replies)
+	}
+	return replies
+}
+
+func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
+	s, m := r.s, r.m
 	u, ok := s.policy.User(m.User)
 	if !ok {
 		if m.Kind == chat.KindEnter {
@@ -205,6 +231,7 @@ func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {
 	if err != nil {
 		return []chat.Reply{d.parseError(r, err)}
 	}
+	r.verb = cmd.Verb
 	return d.run(ctx, r, cmd)
 }
 

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -214,5 +215,35 @@ func TestAlreadyFromPVEAnswer(t *testing.T) {
 				t.Errorf("POSTs = %d, want 1", fleet.posts)
 			}
 		})
+	}
+}
+
+// Observe hears every message once, named by its verb, without a second parse.
+func TestObserveNamesMessages(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config.Default()
+	cfg.Users = []config.User{{ID: "lisi", Role: "viewer"}}
+	var names []string
+	d := New(cfg, Options{Fleet: &fakeFleet{}, Store: st, Observe: func(name string, _ []chat.Reply) { names = append(names, name) }})
+	for i, m := range []chat.Message{
+		{Kind: chat.KindText, Text: "帮助"},
+		{Kind: chat.KindMenu, EventKey: "vm list"},
+		{Kind: chat.KindText, Text: "make coffee"},
+		{Kind: chat.KindCardClick, EventKey: "confirm:nothing"},
+		{Kind: chat.KindEnter},
+		{Kind: chat.KindText, Text: "vm list", User: "stranger"},
+	} {
+		m.ID = fmt.Sprint("m", i)
+		if m.User == "" {
+			m.User = "lisi"
+		}
+		d.Handle(context.Background(), m)
+	}
+	if got, want := strings.Join(names, ","), "help,list,unknown,card_click,enter,unknown"; got != want {
+		t.Errorf("observed %s, want %s", got, want)
 	}
 }
