@@ -215,7 +215,7 @@ func (a *App) Run(ctx context.Context) error {
 	} else if len(pending) > 0 {
 		msgs := make([]chat.Message, len(pending))
 		for i, p := range pending {
-			msgs[i] = withStoredSource(p.Msg)
+			msgs[i] = p.Msg
 		}
 		go func() {
 			if err := a.inbox.Resume(ctx, msgs...); err != nil {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"strings"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/console"
@@ -47,13 +46,4 @@ func (a *App) mountConsole() {
 	}
 	a.router.Handle("/", a.console)
 	a.router.Handle("/*", a.console)
-}
-
-// withStoredSource gives a message resumed from the store (which keeps no source) the
-// source its id tells: the console's ids start with console.IDPrefix.
-func withStoredSource(m chat.Message) chat.Message {
-	if strings.HasPrefix(m.ID, console.IDPrefix) {
-		m.Source = console.Source
-	}
-	return m
 }

@@ -44,22 +44,3 @@ func TestSourceReplierRoutes(t *testing.T) {
 		})
 	}
 }
-
-func TestWithStoredSource(t *testing.T) {
-	tests := []struct {
-		id, want string
-	}{
-		{console.IDPrefix + "ABCDEF", console.Source},
-		{console.IDPrefix + "rc:ABCDEF", console.Source},
-		{"7366235816272634", ""}, // a WeCom MsgId
-		{"rc:abc", ""},
-		{"ev:console:1700000000:click:vm list", ""}, // a WeCom user named "console"
-	}
-	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			if got := withStoredSource(chat.Message{ID: tt.id}).Source; got != tt.want {
-				t.Errorf("source of %q = %q, want %q", tt.id, got, tt.want)
-			}
-		})
-	}
-}

@@ -282,7 +282,7 @@ func (d *Dispatcher) execute(ctx context.Context, r *req, g pve.Guest, action, j
 // with the reply to give when the action cannot or must not be sent.
 func (d *Dispatcher) begin(ctx context.Context, r *req, g pve.Guest, action, journalID, updateCode string, start time.Time) (chat.Reply, bool) {
 	fresh, err := d.o.Store.BeginAction(ctx, store.Action{
-		ID: journalID, MessageKey: r.m.ID, User: r.user.ID, Action: action,
+		ID: journalID, MessageKey: r.m.ID, Source: r.m.Source, User: r.user.ID, Action: action,
 		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, Started: start,
 	})
 	if err != nil {
@@ -443,7 +443,7 @@ func (d *Dispatcher) Recover(ctx context.Context) {
 	}
 	s := d.cur.Load()
 	for _, a := range acts {
-		r := &req{s: s, m: chat.Message{ID: a.MessageKey, User: a.User}, user: access.User{ID: a.User}, text: a.Action}
+		r := &req{s: s, m: chat.Message{ID: a.MessageKey, User: a.User, Source: a.Source}, user: access.User{ID: a.User}, text: a.Action}
 		g := pve.Guest{Cluster: a.Cluster, Node: a.Node, Type: a.GuestType, VMID: a.VMID}
 		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID)); err == nil {
 			g = found
@@ -454,7 +454,7 @@ func (d *Dispatcher) Recover(ctx context.Context) {
 		}
 		if upid == "" {
 			d.finishAction(r, g, a.Action, a.ID, "", a.Started, "unknown: interrupted before PVE answered")
-			d.notify(ctx, a.User, textReply(chat.SeverityWarning, r.t("recover_unknown", actionWord(s.lang, a.Action), guestLabel(r, g))))
+			d.notify(chat.WithSource(ctx, a.Source), a.User, textReply(chat.SeverityWarning, r.t("recover_unknown", actionWord(s.lang, a.Action), guestLabel(r, g))))
 			continue
 		}
 		if a.UPID == "" {

@@ -52,12 +52,14 @@ func (f *fakeFleet) ClusterNames() []string { return []string{"home"} }
 type recNotify struct {
 	mu      sync.Mutex
 	replies []chat.Reply
+	sources []string // chat.SourceFrom of each reply's context
 }
 
-func (r *recNotify) Reply(_ context.Context, _ string, rep chat.Reply) error {
+func (r *recNotify) Reply(ctx context.Context, _ string, rep chat.Reply) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.replies = append(r.replies, rep)
+	r.sources = append(r.sources, chat.SourceFrom(ctx))
 	return nil
 }
 
@@ -115,6 +117,7 @@ func TestRecoverOpenActions(t *testing.T) {
 			defer st.Close()
 			a := tc.action
 			a.User, a.Action, a.Cluster, a.Node, a.GuestType, a.VMID, a.Started, a.MessageKey = "lisi", "shutdown", "home", "pve2", "qemu", 104, started, "m1"
+			a.Source = "console"
 			if _, err := st.BeginAction(context.Background(), a); err != nil {
 				t.Fatal(err)
 			}
@@ -133,6 +136,9 @@ func TestRecoverOpenActions(t *testing.T) {
 			}
 			if fleet.posts != 0 {
 				t.Errorf("Recover POSTed %d times; it must never send an action again", fleet.posts)
+			}
+			if got := strings.Join(note.sources, ","); got != "console" {
+				t.Errorf("told the user in %q, want the console the action came from", got)
 			}
 			if got := strings.Join(fleet.waits, ","); got != tc.wantWait {
 				t.Errorf("followed %q, want %q", got, tc.wantWait)

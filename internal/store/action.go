@@ -32,6 +32,7 @@ type Action struct {
 	Result     string
 	Started    time.Time // default Now
 	Finished   time.Time // set by ActionDone
+	Source     string    // the chat the message came from (chat.Message.Source)
 }
 
 // BeginAction records a in state "sending"; call it BEFORE the POST. fresh is false when
@@ -44,7 +45,7 @@ func (s *Store) BeginAction(ctx context.Context, a Action) (fresh bool, err erro
 		a.Started = s.now()
 	}
 	res, err := s.st.actBegin.ExecContext(ctx, a.ID, a.MessageKey, a.User, a.Action, a.Cluster, a.Node,
-		a.GuestType, a.VMID, toNanos(a.Started))
+		a.GuestType, a.VMID, toNanos(a.Started), a.Source)
 	if err != nil {
 		return false, s.dbError("begin action", err)
 	}
@@ -130,7 +131,7 @@ func scanAction(r scanner) (Action, error) {
 		finished sql.NullInt64
 	)
 	if err := r.Scan(&a.ID, &a.MessageKey, &a.User, &a.Action, &a.Cluster, &a.Node, &a.GuestType, &a.VMID,
-		&a.State, &a.UPID, &a.Result, &started, &finished); err != nil {
+		&a.State, &a.UPID, &a.Result, &started, &finished, &a.Source); err != nil {
 		return Action{}, err
 	}
 	a.Started = fromNanos(started)

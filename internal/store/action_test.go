@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"testing"
 	"time"
 )
@@ -152,5 +153,46 @@ func TestOpenActionsAfterRestart(t *testing.T) {
 	}
 	if fresh, err := s.BeginAction(ctx, Action{ID: "sending"}); err != nil || fresh {
 		t.Errorf("BeginAction of a journaled action after restart = %v, %v; want not fresh", fresh, err)
+	}
+}
+
+// The chat a message and its action came from survives a restart, so a resumed message
+// and a followed action answer in the same chat.
+func TestSourceSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []chat.Message{textMsg("w1", "lisi", "vm list"), textMsg("c1", "lisi", "vm list")} {
+		if m.ID == "c1" {
+			m.Source = "console"
+		}
+		mustReceive(t, s, m)
+	}
+	if _, err := s.BeginAction(ctx, Action{ID: "a1", MessageKey: "c1", User: "lisi", Action: "start", VMID: 105, Source: "console"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	left, err := s.Unfinished(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, r := range left {
+		got += fmt.Sprintf("%s=%q ", r.Msg.ID, r.Msg.Source)
+	}
+	if want := `w1="" c1="console" `; got != want {
+		t.Errorf("sources after restart: %s, want %s", got, want)
+	}
+	open, err := s.OpenActions(ctx)
+	if err != nil || len(open) != 1 || open[0].Source != "console" {
+		t.Errorf("open actions = %+v, %v; want a1 from the console", open, err)
 	}
 }

@@ -163,7 +163,7 @@ func (s *Store) commitTx(ops []*writeOp) error {
 			}
 			m := op.msg
 			res, err := recv.ExecContext(ctx, m.ID, m.User, string(m.Kind), m.Text, m.EventKey,
-				m.TaskID, m.ResponseCode, toNanos(m.Time), op.at)
+				m.TaskID, m.ResponseCode, toNanos(m.Time), op.at, m.Source)
 			if err != nil {
 				return err
 			}

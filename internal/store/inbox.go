@@ -84,7 +84,7 @@ func (s *Store) Unfinished(ctx context.Context) ([]Received, error) {
 			msgAt, receivd int64
 		)
 		if err := rows.Scan(&r.Key, &r.Msg.User, &kind, &r.Msg.Text, &r.Msg.EventKey, &r.Msg.TaskID,
-			&r.Msg.ResponseCode, &msgAt, &receivd, &r.Attempts); err != nil {
+			&r.Msg.ResponseCode, &msgAt, &receivd, &r.Attempts, &r.Msg.Source); err != nil {
 			return nil, s.dbError("unfinished", err)
 		}
 		r.Msg.ID = r.Key

@@ -79,6 +79,11 @@ var migrations = []string{
 		duration INTEGER NOT NULL
 	);
 	CREATE INDEX audit_time ON audit (time);`,
+
+	// 3: where a message came from (chat.Message.Source: "" WeCom, "console"), so that a
+	// resumed message and the result of a resumed action go back to the same chat.
+	`ALTER TABLE inbox ADD COLUMN source TEXT NOT NULL DEFAULT '';
+	ALTER TABLE actions ADD COLUMN source TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema version this binary writes.

@@ -18,8 +18,8 @@ type stmts struct {
 }
 
 const (
-	inboxCols  = `key, user, kind, text, event_key, task_id, response_code, msg_time, received, attempts`
-	actionCols = `id, message_key, user, action, cluster, node, guest_type, vmid, state, upid, result, started, finished`
+	inboxCols  = `key, user, kind, text, event_key, task_id, response_code, msg_time, received, attempts, source`
+	actionCols = `id, message_key, user, action, cluster, node, guest_type, vmid, state, upid, result, started, finished, source`
 	confCols   = `id, code, user, action, cluster, node, guest_type, vmid, guest_name, created, expires, state`
 )
 
@@ -37,7 +37,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.st.receive, `INSERT INTO inbox (` + inboxCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (key) DO NOTHING`},
+		{&s.st.receive, `INSERT INTO inbox (` + inboxCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (key) DO NOTHING`},
 		{&s.st.finish, `UPDATE inbox SET finished = ? WHERE key = ? AND finished IS NULL`},
 		{&s.st.forget, `DELETE FROM inbox WHERE key = ?`},
 		{&s.st.kvGet, `SELECT val FROM kv WHERE bucket = ? AND key = ?`},
@@ -45,7 +45,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.st.kvDel, `DELETE FROM kv WHERE bucket = ? AND key = ?`},
 		{&s.st.kvList, `SELECT key, val FROM kv WHERE bucket = ?`},
 		{&s.st.audit, `INSERT INTO audit (time, user, command, decision, reason, cluster, vmid, upid, result, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.st.actBegin, `INSERT INTO actions (` + actionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sending', '', '', ?, NULL) ON CONFLICT (id) DO NOTHING`},
+		{&s.st.actBegin, `INSERT INTO actions (` + actionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sending', '', '', ?, NULL, ?) ON CONFLICT (id) DO NOTHING`},
 		{&s.st.actSent, `UPDATE actions SET state = 'sent', upid = ? WHERE id = ? AND state <> 'done'`},
 		{&s.st.actDone, `UPDATE actions SET state = 'done', result = ?, finished = ? WHERE id = ? AND state <> 'done'`},
 		{&s.st.actGet, `SELECT ` + actionCols + ` FROM actions WHERE id = ?`},
