@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/logging"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve/pvetest"
@@ -163,7 +164,8 @@ func TestConfigYAML(t *testing.T) {
 	pv := pvetest.New(pvetest.Options{TLS: true})
 	defer pv.Close()
 	users := userIDs(25)
-	cfg, err := config.Parse([]byte(configYAML("127.0.0.1:1", t.TempDir(), "http://127.0.0.1:2", pv, users, "card")), "loadgen.yaml")
+	wc := wecomtest.NewServer(t)
+	cfg, err := config.Parse([]byte(botConfig(&apptest.Env{WeCom: wc, PVE: pv}, "127.0.0.1:1", t.TempDir(), users, "card")), "loadgen.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -17,18 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve/pvetest"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
 )
-
-// Made-up secrets of the loadgen's own config: they mean something only to its fakes,
-// and the bot's log is checked for them after the run.
-const (
-	corpSecret    = "loadgen-corp-SECRET-never-logged"
-	callbackToken = "loadgenTOKENneverLogged"
-)
-
-var aesKey = strings.TrimRight(base64.StdEncoding.EncodeToString([]byte("loadgen-aes-key-0123456789abcdef")), "=")
 
 // memSample is the bot's RSS and goroutines at one moment of a soak.
 type memSample struct {
@@ -84,39 +75,11 @@ func userIDs(n int) []string {
 	return out
 }
 
-// configYAML joins the bot to the fakes: every user a viewer (help and vm list), both
-// rate limits off, the PVE certificate pinned.
-func configYAML(addr, dataDir, wecomURL string, pv *pvetest.Server, users []string, replyMode string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `server:
-  listen: %q
-data_dir: %q
-language: zh
-wecom:
-  corp_id: %q
-  agent_id: %d
-  secret: %q
-  token: %q
-  encoding_aes_key: %q
-  api_base_url: %q
-  reply_mode: %s
-pve:
-  timeout: 5s
-  task_timeout: 20s
-  clusters:
-    - name: home
-      base_url: %q
-      token_id: %q
-      token_secret: %q
-      fingerprint: %q
-rate_limit: { per_user: "0", per_member: "0" }
-users:
-`, addr, dataDir, wecomtest.FakeCorpID, wecomtest.FakeAgentID, corpSecret, callbackToken, aesKey, wecomURL, replyMode,
-		pv.URL(), pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, pv.Fingerprint())
-	for _, u := range users {
-		fmt.Fprintf(&b, "  - { id: %s, role: viewer }\n", u)
-	}
-	return b.String()
+// botConfig joins the bot to the fakes: every user a viewer (help and vm list), both
+// rate limits off, the PVE certificate pinned; the secrets are apptest's made-up ones.
+func botConfig(env *apptest.Env, addr, dataDir string, users []string, replyMode string) string {
+	return env.Config(apptest.ConfigOptions{Listen: addr, DataDir: dataDir, ReplyMode: replyMode,
+		RateLimit: "0", PerMember: "0", Users: users})
 }
 
 // botProc is the bot running as a child process.
@@ -223,7 +186,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	}
 	users := userIDs(o.users)
 	m := newMatcher(users)
-	wc := wecomtest.NewServer(nil, wecomtest.WithCorp(wecomtest.FakeCorpID, corpSecret, wecomtest.FakeAgentID),
+	wc := wecomtest.NewServer(nil, wecomtest.WithCorp(wecomtest.FakeCorpID, apptest.CorpSecret, wecomtest.FakeAgentID),
 		wecomtest.WithSentHook(m.sent), wecomtest.WithoutHistory())
 	defer wc.Close()
 	pv := pvetest.New(pvetest.Options{TLS: true, ErrorFormat: pvetest.Modern, ClusterName: "home"})
@@ -237,7 +200,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		return nil, err
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
-	cfg := configYAML(addr, filepath.Join(dir, "data"), wc.URL(), pv, users, o.replyMode)
+	cfg := botConfig(&apptest.Env{WeCom: wc, PVE: pv}, addr, filepath.Join(dir, "data"), users, o.replyMode)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -267,7 +230,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		}
 	}()
 
-	sender := &wecomtest.Sender{URL: bot.base + "/wecom/callback", Token: callbackToken, EncodingAESKey: aesKey,
+	sender := &wecomtest.Sender{URL: bot.base + "/wecom/callback", Token: apptest.CallbackToken, EncodingAESKey: apptest.AESKey,
 		CorpID: wecomtest.FakeCorpID, AgentID: wecomtest.FakeAgentID}
 	text := "help"
 	if o.mix == "list" {
@@ -442,8 +405,10 @@ func scanLog(path string) (errs, warns int, secret bool) {
 		return 0, 0, false
 	}
 	defer f.Close()
-	needles := [][]byte{[]byte(corpSecret), []byte(callbackToken), []byte(aesKey),
-		[]byte(pvetest.HomeLabTokenSecret), []byte("fake-token-")}
+	needles := [][]byte{[]byte("fake-token-")}
+	for _, secret := range apptest.Secrets() {
+		needles = append(needles, []byte(secret))
+	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {

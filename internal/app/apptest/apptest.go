@@ -75,6 +75,10 @@ type ConfigOptions struct {
 	PVETimeout string
 	// Console sets server.console (serve also mounts the local console).
 	Console bool
+	// PerMember is rate_limit.per_member (default "30/m").
+	PerMember string
+	// Users, when set, replaces the seeded users with these, all viewers (load tests).
+	Users []string
 }
 
 // Users of the seeded config: an admin, an operator without a scope, an operator with a
@@ -101,6 +105,30 @@ func (e *Env) Config(o ConfigOptions) string {
 	}
 	if o.RateLimit == "" {
 		o.RateLimit = "0"
+	}
+	if o.PerMember == "" {
+		o.PerMember = "30/m"
+	}
+	users := fmt.Sprintf(`users:
+  - id: %s
+    role: admin
+  - id: %s
+    role: operator
+  - id: %s
+    role: operator
+    scope: %s
+  - id: %s
+    role: viewer
+  - id: %s
+    role: family
+`, Admin, Operator, ScopedOp, ScopedOpScope, Viewer, FamilyMember)
+	if o.Users != nil {
+		var b strings.Builder
+		b.WriteString("users:\n")
+		for _, u := range o.Users {
+			fmt.Fprintf(&b, "  - { id: %s, role: viewer }\n", u)
+		}
+		users = b.String()
 	}
 	if o.PVETimeout == "" {
 		o.PVETimeout = "5s"
@@ -131,27 +159,15 @@ pve:
       token_secret: %q
       fingerprint: %q
       protected: %s
-users:
-  - id: %s
-    role: admin
-  - id: %s
-    role: operator
-  - id: %s
-    role: operator
-    scope: %s
-  - id: %s
-    role: viewer
-  - id: %s
-    role: family
-roles:
+%sroles:
   family: { allow: [status, list, start, shutdown] }
 confirm_ttl: 5m
 read_only: %v
-rate_limit: { per_user: %q }
+rate_limit: { per_user: %q, per_member: %q }
 %s`, o.Listen, o.Console, o.DataDir, o.Language,
 		wecomtest.FakeCorpID, wecomtest.FakeAgentID, CorpSecret, CallbackToken, AESKey, e.WeCom.URL(), o.ReplyMode,
 		o.PVETimeout, e.PVE.URL(), pvetest.HomeLabTokenID, PVETokenSecret, e.PVE.Fingerprint(), o.Protected,
-		Admin, Operator, ScopedOp, ScopedOpScope, Viewer, FamilyMember, o.ReadOnly, o.RateLimit, o.Extra)
+		users, o.ReadOnly, o.RateLimit, o.PerMember, o.Extra)
 }
 
 // WriteConfig writes the config into dir/config.yaml and returns its path.
