@@ -249,22 +249,12 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := deref(n.Content[i])
-			if k == nil || k.Kind != yaml.ScalarNode {
-				d.add(path, n.Content[i].Line, "keys must be plain names")
-				continue
-			}
-			p := join(path, k.Value)
-			if d.duplicate(seen, k, p) {
-				continue
-			}
+		d.entries(n, path, func(k, val *yaml.Node, p string) {
 			d.lines[p] = k.Line
 			e := reflect.New(v.Type().Elem()).Elem()
-			d.value(n.Content[i+1], e, p)
+			d.value(val, e, p)
 			m.SetMapIndex(reflect.ValueOf(k.Value), e)
-		}
+		})
 		v.Set(m)
 	case reflect.String:
 		if s, ok := d.scalar(n, path, "must be a string"); ok {
@@ -313,6 +303,24 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 			fields[tag] = i
 		}
 	}
+	d.entries(n, path, func(k, val *yaml.Node, p string) {
+		fi, ok := fields[k.Value]
+		if !ok {
+			if k.Value == "<<" {
+				d.add(p, k.Line, "merge keys (<<) are not supported; repeat the values")
+			} else {
+				d.add(p, k.Line, "unknown key")
+			}
+			return
+		}
+		d.lines[p] = k.Line
+		d.value(val, v.Field(fi), p)
+	})
+}
+
+// entries calls fn for each key and value of the mapping n, with the key's path; keys
+// that are not plain names or are given twice are problems and skipped.
+func (d *decoder) entries(n *yaml.Node, path string, fn func(k, val *yaml.Node, p string)) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := deref(n.Content[i])
@@ -324,17 +332,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		if d.duplicate(seen, k, p) {
 			continue
 		}
-		fi, ok := fields[k.Value]
-		if !ok {
-			if k.Value == "<<" {
-				d.add(p, k.Line, "merge keys (<<) are not supported; repeat the values")
-			} else {
-				d.add(p, k.Line, "unknown key")
-			}
-			continue
-		}
-		d.lines[p] = k.Line
-		d.value(n.Content[i+1], v.Field(fi), p)
+		fn(k, n.Content[i+1], p)
 	}
 }
 
