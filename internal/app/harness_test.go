@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
@@ -97,7 +95,6 @@ func (b *bot) stop() {
 	case <-time.After(20 * time.Second):
 		b.t.Error("bot did not stop within 20s")
 	}
-	_ = zap.NewNop()
 }
 
 func waitReady(t testing.TB, url string) {
