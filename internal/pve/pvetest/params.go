@@ -55,6 +55,16 @@ func endpointParams(key string) []string {
 		return []string{"forceStop", "node", "timeout", "vmid"}
 	case "POST /nodes/{node}/lxc/{vmid}/status/suspend", "POST /nodes/{node}/lxc/{vmid}/status/resume":
 		return []string{"node", "vmid"}
+	case "GET /nodes/{node}/qemu/{vmid}/snapshot", "GET /nodes/{node}/lxc/{vmid}/snapshot":
+		return []string{"node", "vmid"}
+	case "POST /nodes/{node}/qemu/{vmid}/snapshot":
+		return []string{"description", "node", "snapname", "vmid", "vmstate"}
+	case "POST /nodes/{node}/lxc/{vmid}/snapshot":
+		return []string{"description", "node", "snapname", "vmid"}
+	case "POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback", "POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback":
+		return []string{"node", "snapname", "start", "vmid"}
+	case "DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}", "DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}":
+		return []string{"force", "node", "snapname", "vmid"}
 	}
 	return nil
 }
@@ -63,7 +73,7 @@ func endpointParams(key string) []string {
 func paramType(name string) string {
 	switch name {
 	case "skiplock", "forceStop", "keepActive", "overrule-shutdown", "todisk", "nocheck", "errors",
-		"enabled", "format", "download", "full", "debug":
+		"enabled", "format", "download", "full", "debug", "vmstate", "force":
 		return "boolean"
 	case "timeout", "limit", "start", "since", "until", "vmid":
 		return "integer"

@@ -136,6 +136,10 @@ type guestState struct {
 	Guest
 	bootAt  time.Time // valid while running
 	hastate string    // "started"/"stopped" for HA guests
+
+	snaps       []*snapState // in the order they were taken
+	snapParent  string       // the snapshot the current state derives from
+	diskStorage string       // where its disks live (snapshot support); "" = LVM-thin-like
 }
 
 type token struct {

@@ -115,6 +115,8 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		} else {
 			s.handleAction(c, node, typ, vmid, action)
 		}
+	case len(rest) >= 3 && isGuestType(rest[0]) && rest[2] == "snapshot":
+		s.routeSnapshot(c, node, rest[0], rest[1], rest[3:])
 	default:
 		s.notImplemented(c)
 	}

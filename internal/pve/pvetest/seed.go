@@ -1,5 +1,7 @@
 package pvetest
 
+import "time"
+
 // HomeLabTokenID and HomeLabTokenSecret are the bot's token in SeedHomeLab. The secret is a
 // made-up UUID, safe to print; it is only meaningful to this fake.
 const (
@@ -37,6 +39,12 @@ func SeedHomeLab(s *Server) {
 	for _, g := range guests {
 		s.AddGuest(g)
 	}
+	// Snapshots a home-labber keeps: before an upgrade of Home Assistant (with RAM) and a
+	// clean state of the docker host. Times are relative to the fake's clock.
+	now := s.now()
+	s.AddSnapshot(102, Snapshot{Name: "before_2026_10", Description: "before the October upgrade", Time: now.Add(-40 * 24 * time.Hour)})
+	s.AddSnapshot(102, Snapshot{Name: "before_2026_11", Parent: "before_2026_10", Description: "before the November upgrade", Time: now.Add(-76 * time.Hour), VMState: true})
+	s.AddSnapshot(104, Snapshot{Name: "clean_install", Description: "fresh Debian 12 + docker", Time: now.Add(-120 * 24 * time.Hour)})
 
 	for _, node := range []string{"pve1", "pve2"} {
 		s.AddStorage(Storage{Name: "local", Node: node, Type: "dir", Content: "iso,vztmpl,backup", Used: 21 * gib, Total: 94 * gib})
