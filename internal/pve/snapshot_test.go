@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,18 +15,13 @@ var snapPrivs = append(append([]string{}, botPrivs...), "VM.Snapshot")
 
 // snapFixture is a fake with a running VM 101 on LVM-thin, a stopped container 201, a VM 301
 // on ZFS and a VM 401 on a directory storage, each with the snapshots a test needs.
-// The fake's clock only moves when the test says so (tick), so a task is still running until
-// then, whatever the machine's load.
 func snapFixture(t *testing.T, acl map[string][]string) (*pvetest.Server, *Client, func()) {
 	t.Helper()
 	if acl == nil {
 		acl = map[string][]string{"/": snapPrivs}
 	}
-	var mu sync.Mutex
-	now := time.Date(2026, 12, 2, 9, 30, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	tick := func() { mu.Lock(); now = now.Add(time.Second); mu.Unlock() }
-	s := fake(t, pvetest.Options{Now: clock, TaskDuration: 500 * time.Millisecond}, acl)
+	s, advance := manualFake(t, acl)
+	tick := func() { advance(time.Second) }
 	s.AddStorage(pvetest.Storage{Name: "tank", Node: "pve1", Type: "zfspool", Content: "images,rootdir"})
 	s.AddStorage(pvetest.Storage{Name: "local", Node: "pve1", Type: "dir", Content: "images,iso"})
 	s.AddGuest(pvetest.Guest{VMID: 101, Name: "homeassistant", Node: "pve1", Type: "qemu", Status: "running"})

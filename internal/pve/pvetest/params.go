@@ -55,6 +55,18 @@ func endpointParams(key string) []string {
 		return []string{"forceStop", "node", "timeout", "vmid"}
 	case "POST /nodes/{node}/lxc/{vmid}/status/suspend", "POST /nodes/{node}/lxc/{vmid}/status/resume":
 		return []string{"node", "vmid"}
+	case "POST /nodes/{node}/status":
+		return []string{"command", "node"}
+	case "POST /nodes/{node}/wakeonlan":
+		return []string{"node"}
+	case "GET /nodes/{node}/qemu/{vmid}/config", "GET /nodes/{node}/lxc/{vmid}/config":
+		return []string{"current", "node", "snapshot", "vmid"}
+	case "GET /nodes/{node}/qemu/{vmid}/migrate":
+		return []string{"node", "target", "vmid"}
+	case "POST /nodes/{node}/qemu/{vmid}/migrate":
+		return []string{"bwlimit", "force", "migration_network", "migration_type", "node", "online", "target", "targetstorage", "vmid", "with-conntrack-state", "with-local-disks"}
+	case "POST /nodes/{node}/lxc/{vmid}/migrate":
+		return []string{"bwlimit", "node", "online", "restart", "target", "target-storage", "timeout", "vmid"}
 	case "GET /nodes/{node}/qemu/{vmid}/snapshot", "GET /nodes/{node}/lxc/{vmid}/snapshot":
 		return []string{"node", "vmid"}
 	case "POST /nodes/{node}/qemu/{vmid}/snapshot":
@@ -73,7 +85,7 @@ func endpointParams(key string) []string {
 func paramType(name string) string {
 	switch name {
 	case "skiplock", "forceStop", "keepActive", "overrule-shutdown", "todisk", "nocheck", "errors",
-		"enabled", "format", "download", "full", "debug", "vmstate", "force":
+		"enabled", "format", "download", "full", "debug", "vmstate", "force", "online", "restart", "with-local-disks", "current":
 		return "boolean"
 	case "timeout", "limit", "start", "since", "until", "vmid":
 		return "integer"

@@ -130,6 +130,8 @@ type nodeState struct {
 	Node
 	bootAt time.Time
 	index  int
+	mac    string // wakeonlan MAC from the node config
+	waking bool
 }
 
 type guestState struct {
@@ -140,6 +142,11 @@ type guestState struct {
 	snaps       []*snapState // in the order they were taken
 	snapParent  string       // the snapshot the current state derives from
 	diskStorage string       // where its disks live (snapshot support); "" = LVM-thin-like
+
+	onboot     bool
+	startup    string   // "order=2,up=30,down=60"
+	localRes   []string // local devices that block a migration (hostpci0, …)
+	localDisks []string // local disk volids
 }
 
 type token struct {
@@ -188,6 +195,7 @@ type Server struct {
 	seq         int
 	pid         uint32
 	requests    []Request
+	bootTime    time.Duration // node offline time after reboot/wake; 0 = NodeBootTime
 }
 
 // New starts a fake PVE on 127.0.0.1 with a random port. Call Close when done.

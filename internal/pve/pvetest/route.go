@@ -115,6 +115,39 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		} else {
 			s.handleAction(c, node, typ, vmid, action)
 		}
+	case post && len(rest) == 1 && rest[0] == "status":
+		if s.check(c, "/nodes/"+node, "Sys.PowerMgmt") && s.reachable(c, node) && s.verifyParams(c, "POST /nodes/{node}/status") {
+			s.handleNodePower(c, node)
+		}
+	case post && len(rest) == 1 && rest[0] == "wakeonlan":
+		// not proxied: the answering node sends the packet
+		if s.check(c, "/nodes/"+node, "Sys.PowerMgmt") && s.verifyParams(c, "POST /nodes/{node}/wakeonlan") {
+			s.handleWake(c, node)
+		}
+	case len(rest) == 3 && isGuestType(rest[0]) && (get && rest[2] == "config" || rest[2] == "migrate" && (post || get && rest[0] == "qemu")):
+		typ := rest[0]
+		vmid, err := strconv.Atoi(rest[1])
+		if err != nil || vmid <= 0 {
+			s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
+				map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", rest[1])})
+			return
+		}
+		priv := "VM.Migrate"
+		if rest[2] == "config" {
+			priv = "VM.Audit"
+		}
+		if !s.check(c, "/vms/"+rest[1], priv) || !s.reachable(c, node) ||
+			!s.verifyParams(c, c.method+" /nodes/{node}/"+typ+"/{vmid}/"+rest[2]) || !s.guestExists(c, node, typ, vmid) {
+			return
+		}
+		switch {
+		case rest[2] == "config":
+			s.handleGuestConfig(c, vmid)
+		case get:
+			s.handleMigrateCheck(c, vmid)
+		default:
+			s.handleMigrate(c, node, typ, vmid)
+		}
 	case len(rest) >= 3 && isGuestType(rest[0]) && rest[2] == "snapshot":
 		s.routeSnapshot(c, node, rest[0], rest[1], rest[3:])
 	default:
