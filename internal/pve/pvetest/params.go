@@ -55,6 +55,13 @@ func endpointParams(key string) []string {
 		return []string{"forceStop", "node", "timeout", "vmid"}
 	case "POST /nodes/{node}/lxc/{vmid}/status/suspend", "POST /nodes/{node}/lxc/{vmid}/status/resume":
 		return []string{"node", "vmid"}
+	case "GET /cluster/backup", "GET /cluster/backup-info/not-backed-up":
+		return nil
+	case "POST /nodes/{node}/vzdump":
+		return []string{"all", "compress", "exclude", "mailnotification", "mailto", "mode", "node", "notes-template",
+			"notification-mode", "pool", "protected", "remove", "storage", "vmid"}
+	case "GET /nodes/{node}/storage/{storage}/content":
+		return []string{"content", "node", "storage", "vmid"}
 	case "POST /nodes/{node}/status":
 		return []string{"command", "node"}
 	case "POST /nodes/{node}/wakeonlan":
@@ -85,7 +92,7 @@ func endpointParams(key string) []string {
 func paramType(name string) string {
 	switch name {
 	case "skiplock", "forceStop", "keepActive", "overrule-shutdown", "todisk", "nocheck", "errors",
-		"enabled", "format", "download", "full", "debug", "vmstate", "force", "online", "restart", "with-local-disks", "current":
+		"enabled", "format", "download", "full", "debug", "vmstate", "force", "online", "restart", "with-local-disks", "current", "all", "protected", "remove":
 		return "boolean"
 	case "timeout", "limit", "start", "since", "until", "vmid":
 		return "integer"
@@ -112,7 +119,11 @@ func (s *Server) verifyParams(c *call, key string) bool {
 			continue
 		}
 		v := c.params.Get(k)
-		switch paramType(k) {
+		typ := paramType(k)
+		if key == "POST /nodes/{node}/vzdump" && k == "vmid" {
+			typ = "string" // pve-vmid-list
+		}
+		switch typ {
 		case "boolean":
 			switch strings.ToLower(v) {
 			case "0", "1", "true", "false", "yes", "no", "on", "off":

@@ -196,6 +196,10 @@ type Server struct {
 	pid         uint32
 	requests    []Request
 	bootTime    time.Duration // node offline time after reboot/wake; 0 = NodeBootTime
+	backups     []*Backup
+	backupJobs  []BackupJob
+	backupFail  map[int]string // vmid -> the reason its next backups fail
+	backupDur   time.Duration
 }
 
 // New starts a fake PVE on 127.0.0.1 with a random port. Call Close when done.
@@ -220,6 +224,7 @@ func New(opts Options) *Server {
 		guests:      map[int]*guestState{},
 		tokens:      map[string]*token{},
 		taskResults: map[string][]string{},
+		backupFail:  map[int]string{},
 		taskByUPID:  map[string]*task{},
 		pid:         0x2F6A00,
 	}

@@ -38,6 +38,16 @@ func (s *Server) route(c *call) {
 			s.handleNodes(c)
 		}
 		return
+	case get && c.path == "/cluster/backup":
+		if s.check(c, "/", "Sys.Audit") && s.verifyParams(c, "GET /cluster/backup") {
+			s.handleBackupJobs(c)
+		}
+		return
+	case get && c.path == "/cluster/backup-info/not-backed-up":
+		if s.check(c, "/", "Sys.Audit") && s.verifyParams(c, "GET /cluster/backup-info/not-backed-up") {
+			s.handleNotBackedUp(c)
+		}
+		return
 	case get && c.path == "/access/permissions":
 		if s.verifyParams(c, "GET /access/permissions") {
 			s.handlePermissions(c)
@@ -114,6 +124,14 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 			s.handleGuestStatus(c, vmid)
 		} else {
 			s.handleAction(c, node, typ, vmid, action)
+		}
+	case post && len(rest) == 1 && rest[0] == "vzdump":
+		if s.reachable(c, node) && s.verifyParams(c, "POST /nodes/{node}/vzdump") {
+			s.handleVzdump(c, node)
+		}
+	case get && len(rest) == 3 && rest[0] == "storage" && rest[2] == "content":
+		if s.reachable(c, node) && s.verifyParams(c, "GET /nodes/{node}/storage/{storage}/content") {
+			s.handleContent(c, node, rest[1])
 		}
 	case post && len(rest) == 1 && rest[0] == "status":
 		if s.check(c, "/nodes/"+node, "Sys.PowerMgmt") && s.reachable(c, node) && s.verifyParams(c, "POST /nodes/{node}/status") {

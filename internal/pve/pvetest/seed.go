@@ -52,6 +52,20 @@ func SeedHomeLab(s *Server) {
 	}
 	s.AddStorage(Storage{Name: "nas", Type: "nfs", Content: "backup,iso,images", Shared: true, Used: 5200 * gib, Total: 7400 * gib})
 
+	// Backups: a nightly job to the NAS for the important guests, last night's backups, and
+	// guests no job covers (the lab VMs).
+	s.AddBackupJob(BackupJob{ID: "backup-nightly", Schedule: "02:00", Enabled: true, VMIDs: []int{100, 101, 102, 103, 107, 112, 114}, Storage: "nas", Mode: "snapshot"})
+	lastNight := time.Date(now.Year(), now.Month(), now.Day(), 2, 0, 0, 0, now.Location())
+	if lastNight.After(now) {
+		lastNight = lastNight.Add(-24 * time.Hour)
+	}
+	for i, id := range []int{100, 101, 102, 103, 107, 112, 114} {
+		for d := 0; d < 3; d++ {
+			s.AddBackup(Backup{Storage: "nas", VMID: id, Time: lastNight.Add(time.Duration(i)*2*time.Minute - time.Duration(d)*24*time.Hour),
+				Size: uint64(2+i) << 30, Notes: "nightly"})
+		}
+	}
+
 	// The minimal bot role of docs/pve.md 2.6 plus snapshot and backup, on "/".
 	s.AddToken(HomeLabTokenID, HomeLabTokenSecret, map[string][]string{
 		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "VM.Snapshot", "VM.Backup"},
