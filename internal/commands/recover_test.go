@@ -16,6 +16,7 @@ import (
 
 // fakeFleet serves one guest and a task list, and counts POSTs.
 type fakeFleet struct {
+	Fleet // the methods a test does not need: calling one panics
 	mu    sync.Mutex
 	guest pve.Guest
 	tasks []pve.Task

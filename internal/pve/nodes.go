@@ -6,6 +6,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -93,7 +96,13 @@ type GuestConfig struct {
 	OnBoot  bool
 	Startup Startup
 	Lock    string
+	// DiskStorages are the storages of the guest's disks and volumes (not CD-ROMs), in
+	// config key order, each once: what decides snapshot and rollback rules.
+	DiskStorages []string
 }
+
+// diskKeyRE matches the config keys that hold a disk or volume (qemu-server, pve-container).
+var diskKeyRE = regexp.MustCompile(`^((scsi|virtio|sata|ide|efidisk|tpmstate)\d+|rootfs|mp\d+)$`)
 
 // GuestConfig reads GET …/config (VM.Audit).
 func (c *Client) GuestConfig(ctx context.Context, g Guest) (GuestConfig, error) {
@@ -106,15 +115,27 @@ func (c *Client) GuestConfig(ctx context.Context, g Guest) (GuestConfig, error) 
 	if err != nil {
 		return GuestConfig{}, err
 	}
-	var raw struct {
-		OnBoot  flexNum `json:"onboot"`
-		Startup flexStr `json:"startup"`
-		Lock    flexStr `json:"lock"`
-	}
+	var raw map[string]flexStr
 	if err := decodeObject(body, &raw); err != nil {
 		return GuestConfig{}, c.decodeErr(op, err)
 	}
-	return GuestConfig{OnBoot: raw.OnBoot.bool(), Startup: ParseStartup(string(raw.Startup)), Lock: string(raw.Lock)}, nil
+	cfg := GuestConfig{OnBoot: raw["onboot"] == "1", Startup: ParseStartup(string(raw["startup"])), Lock: string(raw["lock"])}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := string(raw[k])
+		if !diskKeyRE.MatchString(k) || strings.Contains(v, "media=cdrom") {
+			continue
+		}
+		st, _, ok := strings.Cut(v, ":")
+		if ok && st != "" && st != "none" && !slices.Contains(cfg.DiskStorages, st) {
+			cfg.DiskStorages = append(cfg.DiskStorages, st)
+		}
+	}
+	return cfg, nil
 }
 
 // MigrateCheck is PVE's precondition answer for a QEMU migration.

@@ -136,8 +136,9 @@ func TestGuestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.OnBoot || cfg.Startup.Order != 1 || cfg.Startup.Up != 30 || cfg.Lock != "backup" {
-		t.Errorf("got %+v, want onboot, order 1, up 30, lock backup", cfg)
+	if !cfg.OnBoot || cfg.Startup.Order != 1 || cfg.Startup.Up != 30 || cfg.Lock != "backup" ||
+		len(cfg.DiskStorages) != 1 || cfg.DiskStorages[0] != "local-lvm" {
+		t.Errorf("got %+v, want onboot, order 1, up 30, lock backup, disks on local-lvm only (no CD-ROM)", cfg)
 	}
 }
 

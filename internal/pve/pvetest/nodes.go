@@ -148,12 +148,17 @@ func (s *Server) handleGuestConfig(c *call, vmid int) {
 	s.advanceLocked()
 	g := s.guests[vmid]
 	e := map[string]any{"digest": fmt.Sprintf("%040x", vmid*31), "memory": strconv.FormatUint(g.MaxMem>>20, 10), "cores": g.MaxCPU}
+	disk := g.diskStorage
+	if disk == "" {
+		disk = "local-lvm"
+	}
 	if g.Type == "qemu" {
 		e["name"] = g.Name
-		e["scsi0"] = fmt.Sprintf("local-lvm:vm-%d-disk-0,size=%dG", vmid, g.MaxDisk>>30)
+		e["scsi0"] = fmt.Sprintf("%s:vm-%d-disk-0,size=%dG", disk, vmid, g.MaxDisk>>30)
+		e["ide2"] = "local:iso/debian-12.iso,media=cdrom,size=628M"
 	} else {
 		e["hostname"] = g.Name
-		e["rootfs"] = fmt.Sprintf("local-lvm:vm-%d-disk-0,size=%dG", vmid, g.MaxDisk>>30)
+		e["rootfs"] = fmt.Sprintf("%s:subvol-%d-disk-0,size=%dG", disk, vmid, g.MaxDisk>>30)
 	}
 	if g.onboot {
 		e["onboot"] = 1
