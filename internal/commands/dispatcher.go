@@ -29,7 +29,7 @@ import (
 
 // Fleet is what commands needs from PVE; *pve.Fleet implements it.
 type Fleet interface {
-	Find(ctx context.Context, target string) (pve.Guest, error)
+	Find(ctx context.Context, target string, visible func(pve.Guest) bool) (pve.Guest, error)
 	Guests(ctx context.Context) ([]pve.Guest, map[string]error)
 	GuestStatus(ctx context.Context, g pve.Guest) (pve.GuestStatus, error)
 	Do(ctx context.Context, g pve.Guest, a pve.Action) (upid string, err error)
