@@ -1,11 +1,13 @@
 package app_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve/pvetest"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 )
 
 // asker sends one message at a time and returns its answer.
@@ -132,3 +134,42 @@ func TestPartialMatchOnConfirmedActionSaysWhichGuest(t *testing.T) {
 }
 
 func lastWord(s string) string { return s[strings.LastIndex(s, " ")+1:] }
+
+// A corp member who is not in users is limited like a member and fills the audit log with
+// one entry, not one per message (reality.md 3.4: 40 messages gave 40 entries, 30 answers).
+func TestUnknownMemberIsRateLimited(t *testing.T) {
+	env := apptest.NewEnv(t)
+	dir := t.TempDir()
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{DataDir: dir, RateLimit: "3/m"}})
+	for range 40 {
+		b.text("mallory", "vm list")
+	}
+	b.stop() // drains the queue
+	sent := 0
+	for _, m := range env.WeCom.Sent() {
+		if strings.Join(m.ToUser, "|") == "mallory" {
+			sent++
+		}
+	}
+	if sent != 4 {
+		t.Errorf("mallory got %d messages for 40, want 4 (3 answers and the limit notice)", sent)
+	}
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	entries, err := st.RecentAudit(context.Background(), store.MaxRecentAudit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.User == "mallory" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("audit entries for mallory = %d, want 1", n)
+	}
+}
