@@ -27,27 +27,18 @@ const (
 	keyCancel  = "cancel:"
 )
 
-// power handles start, shutdown, reboot, suspend, resume, stop and reset.
+// power handles start, shutdown, reboot, suspend, resume, stop and reset. The order of the
+// checks is what keeps hidden guests hidden: the role first (its answer names no guest),
+// then the target among the guests the user may see, then access to that guest, and only
+// then facts about it (its kind, its state).
 func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Reply {
 	action := cmd.Action()
-	g, err := d.o.Fleet.Find(ctx, cmd.Target)
-	if err != nil {
-		return []chat.Reply{d.findError(ctx, r, cmd.Target, action, err)}
-	}
-	if cmd.Kind != "" && g.Type != cmd.Kind {
-		// "ct start 101" where 101 is a VM: say so rather than act on the wrong kind.
-		return []chat.Reply{textReply(chat.SeverityWarning, r.t("wrong_kind", guestLabel(r, g), typeWord(r.s.lang, g.Type)))}
+	g, rep := d.writeTarget(ctx, r, cmd, action)
+	if rep != nil {
+		return []chat.Reply{*rep}
 	}
 	if g.Type == "lxc" && action == "reset" {
 		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_reset"))}
-	}
-	sub := g.Subject()
-	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed || !r.s.policy.Visible(r.user.ID, sub) {
-		if dec.Allowed { // invisible guests read as unknown ones
-			dec = access.Decision{Reason: access.ReasonOutOfScope}
-		}
-		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
-		return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
 	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)
 	if err != nil {
@@ -57,8 +48,8 @@ func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Repl
 		d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "already in state", Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID, Result: msg})
 		return []chat.Reply{textReply(chat.SeverityInfo, msg)}
 	}
-	if r.s.confirm[action] {
-		return []chat.Reply{d.askConfirmation(ctx, r, st, action)}
+	if matched := byPart(g, cmd); r.s.confirm[action] || matched != "" {
+		return []chat.Reply{d.askConfirmation(ctx, r, st, action, matched)}
 	}
 	return d.execute(ctx, r, g, action, r.m.ID, "")
 }
@@ -122,8 +113,10 @@ func newCode() string {
 }
 
 // askConfirmation stores a one-time confirmation of action on st's guest and answers with the
-// card that asks for it. impact says what will happen; without it the action's own sentence.
-func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action string, impact ...string) chat.Reply {
+// card that asks for it. matched is the target the user typed when it named the guest by a
+// part of its name only; the card then says which guest it matched. impact says what will
+// happen; without it, the action's own sentence.
+func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action, matched string, impact ...string) chat.Reply {
 	g := st.Guest
 	now := d.o.Now()
 	c := store.Confirmation{
@@ -135,7 +128,11 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 		d.log.Error("cannot store confirmation", zap.Error(err))
 		return textReply(chat.SeverityError, r.t("internal_error"))
 	}
-	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "confirmation requested", Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
+	reason := "confirmation requested"
+	if matched != "" {
+		reason += " (matched by part of a name)"
+	}
+	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: reason, Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
 	sub := g.Subject()
 	fields := []chat.Field{
 		{Label: r.t("f_node"), Value: g.Node},
@@ -156,6 +153,9 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	lines := impact
 	if len(lines) == 0 {
 		lines = []string{r.t("confirm_effect_"+action, guestLabel(r, g))}
+	}
+	if matched != "" {
+		lines = append([]string{r.t("matched_by_part", matched, guestLabel(r, g))}, lines...)
 	}
 	mins := int(r.s.confirmTTL.Round(time.Minute) / time.Minute)
 	if mins < 1 {
@@ -247,7 +247,7 @@ func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCo
 		rep.UpdateCode = updateCode
 		return []chat.Reply{rep}
 	}
-	found, err := d.o.Fleet.Find(ctx, c.Cluster+"/"+strconv.Itoa(c.VMID))
+	found, err := d.o.Fleet.Find(ctx, c.Cluster+"/"+strconv.Itoa(c.VMID), nil)
 	if err != nil {
 		return refuse(d.findError(ctx, r, strconv.Itoa(c.VMID), c.Action, err), "not sent: guest not found")
 	}
@@ -455,7 +455,7 @@ func (d *Dispatcher) Recover(ctx context.Context) {
 		r := &req{s: s, m: chat.Message{ID: a.MessageKey, User: a.User, Source: a.Source}, user: access.User{ID: a.User}, text: a.Action}
 		r.params, _ = url.ParseQuery(a.Params)
 		g := pve.Guest{Cluster: a.Cluster, Node: a.Node, Type: a.GuestType, VMID: a.VMID}
-		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID)); err == nil {
+		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID), nil); err == nil {
 			g = found
 		}
 		upid := a.UPID

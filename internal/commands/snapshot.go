@@ -27,28 +27,38 @@ var ramWords = []string{"--ram", "ram", "含内存", "内存"}
 const maxSnapshotButtons = 5
 
 // writeTarget finds the guest of a write command and checks that the user may run action on
-// it: the guest is looked up, its kind checked, access decided (an invisible guest reads as
-// an unknown one). It returns the reply to give instead when it may not.
+// it, in an order that tells a scoped user nothing about guests outside the scope: the role
+// first, then the lookup among the guests the user may see, then access to that guest, then
+// its kind. It returns the reply to give instead when the user may not.
 func (d *Dispatcher) writeTarget(ctx context.Context, r *req, cmd Command, action string) (pve.Guest, *chat.Reply) {
-	g, err := d.o.Fleet.Find(ctx, cmd.Target)
+	refuse := func(rep chat.Reply) (pve.Guest, *chat.Reply) { return pve.Guest{}, &rep }
+	if dec := r.s.policy.Decide(r.user.ID, action, nil); dec.Reason == access.ReasonNoRole {
+		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
+		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))))
+	}
+	g, err := d.find(ctx, r, cmd.Target)
 	if err != nil {
-		rep := d.findError(ctx, r, cmd.Target, action, err)
-		return pve.Guest{}, &rep
+		return refuse(d.findError(ctx, r, cmd.Target, action, err))
 	}
 	sub := g.Subject()
-	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed || !r.s.policy.Visible(r.user.ID, sub) {
-		if dec.Allowed {
-			dec = access.Decision{Reason: access.ReasonOutOfScope}
-		}
+	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
-		rep := textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))
-		return pve.Guest{}, &rep
+		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))))
 	}
 	if cmd.Kind != "" && g.Type != cmd.Kind {
-		rep := textReply(chat.SeverityWarning, r.t("wrong_kind", guestLabel(r, g), typeWord(r.s.lang, g.Type)))
-		return pve.Guest{}, &rep
+		// "ct start 101" where 101 is a VM: say so rather than act on the wrong kind.
+		return refuse(textReply(chat.SeverityWarning, r.t("wrong_kind", guestLabel(r, g), typeWord(r.s.lang, g.Type))))
 	}
 	return g, nil
+}
+
+// byPart is the target the user typed when it named g by a part of its name only: a write on
+// such a guest is confirmed whatever the action, so the user sees which guest it is first.
+func byPart(g pve.Guest, cmd Command) string {
+	if pve.NamedExactly(g, cmd.Target) {
+		return ""
+	}
+	return cmd.Target
 }
 
 // busy refuses a write on a locked guest before anything is sent, naming the lock.
@@ -162,8 +172,8 @@ func (d *Dispatcher) takeSnapshot(ctx context.Context, r *req, cmd Command) []ch
 	if len(desc) > 0 {
 		r.params.Set("description", strings.Join(desc, " "))
 	}
-	if r.s.confirm["snapshot"] {
-		return []chat.Reply{d.askConfirmation(ctx, r, st, "snapshot", r.t("snap_effect_take", name, guestLabel(r, g)))}
+	if matched := byPart(g, cmd); r.s.confirm["snapshot"] || matched != "" {
+		return []chat.Reply{d.askConfirmation(ctx, r, st, "snapshot", matched, r.t("snap_effect_take", name, guestLabel(r, g)))}
 	}
 	return d.execute(ctx, r, g, "snapshot", r.m.ID, "")
 }
@@ -246,7 +256,7 @@ func (d *Dispatcher) rollback(ctx context.Context, r *req, cmd Command) []chat.R
 	if g.HAState != "" || st.HAManaged {
 		impact = append(impact, r.t("snap_effect_ha"))
 	}
-	return []chat.Reply{d.askConfirmation(ctx, r, st, "rollback", impact...)}
+	return []chat.Reply{d.askConfirmation(ctx, r, st, "rollback", byPart(g, cmd), impact...)}
 }
 
 // onZFS reports whether any disk of g lives on a ZFS storage, where PVE only rolls back to
@@ -281,7 +291,7 @@ func (d *Dispatcher) deleteSnapshot(ctx context.Context, r *req, cmd Command) []
 	if sn.Name == list.Current {
 		impact = append(impact, r.t("snap_effect_current"))
 	}
-	return []chat.Reply{d.askConfirmation(ctx, r, st, "delete_snapshot", impact...)}
+	return []chat.Reply{d.askConfirmation(ctx, r, st, "delete_snapshot", byPart(st.Guest, cmd), impact...)}
 }
 
 func firstLine(s string) string {
