@@ -46,12 +46,22 @@ type Fleet interface {
 	Rollback(ctx context.Context, g pve.Guest, name string, start bool) (upid string, err error)
 	DeleteSnapshot(ctx context.Context, g pve.Guest, name string) (upid string, err error)
 	GuestConfig(ctx context.Context, g pve.Guest) (pve.GuestConfig, error)
+
+	// nodes and migration (nodes.go, migrate.go)
+	NodePower(ctx context.Context, cluster, node string, cmd pve.NodeCommand) error
+	WakeNode(ctx context.Context, cluster, node string) (mac string, err error)
+	ClusterStatus(ctx context.Context, cluster string) (pve.ClusterStatus, error)
+	WaitNode(ctx context.Context, cluster, node string, online bool) error
+	CheckMigrate(ctx context.Context, g pve.Guest, target string) (pve.MigrateCheck, error)
+	Migrate(ctx context.Context, g pve.Guest, target string, o pve.MigrateOptions) (upid string, err error)
+	WaitGuestOn(ctx context.Context, g pve.Guest, node string) (pve.Guest, error)
 }
 
 // Store is the embedded state commands needs; *store.Store implements it.
 type Store interface {
 	CreateConfirmation(ctx context.Context, c store.Confirmation) error
 	TakeConfirmation(ctx context.Context, idOrCode, user string) (store.Confirmation, error)
+	PeekConfirmation(ctx context.Context, idOrCode, user string) (store.Confirmation, error)
 	CancelConfirmation(ctx context.Context, idOrCode, user string) (store.Confirmation, error)
 	BeginAction(ctx context.Context, a store.Action) (fresh bool, err error)
 	ActionSent(ctx context.Context, id, upid string) error
@@ -74,6 +84,10 @@ type Options struct {
 	QuickWait time.Duration
 	// TaskTimeout bounds the follow-up wait (default 5m; pve.task_timeout).
 	TaskTimeout time.Duration
+	// NodeTimeout bounds how long a rebooted, shut down or woken node is followed (default 15m).
+	NodeTimeout time.Duration
+	// BulkPerNode is how many guests of one node a bulk action runs at once (default 2).
+	BulkPerNode int
 	// Observe, when set, is told of every message handled: the command's name (its verb,
 	// "card_click", "unknown" for text that did not parse, or the message kind) and the
 	// replies. The bot counts commands with it; the text is parsed only once.
@@ -91,6 +105,7 @@ type settings struct {
 	perUser    config.Rate
 	multi      bool // more than one cluster: show cluster names
 	zone       *time.Location
+	botGuest   map[string]string // cluster -> pve.clusters[].bot_guest
 }
 
 // Dispatcher handles messages; it implements chat.Handler.
@@ -127,6 +142,12 @@ func New(cfg *config.Config, o Options) *Dispatcher {
 	if o.TaskTimeout <= 0 {
 		o.TaskTimeout = 5 * time.Minute
 	}
+	if o.NodeTimeout <= 0 {
+		o.NodeTimeout = 15 * time.Minute
+	}
+	if o.BulkPerNode <= 0 {
+		o.BulkPerNode = 2
+	}
 	bg, stop := context.WithCancel(context.Background())
 	d := &Dispatcher{o: o, log: o.Logger, limiters: map[string]*userLimit{}, bg: bg, stop: stop}
 	d.SetConfig(cfg)
@@ -151,6 +172,10 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 		s.confirmTTL = 5 * time.Minute
 	}
 	s.zone = defaultZone
+	s.botGuest = map[string]string{}
+	for _, c := range cfg.PVE.Clusters {
+		s.botGuest[c.Name] = strings.ToLower(strings.TrimSpace(c.BotGuest))
+	}
 	for _, a := range cfg.Confirm {
 		s.confirm[a] = true
 	}
