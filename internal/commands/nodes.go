@@ -57,7 +57,9 @@ func nodeCommand(v Verb) string {
 
 // nodeSubject is what the access policy sees of a node action: the node (a scope of
 // node:pve2 covers it).
-func nodeSubject(n pve.Node) selector.Subject { return selector.Subject{Cluster: n.Cluster, Node: n.Name} }
+func nodeSubject(n pve.Node) selector.Subject {
+	return selector.Subject{Cluster: n.Cluster, Node: n.Name}
+}
 
 // nodeTarget finds the node of a node power command and checks the user may act on it: the
 // role first (an answer that names nothing), then the node, then access to it.
