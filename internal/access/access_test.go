@@ -103,7 +103,7 @@ func TestDecideMatrix(t *testing.T) {
 			}
 		}
 	}
-	if want := 2 * 3 * 18 * 5; n != want {
+	if want := 2 * 3 * 20 * 5; n != want {
 		t.Errorf("matrix ran %d cases, want %d", n, want)
 	}
 }

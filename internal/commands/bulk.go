@@ -77,6 +77,16 @@ func bulkSelector(rest []string) (string, bool) {
 	return what, true
 }
 
+// powerHelp is the help of a guest power row; start's also says that every power verb takes
+// a selector (one line, so help stays one message).
+func powerHelp(v Verb, usage Text) []HelpLine {
+	h := []HelpLine{{string(v), usage}}
+	if v == VerbStart {
+		h = append(h, HelpLine{"bulk", Text{"vm start|shutdown|… <selector>", "启动|关机|… <选择器>"}})
+	}
+	return h
+}
+
 // bulkStep is one guest of a plan.
 type bulkStep struct {
 	ref   string // cluster/vmid

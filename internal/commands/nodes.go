@@ -168,7 +168,12 @@ func (d *Dispatcher) nodePower(ctx context.Context, r *req, cmd Command) []chat.
 		fields = append([]chat.Field{{Label: r.t("f_cluster"), Value: n.Cluster}}, fields...)
 	}
 	out := chat.Reply{Severity: chat.SeverityError, Title: r.t("node_confirm_title", actionWord(r.s.lang, "node_"+command), n.Name), Fields: fields, Lines: lines}
-	return []chat.Reply{d.offer(ctx, r, c, out, " (node)")}
+	rep = &chat.Reply{}
+	*rep = d.offer(ctx, r, c, out, " (node)")
+	if typeName && rep.Code != "" {
+		rep.Lines = append(rep.Lines, r.t("node_type_name", n.Name, rep.Code))
+	}
+	return []chat.Reply{*rep}
 }
 
 // botOn says why the bot itself may run on node n ("" when nothing says so): the cluster's

@@ -208,7 +208,7 @@ func init() {
 // power is the row of a power action on a guest; the action is named after the verb.
 func power(v Verb, words []string, role string, confirm bool, usage Text) Spec {
 	return Spec{Verb: v, Words: words, Noun: "guest", Action: string(v), Role: role, Changes: true, Confirm: confirm, Args: ArgTarget, Bulk: true,
-		Help:    []HelpLine{{string(v), usage}, {"bulk_" + string(v), Text{strings.Replace(usage.EN, "<target>", "<selector>", 1), strings.Replace(usage.ZH, "<目标>", "<选择器>", 1)}}},
+		Help:    powerHelp(v, usage),
 		Example: Text{strings.Replace(usage.EN, "<target>", "101", 1), strings.Replace(usage.ZH, "<目标>", "101", 1)},
 		Run:     (*Dispatcher).power}
 }
