@@ -221,3 +221,54 @@ func TestMigrateRunningVMFollowed(t *testing.T) {
 	b.text(apptest.Admin, "迁移 jellyfin pve1")
 	contains(t, "container restart mode", string(b.waitSent(4)[3].Card.Raw), "jellyfin", "180 秒")
 }
+
+// TestMigrateHAGuestThroughHA: an HA guest's migration goes through HA (hamigrate) and is
+// followed until the guest is listed on the target node.
+func TestMigrateHAGuestThroughHA(t *testing.T) {
+	env := apptest.NewEnv(t)
+	grantNodePrivs(env)
+	env.PVE.SetHADelay(300 * time.Millisecond)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.Admin, "vm migrate homeassistant pve2")
+	card := b.waitSent(1)[0]
+	contains(t, "ha card", string(card.Card.Raw), "homeassistant", "通过 HA 迁移")
+	b.click(apptest.Admin, confirmKey(t, card), "rc-hamigrate")
+	upd := b.waitUpdates(1)[0]
+	res := upd.ReplaceName
+	if upd.Card != nil {
+		res += string(upd.Card.Raw)
+	}
+	contains(t, "ha migrate result", res, "homeassistant", "已迁移", "pve2")
+	if g, _ := env.PVE.Guest(102); g.Node != "pve2" {
+		t.Errorf("homeassistant is on %s when the bot reported it migrated, want pve2", g.Node)
+	}
+	if n := env.PVE.Count("POST", "/nodes/pve1/qemu/102/migrate"); n != 1 {
+		t.Errorf("migrate POSTs = %d, want 1", n)
+	}
+}
+
+// TestBulkRefusals: read_only refuses a bulk outright; a viewer is refused by role; a
+// selector that matches nothing to do says so; nothing is sent.
+func TestBulkRefusals(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{ReadOnly: true}})
+	b.text(apptest.Admin, "关机 pool:media")
+	contains(t, "read only", lastText(b, 1), "只读")
+	b.text(apptest.Viewer, "启动 all")
+	contains(t, "viewer", lastText(b, 2), "viewer")
+	if got := shutdownOrder(env); len(got) != 0 {
+		t.Errorf("POSTs = %v, want none", got)
+	}
+}
+
+// TestBulkNothingToDo: a selector whose guests are all there already is answered with the
+// count left out and why, and no card.
+func TestBulkNothingToDo(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.Operator, "vm start pool:media")
+	contains(t, "nothing", lastText(b, 1), "没有需要操作的客户机", "3 个已处于目标状态")
+	if n := env.PVE.Count("POST", "/nodes/"); n != 0 {
+		t.Errorf("POSTs = %d, want 0", n)
+	}
+}

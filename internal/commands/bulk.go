@@ -132,7 +132,7 @@ func wouldSkip(g pve.Guest, action string) string {
 // bulk asks to run one power action on every guest a selector picks.
 func (d *Dispatcher) bulk(ctx context.Context, r *req, cmd Command) []chat.Reply {
 	action := cmd.Action()
-	if dec := r.s.policy.Decide(r.user.ID, action, nil); dec.Reason == access.ReasonNoRole || dec.Reason == access.ReasonReadOnly {
+	if dec := r.s.policy.Decide(r.user.ID, action, nil); dec.Reason == access.ReasonNoRole {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
 		return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
 	}
@@ -153,7 +153,12 @@ func (d *Dispatcher) bulk(ctx context.Context, r *req, cmd Command) []chat.Reply
 			continue // outside the scope: not mentioned, not counted
 		}
 		why := wouldSkip(g, action)
-		if dec := r.s.policy.Decide(r.user.ID, action, &sub); why == "" && !dec.Allowed {
+		dec := r.s.policy.Decide(r.user.ID, action, &sub)
+		if dec.Reason == access.ReasonReadOnly {
+			d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
+			return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+		}
+		if why == "" && !dec.Allowed {
 			why = "protected"
 			if dec.Reason != access.ReasonProtected {
 				continue

@@ -36,6 +36,14 @@ func (s *Server) SetNodeBootTime(d time.Duration) {
 	s.bootTime = d
 }
 
+// SetHADelay sets how long the HA stack takes to act on an HA guest (hastart, hastop,
+// hamigrate), like Options.HADelay.
+func (s *Server) SetHADelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.HADelay = d
+}
+
 // SetStartup sets a guest's onboot flag and startup string ("order=2,up=30,down=60").
 func (s *Server) SetStartup(vmid int, onboot bool, startup string) {
 	s.mu.Lock()
