@@ -10,8 +10,8 @@ package commands
 //
 // Order is PVE's startall/stopall order (docs/pve-features.md §8.1): start and resume by
 // ascending startup order then VMID, the others the reverse; guests without an order count
-// as the largest. One order group finishes before the next begins; within a group at most
-// Options.BulkPerNode guests of one node run at once.
+// as the largest. One order group finishes before the next begins; within a group the POSTs
+// leave in plan order and at most Options.BulkPerNode guests of one node run at once.
 
 import (
 	"context"
@@ -82,7 +82,7 @@ func bulkSelector(rest []string) (string, bool) {
 func powerHelp(v Verb, usage Text) []HelpLine {
 	h := []HelpLine{{string(v), usage}}
 	if v == VerbStart {
-		h = append(h, HelpLine{"bulk", Text{"vm start|shutdown|… <selector>", "启动|关机|… <选择器>"}})
+		h = append(h, HelpLine{"bulk", Text{"vm start <selector>", "启动 <选择器>"}})
 	}
 	return h
 }
@@ -311,11 +311,16 @@ func (d *Dispatcher) bulkRun(r *req, id, action string, steps []bulkStep, start 
 			}
 			sem <- struct{}{}
 			wg.Add(1)
+			var once sync.Once
+			posted := make(chan struct{})
+			sent := func() { once.Do(func() { close(posted) }) }
 			go func(k int) {
 				defer wg.Done()
 				defer func() { <-sem }()
-				results[k] = d.bulkOne(ctx, r, id, action, steps[k])
+				defer sent()
+				results[k] = d.bulkOne(ctx, r, id, action, steps[k], sent)
 			}(k)
+			<-posted // POSTs leave in plan order; only the waits overlap
 		}
 		wg.Wait()
 		if d.bg.Err() != nil {
@@ -351,7 +356,7 @@ func (d *Dispatcher) bulkRun(r *req, id, action string, steps []bulkStep, start 
 // bulkOne runs one guest of a bulk: never sent twice. A guest whose entry exists (a resumed
 // bulk) is followed to its result or looked up among the tasks; a new one is checked again
 // (the config or the guest may have changed), journalled, sent and followed.
-func (d *Dispatcher) bulkOne(ctx context.Context, r *req, id, action string, s bulkStep) bulkResult {
+func (d *Dispatcher) bulkOne(ctx context.Context, r *req, id, action string, s bulkStep, sent func()) bulkResult {
 	partID := id + bulkPartSep + s.ref
 	res := bulkResult{label: s.ref}
 	g, err := d.o.Fleet.Find(ctx, s.ref, nil)
@@ -378,6 +383,7 @@ func (d *Dispatcher) bulkOne(ctx context.Context, r *req, id, action string, s b
 		if a.UPID == "" {
 			_ = d.o.Store.ActionSent(ctx, partID, upid)
 		}
+		sent()
 		return d.bulkWait(ctx, r, res, g, action, partID, upid, a.Started)
 	case !errors.Is(gerr, store.ErrNotFound):
 		res.outcome, res.reason = "failed", r.t("internal_error")
@@ -415,6 +421,7 @@ func (d *Dispatcher) bulkOne(ctx context.Context, r *req, id, action string, s b
 	if err := d.o.Store.ActionSent(context.WithoutCancel(ctx), partID, upid); err != nil {
 		d.log.Error("cannot record the sent action", zap.String("upid", upid), zap.Error(err))
 	}
+	sent()
 	return d.bulkWait(ctx, r, res, g, action, partID, upid, start)
 }
 
