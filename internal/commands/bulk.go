@@ -43,6 +43,10 @@ const bulkPartSep = "#bulk#"
 
 func isBulkPart(id string) bool { return strings.Contains(id, bulkPartSep) }
 
+// maxBulkLines bounds the guests named on a bulk card (a WeCom card holds little text); the
+// count says the rest.
+const maxBulkLines = 15
+
 // allWords mean every guest the user may act on.
 var allWords = []string{"all", "*", "全部", "所有"}
 
@@ -173,7 +177,11 @@ func (d *Dispatcher) bulk(ctx context.Context, r *req, cmd Command) []chat.Reply
 			order = cfg.Startup.Order
 		}
 		steps = append(steps, bulkStep{ref: g.Ref(), node: g.Node, order: order})
-		labels = append(labels, guestLabel(r, g)+" · "+g.Node)
+		label := guestLabel(r, g) + " · " + g.Node
+		if g.HAState != "" {
+			label += " · HA"
+		}
+		labels = append(labels, label)
 	}
 	idx := make([]int, len(steps))
 	for i := range idx {
@@ -210,7 +218,12 @@ func (d *Dispatcher) bulk(ctx context.Context, r *req, cmd Command) []chat.Reply
 	lines := make([]string, 0, len(steps)+2)
 	for n, i := range idx {
 		r.params.Add("g", steps[i].encode())
-		lines = append(lines, fmt.Sprintf("%d. %s", n+1, labels[i]))
+		if n < maxBulkLines {
+			lines = append(lines, fmt.Sprintf("%d. %s", n+1, labels[i]))
+		}
+	}
+	if len(idx) > maxBulkLines {
+		lines = append(lines, r.t("bulk_more", len(idx)-maxBulkLines))
 	}
 	if skipLine != "" {
 		lines = append(lines, skipLine)

@@ -77,21 +77,23 @@ func (d *Dispatcher) migrate(ctx context.Context, r *req, cmd Command) []chat.Re
 	impact := []string{r.t("migrate_effect", label, g.Node, tn.Name)}
 	ha := g.HAState != "" || st.HAManaged
 	running := st.Status == "running"
-	switch {
-	case g.Type == "qemu" && running:
+	if g.Type == "qemu" {
+		// PVE's own precondition check, so that the user hears why not before anything is sent.
 		chk, err := d.o.Fleet.CheckMigrate(ctx, g, tn.Name)
 		if err != nil {
 			return []chat.Reply{d.pveError(r, err)}
 		}
-		if len(chk.LocalResources) > 0 {
+		switch {
+		case len(chk.LocalResources) > 0:
 			return []chat.Reply{textReply(chat.SeverityWarning, r.t("migrate_local_devices", label, strings.Join(chk.LocalResources, r.t("list_sep"))))}
-		}
-		if len(chk.LocalDisks) > 0 {
+		case running && len(chk.LocalDisks) > 0:
 			return []chat.Reply{textReply(chat.SeverityWarning, r.t("migrate_local_disks", label, strings.Join(chk.LocalDisks, r.t("list_sep"))))}
-		}
-		if len(chk.Allowed) > 0 && !containsFold(chk.Allowed, tn.Name) {
+		case len(chk.Allowed) > 0 && !containsFold(chk.Allowed, tn.Name):
 			return []chat.Reply{textReply(chat.SeverityWarning, r.t("migrate_not_allowed", label, tn.Name))}
 		}
+	}
+	switch {
+	case g.Type == "qemu" && running:
 		r.params.Set("online", "1")
 		impact = append(impact, r.t("migrate_effect_online"))
 	case g.Type == "lxc" && running:

@@ -141,14 +141,21 @@ func (d *Dispatcher) nodePower(ctx context.Context, r *req, cmd Command) []chat.
 		lines = append(lines, r.t("node_effect_ha", strings.Join(ha, r.t("list_sep"))))
 	}
 	typeName := false
-	if st, err := d.o.Fleet.ClusterStatus(ctx, n.Cluster); err != nil {
+	st, err := d.o.Fleet.ClusterStatus(ctx, n.Cluster)
+	switch {
+	case err != nil:
 		lines = append(lines, r.t("node_effect_quorum_unknown"))
 		typeName = true
-	} else if st.KeepsQuorumWithout(n.Name) {
+	case st.KeepsQuorumWithout(n.Name):
 		lines = append(lines, r.t("node_effect_quorum_kept", n.Name))
-	} else {
+	default:
 		lines = append(lines, r.t("node_effect_quorum_lost", n.Name))
 		typeName = true
+	}
+	for _, m := range st.Nodes {
+		if m.Local && strings.EqualFold(m.Name, n.Name) {
+			lines = append(lines, r.t("node_effect_api", n.Name))
+		}
 	}
 	if why := d.botOn(r, n, guests); why != "" {
 		lines = append(lines, r.t("node_effect_bot", n.Name, why))

@@ -29,7 +29,7 @@ func (f *cardFleet) Nodes(context.Context) ([]pve.Node, map[string]error) {
 func (f *cardFleet) Guests(context.Context) ([]pve.Guest, map[string]error) { return f.guests, nil }
 
 func (f *cardFleet) ClusterStatus(context.Context, string) (pve.ClusterStatus, error) {
-	return pve.ClusterStatus{Quorate: true, Nodes: []pve.ClusterMember{{Name: "pve1", Online: true}, {Name: "pve2", Online: true}}}, nil
+	return pve.ClusterStatus{Quorate: true, Nodes: []pve.ClusterMember{{Name: "pve1", Online: true}, {Name: "pve2", Online: true, Local: true}}}, nil
 }
 
 func (f *cardFleet) GuestConfig(_ context.Context, g pve.Guest) (pve.GuestConfig, error) {

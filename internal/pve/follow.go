@@ -19,6 +19,7 @@ type ClusterStatus struct {
 type ClusterMember struct {
 	Name   string
 	Online bool
+	Local  bool // the node that answered: the bot's way into the cluster
 }
 
 // KeepsQuorumWithout reports whether the cluster stays quorate once node leaves. PVE's
@@ -47,6 +48,7 @@ func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 		Name    flexStr `json:"name"`
 		Online  flexNum `json:"online"`
 		Quorate flexNum `json:"quorate"`
+		Local   flexNum `json:"local"`
 	}
 	items, _, err := decodeList[entry](body)
 	if err != nil {
@@ -58,7 +60,7 @@ func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 		case "cluster":
 			out.Quorate = e.Quorate.bool()
 		case "node":
-			out.Nodes = append(out.Nodes, ClusterMember{Name: string(e.Name), Online: e.Online.bool()})
+			out.Nodes = append(out.Nodes, ClusterMember{Name: string(e.Name), Online: e.Online.bool(), Local: e.Local.bool()})
 		}
 	}
 	return out, nil

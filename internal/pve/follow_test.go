@@ -16,8 +16,8 @@ func TestClusterStatusQuorumWithout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.Quorate || len(st.Nodes) != 2 {
-		t.Fatalf("got %+v, want a quorate cluster of two nodes", st)
+	if !st.Quorate || len(st.Nodes) != 2 || !st.Nodes[0].Local || st.Nodes[1].Local {
+		t.Fatalf("got %+v, want a quorate cluster of two nodes, pve1 the local one", st)
 	}
 	// Two nodes, one vote each: either one leaving loses quorum (no QDevice).
 	if st.KeepsQuorumWithout("pve2") {
