@@ -19,8 +19,16 @@ import (
 type nodeFleet struct {
 	cardFleet
 	mu    sync.Mutex
-	posts []string
-	back  bool
+	posts   []string
+	back    bool
+	members []pve.ClusterMember // when set, the cluster's members (else two nodes)
+}
+
+func (f *nodeFleet) ClusterStatus(ctx context.Context, c string) (pve.ClusterStatus, error) {
+	if f.members != nil {
+		return pve.ClusterStatus{Quorate: true, Nodes: f.members}, nil
+	}
+	return f.cardFleet.ClusterStatus(ctx, c)
 }
 
 func (f *nodeFleet) NodePower(_ context.Context, _, node string, cmd pve.NodeCommand) error {
@@ -172,5 +180,33 @@ func TestNodePowerAccess(t *testing.T) {
 	}
 	if len(f.sent()) != 0 {
 		t.Errorf("POSTs %v, want none", f.sent())
+	}
+}
+
+// In a cluster that keeps quorum without the node, and with no sign of the bot on it, the
+// button alone reboots it: one POST, and the node is followed back.
+func TestNodeRebootKeepsQuorumButtonSuffices(t *testing.T) {
+	f := &nodeFleet{back: true, members: []pve.ClusterMember{{Name: "pve1", Online: true, Local: true}, {Name: "pve2", Online: true}, {Name: "pve3", Online: true}}}
+	d, _, note := nodeDispatcher(t, f, Options{})
+	card := say(d, "boss", "重启节点 pve2")
+	if len(card) != 1 || card[0].Kind != chat.ReplyConfirm {
+		t.Fatalf("replies %+v, want a confirmation card", card)
+	}
+	lines := strings.Join(card[0].Lines, "\n")
+	if !strings.Contains(lines, "仍保有法定票数") || strings.Contains(lines, "输入节点名") || strings.Contains(lines, "连接 PVE") {
+		t.Errorf("card lines %q: want quorum kept, no typed name, no API warning", lines)
+	}
+	rep := d.Handle(context.Background(), chat.Message{ID: "click", User: "boss", Kind: chat.KindCardClick, EventKey: card[0].Buttons[0].Key, ResponseCode: "rc"})
+	if len(rep) != 1 || !strings.Contains(rep[0].Title, "已向 pve2 发送重启命令") || rep[0].UpdateCode != "rc" {
+		t.Fatalf("click: %+v, want the sent card updating the confirmation", rep)
+	}
+	if got := f.sent(); len(got) != 1 {
+		t.Fatalf("POSTs %v, want one", got)
+	}
+	waitNote(t, note, "pve2 已重新上线")
+	// The same confirmation again: used, nothing sent.
+	again := d.Handle(context.Background(), chat.Message{ID: "click2", User: "boss", Kind: chat.KindCardClick, EventKey: card[0].Buttons[0].Key, ResponseCode: "rc2"})
+	if len(again) != 1 || len(f.sent()) != 1 {
+		t.Errorf("second click: %+v, POSTs %v; want one answer and still one POST", again, f.sent())
 	}
 }
