@@ -53,6 +53,7 @@ pve:
       protected: ["100", "tag:infra", "home/name:router"]
     - name: lab-2
       base_url: https://10.0.0.2:8006
+      web_url: https://pve-lab.example.lan/
       token_id: root@pam!x1
       token_secret: x
       insecure_skip_verify: true
@@ -143,6 +144,8 @@ func TestFull(t *testing.T) {
 		{"MaxClockSkewSet", c.WeCom.MaxClockSkewSet, true},
 		{"audit", c.Retention.Audit.Std(), 30 * 24 * time.Hour},
 		{"base_url trimmed", home.BaseURL, "https://192.168.1.10:8006"},
+		{"web_url defaults to base_url", home.WebURL, "https://192.168.1.10:8006"},
+		{"web_url trimmed", c.PVE.Clusters[1].WebURL, "https://pve-lab.example.lan"},
 		{"fingerprint normalised", []string(home.Fingerprint), []string{"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"}},
 		{"protected", home.ProtectedSel.Strings(), []string{"100", "tag:infra", "home/name:router"}},
 		{"token secret", home.TokenSecret.Value(), "11111111-2222-3333-4444-555555555555"},
@@ -487,6 +490,8 @@ func TestValidationRules(t *testing.T) {
 		{"confirm not power", func(c *Config) { c.Confirm = []string{"stop", "audit"} }, "confirm[1]", `"audit" is not a power action`},
 		{"confirm every power action", func(c *Config) { c.Confirm = slices.Clone(PowerActions) }, "", ""},
 		{"confirm_ttl", func(c *Config) { c.ConfirmTTL = 0 }, "confirm_ttl", "positive"},
+		{"web_url without scheme", func(c *Config) { c.PVE.Clusters[1].WebURL = "pve.lan:8006" }, "pve.clusters[1].web_url", "http"},
+		{"web_url with fragment", func(c *Config) { c.PVE.Clusters[1].WebURL = "https://pve.lan/#x" }, "pve.clusters[1].web_url", "fragment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -90,6 +90,9 @@ type Cluster struct {
 	Name               string     `yaml:"name"`
 	BaseURL            string     `yaml:"base_url"`  // https://host:8006, /api2/json is added by the bot
 	Endpoints          []string   `yaml:"endpoints"` // more nodes, tried in order when base_url does not answer
+	// WebURL is the PVE web UI address people open in a browser (links on cards); Load
+	// sets it to BaseURL when empty.
+	WebURL string `yaml:"web_url"`
 	TokenID            string     `yaml:"token_id"`  // user@realm!name
 	TokenSecret        Secret     `yaml:"token_secret"`
 	TokenSecretFile    string     `yaml:"token_secret_file"`
