@@ -38,7 +38,6 @@ func nodeURL(base, node string) string {
 	return base + "/" + webState("node/"+node)
 }
 
-
 // GuestWebURL returns the PVE web UI page of g (pve.clusters[].web_url, default base_url),
 // or "" when g's cluster is not configured.
 func (f *Fleet) GuestWebURL(g Guest) string {
