@@ -134,4 +134,3 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 	jb, _ := json.Marshal(y)
 	return string(ja) == string(jb)
 }
-

@@ -558,8 +558,8 @@ func TestRecordedFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 12 {
-		t.Errorf("got %d recorded files, want 12", n)
+	if n != 13 {
+		t.Errorf("got %d recorded files, want 13", n)
 	}
 	if _, err := fs.Stat(fsys, "SOURCES.md"); err != nil {
 		t.Errorf("SOURCES.md missing: %v", err)
