@@ -37,6 +37,10 @@ func TestCheckOnline(t *testing.T) {
 			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "Sys.Audit", "Datastore.Audit"}})
 			return cfg
 		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "pveum role add ChatBot", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot", "✔ WeCom"}},
+		{"token lacks the agent privilege", func(env *apptest.Env, cfg string) string {
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}})
+			return cfg
+		}, 0, []string{"! PVE home: optional privileges for addresses: missing VM.Monitor", `pveum role add ChatBotAgent --privs "VM.Monitor"`, "every online check passed"}},
 		{"wrong WeCom secret", func(_ *apptest.Env, cfg string) string {
 			return strings.Replace(cfg, apptest.CorpSecret, "not-the-secret", 1)
 		}, 1, []string{"✘ WeCom: access token", "errcode 40001", "wrong app secret"}},

@@ -596,5 +596,8 @@ func TestSeedHomeLab(t *testing.T) {
 	}
 	wantStatus(t, c.get(t, "/nodes/pve1/status"), 200, "OK")
 	wantStatus(t, c.get(t, "/cluster/status"), 200, "OK")
+	wantStatus(t, c.get(t, "/nodes/pve2/qemu/104/agent/network-get-interfaces"), 200, "OK")
+	wantStatus(t, c.get(t, "/nodes/pve1/qemu/101/agent/network-get-interfaces"), 500, "No QEMU guest agent configured")
+	wantStatus(t, c.get(t, "/nodes/pve2/lxc/103/interfaces"), 200, "OK")
 	wantStatus(t, c.post(t, "/nodes/pve2/qemu/105/status/start"), 200, "OK")
 }
