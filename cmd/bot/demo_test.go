@@ -421,6 +421,14 @@ func TestDemoInBrowser(t *testing.T) {
 		wait("a second confirmation card", `!!document.querySelector('.card.confirm button[data-key^="cancel:"]:not(:disabled)')`),
 		chromedp.Click(chromedp.CSS(`.card.confirm button[data-key^="cancel:"]:not(:disabled)`)),
 		wait("the greyed buttons", `[...document.querySelectorAll('.card.confirm .btn.done')].some(b => b.disabled && b.textContent.includes('jellyfin (103)'))`),
+		// The overview is markdown: its headings render bold, without the asterisks.
+		typeCommand("概览"),
+		wait("the overview's bold heading", `[...document.querySelectorAll('#messages .bubble.list strong')].some(s => s.textContent === '节点')`),
+		wait("no raw markdown", `![...document.querySelectorAll('#messages .msg.bot')].some(e => e.textContent.includes('**'))`),
+		// On a phone-sized screen the chat keeps most of the height.
+		chromedp.EmulateViewport(390, 844),
+		wait("a chat that fits a phone", `(() => { const c = document.querySelector('.chat').getBoundingClientRect(); return c.height > 0.6 * window.innerHeight && c.width <= window.innerWidth; })()`),
+		screenshot("phone"),
 	)
 	if err != nil {
 		t.Fatalf("browser: %v", err)
@@ -449,10 +457,11 @@ func TestDemoInBrowser(t *testing.T) {
 	saveScreenshot(t, "final", shot)
 }
 
-// saveScreenshot writes a PNG where it outlives the test and logs its path.
+// saveScreenshot writes a PNG under the test's temp dir (removed after the test; run
+// with -v to see the paths, and copy them while debugging) and logs its path.
 func saveScreenshot(t *testing.T, name string, png []byte) {
 	t.Helper()
-	f, err := os.CreateTemp("", "wecom-home-ops-console-"+name+"-*.png")
+	f, err := os.CreateTemp(t.TempDir(), "console-"+name+"-*.png")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,34 @@
   // --- rendering -------------------------------------------------------------------
   function sevClass(c) { return c.severity ? 'sev-' + c.severity : ''; }
 
+  // A link from the bot, only when it is http(s); it opens in a new tab.
+  function linkEl(link, cls) {
+    if (!link || !/^https?:\/\//i.test(link.url || '')) return null;
+    const a = el('a', cls, link.text || link.url);
+    a.href = link.url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    return a;
+  }
+
+  // The markdown WeCom renders in markdown messages, and only there: **bold**, `code`,
+  // and "> " quotes. Everything stays text (textContent); nothing becomes markup.
+  function mdLine(line) {
+    const quote = line.startsWith('> ');
+    const d = el('div', quote ? 'quote' : 'line');
+    const text = quote ? line.slice(2) : line;
+    const re = /\*\*([^*]+)\*\*|`([^`]+)`/g;
+    let last = 0;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) d.append(document.createTextNode(text.slice(last, m.index)));
+      d.append(m[1] !== undefined ? el('strong', '', m[1]) : el('code', '', m[2]));
+      last = re.lastIndex;
+    }
+    if (last < text.length) d.append(document.createTextNode(text.slice(last)));
+    return d;
+  }
+
   function renderCard(entry) {
     const c = entry.card;
     // The source line as WeCom's card shows it: the severity, else "please confirm".
@@ -76,6 +104,8 @@
     }
     if (lines.length) card.append(el('div', 'sub', lines.join('\n')));
     if (c.footer) card.append(el('div', 'c-foot', c.footer));
+    const link = linkEl(c.link, 'c-link');
+    if (link) card.append(link);
     if (c.done) {
       const b = el('div', 'buttons');
       const d = el('button', 'btn done', c.done);
@@ -105,8 +135,10 @@
     for (const f of c.fields || []) {
       b.append(el('div', c.form === 'list' ? 'quote' : 'line', f.label ? f.label + (L === T.zh ? '：' : ': ') + f.value : f.value));
     }
-    for (const line of c.lines || []) b.append(el('div', 'line', line));
+    for (const line of c.lines || []) b.append(c.form === 'list' ? mdLine(line) : el('div', 'line', line));
     if (c.footer) b.append(el('div', 'foot', c.footer));
+    const link = linkEl(c.link, 'b-link');
+    if (link) b.append(link);
     return b;
   }
 
