@@ -104,7 +104,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	if replier == nil {
 		a.wecom, err = wecom.NewClient(wecom.ClientConfig{
 			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
-			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now,
+			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now, Observe: a.observeWeCom,
 		}, log.Named("wecom"))
 		if err != nil {
 			return nil, fmt.Errorf("app: wecom client: %w", err)

@@ -56,7 +56,7 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 	}
 	client, err := wecom.NewClient(wecom.ClientConfig{
 		CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
-		BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: a.o.WeComHTTPClient, Now: a.o.Now,
+		BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: a.o.WeComHTTPClient, Now: a.o.Now, Observe: a.observeWeCom,
 	}, log.Named("wecom"))
 	if err != nil {
 		return nil, fmt.Errorf("app: push: wecom client: %w", err)
