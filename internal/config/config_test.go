@@ -293,7 +293,12 @@ func TestSyntaxErrors(t *testing.T) {
 		wantLine  int
 		wantMsg   string
 	}{
-		{"bad indent", "server:\n  listen: a\n bad: b\n", 2, "did not find expected key"},
+		{"bad indent", "server:\n  listen: a\n bad: b\n", 3, "did not find expected key"},
+		// yaml.v3 names the line where the enclosing block starts; the bot names the line
+		// that is wrong.
+		{"bad indent deep in a block", "wecom:\n  agent_id: 1\n\n  # the app\n  secret: x\n  token: y\n\n" +
+			"  reply_mode: card\n corp_id: ww1\n  encoding_aes_key: z\n", 9, "did not find expected key (in the block that starts at line"},
+		{"bad indent in a list item", "users:\n  - id: a\n    role: admin\n\n  # b\n  - id: b\n    scope: []\n   role: viewer\n", 8, "did not find expected"},
 		{"duplicate key", minimal + "language: zh\nlanguage: en\n", 8, "language: given twice (first at line 7)"},
 		{"duplicate role", minimal + "roles:\n  a: {allow: []}\n  a: {allow: [list]}\n", 9, "roles.a: given twice (first at line 8)"},
 		{"two documents", minimal + "---\nlanguage: en\n", 7, "only one YAML document"},
