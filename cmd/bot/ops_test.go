@@ -174,3 +174,20 @@ func TestMenuSync(t *testing.T) {
 		})
 	}
 }
+
+// serve without a config file says which file it looked for and how to give one.
+func TestServeWithoutConfigSaysWhatToDo(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "config.yaml")
+	code, _, errOut := runBot(t, "serve", "-config", missing)
+	if code != 1 {
+		t.Errorf("exit = %d, want 1", code)
+	}
+	for _, w := range []string{"no config file at " + missing, "-config", "configs/config.example.yaml", "bot demo"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+	if strings.Contains(errOut, "open: open") {
+		t.Errorf("stderr doubles the cause:\n%s", errOut)
+	}
+}
