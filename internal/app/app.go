@@ -20,6 +20,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/console"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/inbox"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/notify"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
@@ -41,6 +42,11 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Replier replaces the WeCom replier (the local console).
 	Replier chat.Replier
+	// PushSender, when set, receives scheduled reports and alerts instead of WeCom (the
+	// demo's group chat pane in the console; see NewWithConsole's PushToConsole).
+	PushSender notify.Sender
+	// PushToConsole makes NewWithConsole send pushes to the console's group panes.
+	PushToConsole bool
 	// ReplyBackoff overrides the first pause before a reply WeCom refused is tried again
 	// (tests).
 	ReplyBackoff time.Duration

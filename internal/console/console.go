@@ -49,6 +49,8 @@ type Options struct {
 	MaxEntries int
 	// MaxWait bounds a long poll of /api/messages (default 5s, below the bot's 10s write timeout).
 	MaxWait time.Duration
+	// Actions are extra buttons on the page (the demo's "pve2 goes offline").
+	Actions []Action
 }
 
 // Source is the chat.Message.Source of everything the console sends: when `serve` mounts
@@ -139,7 +141,8 @@ type Console struct {
 	inbox   Inbox
 	audit   AuditLog
 	seq     int64
-	threads map[string]*thread // lower-case user id
+	threads map[string]*thread // lower-case user id; group chats as GroupPrefix+name
+	groups  []string           // group chats with a pane, in order of appearance
 	changed chan struct{}      // closed and replaced on every change
 }
 

@@ -558,7 +558,7 @@ func TestCardOfMarkdownAndLinks(t *testing.T) {
 	}
 	for _, kind := range []chat.ReplyKind{chat.ReplyText, chat.ReplyCard} {
 		c := cardOf(chat.Reply{Kind: kind, Title: "**t**", Lines: lines, Footer: "**f**", Fields: []chat.Field{{Label: "**k**", Value: "**v**"}}})
-		for _, s := range append(append([]string{c.Title, c.Footer, c.Fields[0].Label, c.Fields[0].Value}), c.Lines...) {
+		for _, s := range append([]string{c.Title, c.Footer, c.Fields[0].Label, c.Fields[0].Value}, c.Lines...) {
 			if strings.Contains(s, "**") {
 				t.Errorf("%s reply shows %q, want no ** (WeCom shows them raw there)", kind, s)
 			}
