@@ -57,8 +57,11 @@ type Options struct {
 	// TaskDuration is how long a worker task stays running. 0 means 50ms; negative means the
 	// task is finished as soon as it is created.
 	TaskDuration time.Duration
-	// HADelay is how long after its hastart/hastop task an HA-managed guest changes state.
-	HADelay time.Duration
+	// HARound is the length of the HA manager's CRM and LRM rounds. 0 means 10 s, as in PVE
+	// (pve-ha-manager CRM.pm/LRM.pm $max_time); negative means rounds run only when a test
+	// calls RunHARound. A request queued by a hastart/hastop task is taken up by the CRM in
+	// its next round and carried out by the LRM in the round after.
+	HARound time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// StringLXCVMID sends vmid as a string in /nodes/{n}/lxc, as PVE < 8.2 did.
@@ -92,6 +95,9 @@ type Guest struct {
 	Tags     []string
 	Template bool
 	HA       bool   // managed by the HA stack: start/stop/shutdown go through hastart/hastop
+	// HAIgnored is an HA resource in state "ignored": /cluster/resources shows hastate
+	// "ignored", status/current says ha.managed 0 and actions go direct (Config.pm).
+	HAIgnored bool
 	Lock     string // e.g. "backup": actions fail in the task with "VM is locked (backup)"
 	Paused   bool
 	CPU      float64 // usage 0..1 while running
@@ -135,7 +141,15 @@ type nodeState struct {
 type guestState struct {
 	Guest
 	bootAt  time.Time // valid while running
-	hastate string    // "started"/"stopped" for HA guests
+	hastate string    // the CRM's service state for HA guests: started, stopped, request_stop, error
+	haReq   *haRequest
+}
+
+// haRequest is a start or stop the HA stack has been asked for and not yet carried out.
+type haRequest struct {
+	want    string // "started" or "stopped"
+	timeout int    // the shutdown timeout given to hastop; 0 = hard stop
+	crmSeen bool   // the CRM has taken it up; the LRM acts in the next round
 }
 
 type token struct {
@@ -181,6 +195,8 @@ type Server struct {
 	tasks       []*task
 	taskByUPID  map[string]*task
 	events      []*event
+	haNext      time.Time // when the next HA round is due (HARound > 0)
+	haIdle      bool      // no CRM master: HA requests are never acted on
 	seq         int
 	pid         uint32
 	requests    []Request
@@ -200,6 +216,9 @@ func New(opts Options) *Server {
 	if opts.ClusterName == "" {
 		opts.ClusterName = "homelab"
 	}
+	if opts.HARound == 0 {
+		opts.HARound = 10 * time.Second
+	}
 	s := &Server{
 		opts:        opts,
 		now:         opts.Now,
@@ -214,6 +233,7 @@ func New(opts Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.haNext = s.now().Add(opts.HARound)
 	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	scheme := "http://"
 	if opts.TLS {
@@ -304,7 +324,10 @@ func (s *Server) AddGuest(g Guest) {
 	if g.Status == "running" {
 		gs.bootAt = s.now().Add(-time.Duration(g.Uptime) * time.Second)
 	}
-	if g.HA {
+	switch {
+	case g.HAIgnored:
+		gs.HA, gs.hastate = false, "ignored"
+	case g.HA:
 		gs.hastate = "stopped"
 		if g.Status == "running" {
 			gs.hastate = "started"
@@ -481,13 +504,34 @@ func RecordedFS() fs.FS {
 	return sub
 }
 
-// advanceLocked applies every task end and HA flip that is due.
+// advanceLocked applies every task end and HA round that is due, in time order.
 func (s *Server) advanceLocked() {
 	now := s.now()
-	for len(s.events) > 0 && !s.events[0].due.After(now) {
-		e := s.events[0]
-		s.events = s.events[1:]
-		e.apply()
+	for {
+		round := s.opts.HARound > 0 && !s.haNext.After(now)
+		ev := len(s.events) > 0 && !s.events[0].due.After(now)
+		switch {
+		case ev && (!round || !s.events[0].due.After(s.haNext)):
+			e := s.events[0]
+			s.events = s.events[1:]
+			e.apply()
+		case round:
+			if !s.haPendingLocked() {
+				// Nothing for the HA stack to do: skip the idle rounds up to now or the
+				// next event, whichever comes first.
+				limit := now
+				if ev {
+					limit = s.events[0].due
+				}
+				n := limit.Sub(s.haNext)/s.opts.HARound + 1
+				s.haNext = s.haNext.Add(n * s.opts.HARound)
+				continue
+			}
+			s.haRoundLocked()
+			s.haNext = s.haNext.Add(s.opts.HARound)
+		default:
+			return
+		}
 	}
 }
 

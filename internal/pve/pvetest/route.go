@@ -225,7 +225,7 @@ func (s *Server) guestEntryLocked(g *guestState) map[string]any {
 	if g.Lock != "" {
 		e["lock"] = g.Lock
 	}
-	if g.HA {
+	if g.hastate != "" {
 		e["hastate"] = g.hastate
 	}
 	return e

@@ -567,7 +567,7 @@ func TestRecordedFS(t *testing.T) {
 }
 
 func TestSeedHomeLab(t *testing.T) {
-	s := New(Options{HADelay: time.Millisecond})
+	s := New(Options{})
 	defer s.Close()
 	SeedHomeLab(s)
 	c := newClient(s)
