@@ -94,19 +94,19 @@ type Guest struct {
 	Pool     string
 	Tags     []string
 	Template bool
-	HA       bool   // managed by the HA stack: start/stop/shutdown go through hastart/hastop
+	HA       bool // managed by the HA stack: start/stop/shutdown go through hastart/hastop
 	// HAIgnored is an HA resource in state "ignored": /cluster/resources shows hastate
 	// "ignored", status/current says ha.managed 0 and actions go direct (Config.pm).
 	HAIgnored bool
-	Lock     string // e.g. "backup": actions fail in the task with "VM is locked (backup)"
-	Paused   bool
-	CPU      float64 // usage 0..1 while running
-	MaxCPU   int
-	Mem      uint64 // used while running
-	MaxMem   uint64
-	Disk     uint64
-	MaxDisk  uint64
-	Uptime   int64 // seconds while running; it keeps counting
+	Lock      string // e.g. "backup": actions fail in the task with "VM is locked (backup)"
+	Paused    bool
+	CPU       float64 // usage 0..1 while running
+	MaxCPU    int
+	Mem       uint64 // used while running
+	MaxMem    uint64
+	Disk      uint64
+	MaxDisk   uint64
+	Uptime    int64 // seconds while running; it keeps counting
 }
 
 // Storage is one storage on one node. Node "" means a shared storage present on every node.
