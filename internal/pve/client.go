@@ -511,11 +511,21 @@ func (c *Client) Wait(ctx context.Context, g Guest, upid string) (TaskResult, er
 		}
 	}
 	res.Settled = true
-	if res.OK {
-		res.FinalState = impliedState(u.Type)
-		if u.Type == "hastart" || u.Type == "hastop" {
-			res.FinalState, res.Settled = c.followHA(wctx, g, u.Type)
+	switch {
+	case !res.OK && strings.HasPrefix(res.Exit, "command '"):
+		// run_command reports only the exit code; what went wrong is in the log.
+		res.Reason = c.taskLogReason(wctx, u.Node, upid, op)
+	case res.OK && (u.Type == "hastart" || u.Type == "hastop"):
+		// The task only handed the request to the HA manager, which acts in its next
+		// rounds: the result is the guest's state, which the caller follows (HABound).
+		res.HA = true
+		res.FinalState = "unknown"
+		if st, err := c.GuestStatus(wctx, g); err == nil {
+			res.FinalState = st.Status
 		}
+		res.Settled = res.FinalState == haWant(u.Type)
+	case res.OK:
+		res.FinalState = impliedState(u.Type)
 	}
 	res.Duration = c.o.Now().Sub(began)
 	c.log.Info("PVE task ended", zap.String("upid", upid), zap.String("exit", res.Exit), zap.String("final", res.FinalState))
@@ -529,27 +539,34 @@ func (c *Client) waitTimeout(ctx context.Context, op string, cause error) error 
 	return &Error{Kind: KindTimeout, Cluster: c.name, Op: op, Reason: "task still running; it may finish later", Err: cause}
 }
 
-// followHA polls the guest until it reaches the state an HA task asked for.
-func (c *Client) followHA(ctx context.Context, g Guest, typ string) (state string, settled bool) {
-	want := "running"
-	if typ == "hastop" {
-		want = "stopped"
+// taskLogReason reads a failed task's log (GET …/tasks/{upid}/log) and returns its last line
+// before "TASK ERROR", or "" when the log cannot be read.
+func (c *Client) taskLogReason(ctx context.Context, node, upid, op string) string {
+	body, err := c.get(ctx, "/nodes/"+url.PathEscape(node)+"/tasks/"+url.PathEscape(upid)+"/log", url.Values{"limit": {"500"}}, op)
+	if err != nil {
+		c.log.Info("could not read a failed task's log", zap.String("upid", upid), zap.Error(err))
+		return ""
 	}
-	fctx, cancel := context.WithTimeout(ctx, c.o.HAFollow)
-	defer cancel()
-	state = "unknown"
-	for {
-		st, err := c.GuestStatus(fctx, g)
-		if err == nil {
-			state = st.Status
-			if state == want {
-				return state, true
-			}
-		}
-		if sleepCtx(fctx, c.o.PollInterval) != nil {
-			return state, false
+	rows, _, err := decodeList[struct {
+		T flexStr `json:"t"`
+	}](body)
+	if err != nil {
+		return ""
+	}
+	for i := len(rows) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(string(rows[i].T))
+		if line != "" && !strings.HasPrefix(line, "TASK ") && line != "no content" {
+			return line
 		}
 	}
+	return ""
+}
+
+func haWant(taskType string) string {
+	if taskType == "hastop" {
+		return "stopped"
+	}
+	return "running"
 }
 
 func impliedState(taskType string) string {

@@ -47,8 +47,7 @@ func fake(t testing.TB, o pvetest.Options, acl map[string][]string) *pvetest.Ser
 func e2eClient(t testing.TB, s *pvetest.Server, edit func(*clusterSpec, *Options)) *Client {
 	t.Helper()
 	spec := clusterSpec{Name: "home", BaseURL: s.URL(), TokenID: e2eToken, TokenSecret: e2eSecret}
-	o := Options{Timeout: 2 * time.Second, TaskTimeout: 2 * time.Second, PollInterval: 2 * time.Millisecond,
-		HAFollow: time.Second}
+	o := Options{Timeout: 2 * time.Second, TaskTimeout: 2 * time.Second, PollInterval: 2 * time.Millisecond}
 	if tt, ok := t.(*testing.T); ok {
 		o.Logger = zaptestLogger(tt)
 	}
@@ -191,7 +190,7 @@ func TestHAGuests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.action), func(t *testing.T) {
-			s := fake(t, pvetest.Options{HADelay: 20 * time.Millisecond}, nil)
+			s := fake(t, pvetest.Options{HARound: -1, TaskDuration: -1}, nil)
 			s.AddGuest(pvetest.Guest{VMID: 102, Name: "homeassistant", Node: "pve1", Type: "qemu", Status: tt.from, HA: true})
 			c := e2eClient(t, s, nil)
 			ctx := context.Background()
@@ -213,15 +212,39 @@ func TestHAGuests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !res.OK || res.FinalState != tt.wantState || !res.Settled {
-				t.Errorf("got %+v, want OK, final %s, settled", res, tt.wantState)
+			if !res.OK || !res.HA || res.FinalState != tt.from || res.Settled {
+				t.Errorf("got %+v, want OK, HA, still %s, not settled", res, tt.from)
 			}
+			s.RunHARound() // the CRM takes the request up
+			s.RunHARound() // the LRM carries it out
 			st, err := c.GuestStatus(ctx, g)
 			if err != nil || !st.HAManaged || st.Status != tt.wantState {
 				t.Errorf("got status %+v, %v; want HA-managed %s", st, err, tt.wantState)
 			}
 		})
 	}
+	t.Run("error state", func(t *testing.T) {
+		s := fake(t, pvetest.Options{HARound: -1, TaskDuration: -1}, nil)
+		s.AddGuest(pvetest.Guest{VMID: 102, Name: "homeassistant", Node: "pve1", Type: "qemu", Status: "running", HA: true})
+		s.SetHAError(102)
+		c := e2eClient(t, s, nil)
+		ctx := context.Background()
+		g, err := c.find(ctx, 102)
+		if err != nil {
+			t.Fatal(err)
+		}
+		upid, err := c.Do(ctx, g, ActionShutdown)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Wait(ctx, g, upid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.OK || !strings.Contains(res.Reason, "in error state, must be disabled and fixed first") {
+			t.Errorf("got %+v, want the reason from the task log", res)
+		}
+	})
 }
 
 func TestFailuresAgainstFake(t *testing.T) {
