@@ -39,6 +39,10 @@ func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Repl
 	if g.Type == "lxc" && action == "reset" {
 		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_reset"))}
 	}
+	if g.Type == "lxc" && (action == "suspend" || action == "resume") {
+		// PVE's CT suspend is an experimental CRIU checkpoint that leaves it stopped.
+		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_suspend"))}
+	}
 	sub := g.Subject()
 	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed || !r.s.policy.Visible(r.user.ID, sub) {
 		if dec.Allowed { // invisible guests read as unknown ones
@@ -79,9 +83,15 @@ func alreadyThere(r *req, st pve.GuestStatus, action string) (string, bool) {
 		if st.Status == "stopped" {
 			return r.t("already", label, stateWord(r.s.lang, "stopped")), true
 		}
+		if action == "shutdown" && paused {
+			return r.t("paused_cannot", label, actionWord(r.s.lang, action)), true
+		}
 	case "reboot", "reset", "suspend":
 		if st.Status == "stopped" {
 			return r.t("not_running", label, actionWord(r.s.lang, action)), true
+		}
+		if action == "reboot" && paused {
+			return r.t("paused_cannot", label, actionWord(r.s.lang, action)), true
 		}
 		if action == "suspend" && paused {
 			return r.t("already", label, stateWord(r.s.lang, "paused")), true
@@ -519,6 +529,9 @@ func (d *Dispatcher) actionFailed(r *req, g pve.Guest, action string, err error)
 	if errors.As(err, &pe) {
 		if rep, ok := alreadyFromPVE(r, g, action, pe.Reason); ok {
 			return rep
+		}
+		if strings.Contains(pe.Reason, "VM is paused - cannot shutdown") {
+			return textReply(chat.SeverityWarning, r.t("paused_cannot", guestLabel(r, g), actionWord(r.s.lang, action)))
 		}
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,

@@ -227,3 +227,46 @@ func TestHAFailuresSayWhy(t *testing.T) {
 		}
 	})
 }
+
+// A paused VM reads as paused in the list, the summary and its card, and a shutdown or
+// reboot of it is answered in words instead of PVE's "VM is paused - cannot shutdown".
+func TestPausedVM(t *testing.T) {
+	b := newPVEBench(t, pvetest.Options{}, nil)
+	b.pv.AddGuest(pvetest.Guest{VMID: 104, Name: "docker-host", Node: "pve2", Status: "running", Paused: true, MaxMem: 8 << 30, Mem: 7 << 30})
+	for _, cmd := range []string{"vm list docker", "vm status docker-host", "status"} {
+		got := b.say(t, cmd)
+		if !strings.Contains(got, "已暂停") {
+			t.Errorf("%s: got %q, want the VM shown as paused", cmd, got)
+		}
+		if cmd == "vm list docker" && strings.Contains(got, "🟢") {
+			t.Errorf("%s: got %q, a paused VM is not 🟢", cmd, got)
+		}
+	}
+	for _, cmd := range []string{"vm shutdown docker-host", "vm reboot docker-host"} {
+		got := b.say(t, cmd)
+		if !strings.Contains(got, "已暂停，无法") || strings.Contains(got, "VM is paused") {
+			t.Errorf("%s: got %q, want it said in words", cmd, got)
+		}
+	}
+	if n := b.pv.Count("POST", "/nodes/pve2/qemu/104/status/"); n != 0 {
+		t.Errorf("got %d POSTs, want none", n)
+	}
+}
+
+// A CT "suspend" in PVE is a CRIU checkpoint that stops the container: the bot refuses it
+// with the reason instead of reporting a paused container.
+func TestContainerSuspendRefused(t *testing.T) {
+	b := newPVEBench(t, pvetest.Options{}, nil)
+	for _, cmd := range []string{"ct suspend jellyfin", "ct resume jellyfin"} {
+		got := b.say(t, cmd)
+		if !strings.Contains(got, "CRIU") || strings.Contains(got, "✅") {
+			t.Errorf("%s: got %q, want a refusal with the reason", cmd, got)
+		}
+	}
+	if n := b.pv.Count("POST", "/nodes/pve2/lxc/103/status/"); n != 0 {
+		t.Errorf("got %d POSTs, want none", n)
+	}
+	if g, _ := b.pv.Guest(103); g.Status != "running" {
+		t.Errorf("jellyfin is %s", g.Status)
+	}
+}

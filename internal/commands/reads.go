@@ -103,6 +103,8 @@ func statusIcon(status string) string {
 		return "🟢"
 	case "stopped":
 		return "⚪"
+	case "paused", "suspended", "prelaunch":
+		return "⏸️"
 	}
 	return "❓"
 }
@@ -176,16 +178,19 @@ func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
 	nodes, nerrs := d.o.Fleet.Nodes(ctx)
 	guests, gerrs := d.visibleGuests(ctx, r)
 	stor, _ := d.o.Fleet.Storage(ctx)
-	type counts struct{ run, stop int }
+	type counts struct{ run, stop, paused int }
 	per := map[string]*counts{}
 	for _, g := range guests {
 		k := g.Cluster + "/" + g.Node
 		if per[k] == nil {
 			per[k] = &counts{}
 		}
-		if g.Status == "running" {
+		switch {
+		case g.Status == "running":
 			per[k].run++
-		} else if !g.Template {
+		case g.Status == "paused" || g.Status == "suspended" || g.Status == "prelaunch":
+			per[k].paused++
+		case !g.Template:
 			per[k].stop++
 		}
 	}
@@ -197,7 +202,11 @@ func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
 		if c == nil {
 			c = &counts{}
 		}
-		lines = append(lines, nodeLine(r, n)+" · "+r.t("guest_counts", c.run, c.stop))
+		line := nodeLine(r, n) + " · " + r.t("guest_counts", c.run, c.stop)
+		if c.paused > 0 {
+			line += r.t("guest_counts_paused", c.paused)
+		}
+		lines = append(lines, line)
 	}
 	if len(stor) > 0 {
 		lines = append(lines, "**"+r.t("h_storage")+"**")

@@ -107,6 +107,9 @@ var catalogZH = map[string]string{
 	"recover_unknown":         "机器人在发送“%s %s”时中断，无法确定 PVE 是否已执行，请用“状态”查看",
 	"wrong_kind":              "%s 是%s，与命令指定的类型不符",
 	"ct_no_reset":             "容器不能重置",
+	"ct_no_suspend":           "容器不支持暂停/恢复：PVE 的容器暂停是实验性的 CRIU 检查点，完成后容器是停止的。请用“关机”和“启动”",
+	"paused_cannot":           "%s 已暂停，无法%s：请先“恢复”，或用“强制关机”",
+	"guest_counts_paused":     "，%d 已暂停",
 
 	// refusals and errors
 	"unknown_user":    "你还不能使用这个机器人。你的 UserID 是 %s，请把它发给管理员添加",
@@ -307,6 +310,9 @@ var catalogEN = map[string]string{
 	"recover_unknown":         "The bot was interrupted while sending \"%s %s\" and cannot tell whether PVE ran it; check with status",
 	"wrong_kind":              "%s is a %s, not the kind the command names",
 	"ct_no_reset":             "Containers cannot be reset",
+	"ct_no_suspend":           "Containers cannot be suspended or resumed here: PVE's container suspend is an experimental CRIU checkpoint that leaves the container stopped. Use shutdown and start",
+	"paused_cannot":           "%s is paused and cannot %s: resume it first, or use stop",
+	"guest_counts_paused":     ", %d paused",
 
 	"unknown_user":    "You may not use this bot yet. Your UserID is %s: send it to an admin to be added",
 	"unknown_command": "Unknown command",

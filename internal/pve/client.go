@@ -573,9 +573,9 @@ func impliedState(taskType string) string {
 	switch taskType {
 	case "qmstart", "vzstart", "qmresume", "vzresume", "qmreboot", "vzreboot", "qmreset":
 		return "running"
-	case "qmstop", "vzstop", "qmshutdown", "vzshutdown":
+	case "qmstop", "vzstop", "qmshutdown", "vzshutdown", "vzsuspend": // a CT checkpoint stops it
 		return "stopped"
-	case "qmpause", "vzsuspend":
+	case "qmpause":
 		return "paused"
 	case "qmsuspend":
 		return "suspended"

@@ -84,21 +84,20 @@ func TestActionsEveryState(t *testing.T) {
 	tests["qemu/paused"] = map[string]want{
 		"start": {taskErr: "VM 101 already running", status: "running", paused: true}, "stop": ok("stopped", false),
 		"shutdown": {syncErr: "VM is paused - cannot shutdown", status: "running", paused: true},
-		"reboot":   ok("running", false), "reset": ok("running", false), "suspend": ok("running", true), "resume": ok("running", false)}
+		"reboot":   {syncErr: "VM is paused - cannot shutdown", status: "running", paused: true},
+		"reset":    ok("running", false), "suspend": ok("running", true), "resume": ok("running", false)}
+	// A CT suspend is a CRIU checkpoint that stops it; resume restores a stopped CT.
 	tests["lxc/running"] = map[string]want{
 		"start": {syncErr: "CT 101 already running", status: "running"}, "stop": ok("stopped", false), "shutdown": ok("stopped", false),
-		"reboot": ok("running", false), "reset": {noPost: true, status: "running"}, "suspend": ok("running", true),
+		"reboot": ok("running", false), "reset": {noPost: true, status: "running"}, "suspend": ok("stopped", false),
 		"resume": {syncErr: "CT 101 already running", status: "running"}}
 	tests["lxc/stopped"] = map[string]want{
 		"start": ok("running", false), "stop": {syncErr: "CT 101 not running", status: "stopped"}, "shutdown": {syncErr: "CT 101 not running", status: "stopped"},
 		"reboot": {syncErr: "VM 101 not running", status: "stopped"}, "reset": {noPost: true, status: "stopped"},
-		"suspend": {syncErr: "CT 101 not running", status: "stopped"}, "resume": {syncErr: "CT 101 not running", status: "stopped"}}
-	tests["lxc/paused"] = map[string]want{
-		"start": {syncErr: "CT 101 already running", status: "running", paused: true}, "stop": ok("stopped", false), "shutdown": ok("stopped", false),
-		"reboot": ok("running", false), "reset": {noPost: true, status: "running", paused: true}, "suspend": ok("running", true), "resume": ok("running", false)}
+		"suspend": {syncErr: "CT 101 not running", status: "stopped"}, "resume": ok("running", false)}
 
 	for _, format := range formats {
-		for _, typState := range []string{"qemu/running", "qemu/stopped", "qemu/paused", "lxc/running", "lxc/stopped", "lxc/paused"} {
+		for _, typState := range []string{"qemu/running", "qemu/stopped", "qemu/paused", "lxc/running", "lxc/stopped"} {
 			for _, a := range Actions {
 				w := tests[typState][string(a)]
 				t.Run(format.name+"/"+typState+"/"+string(a), func(t *testing.T) {

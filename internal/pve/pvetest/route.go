@@ -207,6 +207,11 @@ func (s *Server) guestEntryLocked(g *guestState) map[string]any {
 	running := g.Status == "running"
 	e["name"] = g.Name
 	e["status"] = g.Status
+	if g.Type == "qemu" && running && g.Paused {
+		// pvestatd feeds the RRD with qmpstatus when it has one (pvestatd.pm
+		// update_qemu_status: $d->{qmpstatus} || $d->{status}).
+		e["status"] = "paused"
+	}
 	e["template"] = b2i(g.Template)
 	e["maxcpu"] = g.MaxCPU
 	e["maxmem"] = g.MaxMem

@@ -51,7 +51,7 @@ func TestStateTable(t *testing.T) {
 		{typ: "qemu", action: "shutdown", from: paused, form: url.Values{"forceStop": {"1"}}, taskType: "qmshutdown", exit: "OK", to: stopped},
 		{typ: "qemu", action: "shutdown", from: lockedR, taskType: "qmshutdown", exit: "VM is locked (backup)", to: lockedR},
 		{typ: "qemu", action: "reboot", from: running, taskType: "qmreboot", exit: "OK", to: running},
-		{typ: "qemu", action: "reboot", from: paused, taskType: "qmreboot", exit: "OK", to: running},
+		{typ: "qemu", action: "reboot", from: paused, status: 500, reason: "VM is paused - cannot shutdown"},
 		{typ: "qemu", action: "reboot", from: stopped, status: 500, reason: "VM 101 not running"},
 		{typ: "qemu", action: "reboot", from: lockedR, taskType: "qmreboot", exit: "VM is locked (backup)", to: lockedR},
 		{typ: "qemu", action: "reset", from: running, taskType: "qmreset", exit: "OK", to: running},
@@ -77,11 +77,11 @@ func TestStateTable(t *testing.T) {
 		{typ: "lxc", action: "reboot", from: running, taskType: "vzreboot", exit: "OK", to: running},
 		{typ: "lxc", action: "reboot", from: stopped, status: 500, reason: "VM 101 not running"},
 		{typ: "lxc", action: "reset", from: running, status: 501, reason: "Method 'POST /nodes/pve1/lxc/101/status/reset' not implemented"},
-		{typ: "lxc", action: "suspend", from: running, taskType: "vzsuspend", exit: "OK", to: paused},
+		// CT suspend is a CRIU checkpoint that stops the container; resume restores a stopped one.
+		{typ: "lxc", action: "suspend", from: running, taskType: "vzsuspend", exit: "OK", to: stopped},
 		{typ: "lxc", action: "suspend", from: stopped, status: 500, reason: "CT 101 not running"},
-		{typ: "lxc", action: "resume", from: paused, taskType: "vzresume", exit: "OK", to: running},
+		{typ: "lxc", action: "resume", from: stopped, taskType: "vzresume", exit: "OK", to: running},
 		{typ: "lxc", action: "resume", from: running, status: 500, reason: "CT 101 already running"},
-		{typ: "lxc", action: "resume", from: stopped, status: 500, reason: "CT 101 not running"},
 	}
 	for _, tt := range tests {
 		name := fmt.Sprintf("%s/%s/%s", tt.typ, tt.action, describe(tt.from.status, tt.from.paused, tt.from.template, tt.from.lock))

@@ -119,6 +119,9 @@ func (s *Server) planLocked(c *call, g *guestState, action string) plan {
 			p.effect = stop
 		}
 	case "reboot", "reset":
+		if action == "reboot" && qemu && running && g.Paused {
+			return plan{syncErr: "VM is paused - cannot shutdown"} // Qemu.pm, before "not running"
+		}
 		if !running {
 			return plan{syncErr: fmt.Sprintf("VM %d not running", g.VMID)}
 		}
@@ -137,11 +140,12 @@ func (s *Server) planLocked(c *call, g *guestState, action string) plan {
 			}
 			p.typ = "qmsuspend"
 			p.effect = func() { g.Status, g.Paused, g.Lock = "stopped", false, "suspended" }
-		} else {
-			if qemu {
-				p.typ = "qmpause"
-			}
+		} else if qemu {
+			p.typ = "qmpause"
 			p.effect = func() { g.Paused = true }
+		} else {
+			// lxc-checkpoint -s: dump the container and stop it (LXC/Status.pm vm_suspend).
+			p.effect = stop
 		}
 		if locked {
 			p.exit, p.effect = lockErr, nil
@@ -151,13 +155,11 @@ func (s *Server) planLocked(c *call, g *guestState, action string) plan {
 		switch {
 		case qemu && !running && !hibernated:
 			return plan{syncErr: fmt.Sprintf("VM %d not running", g.VMID)}
-		case !qemu && !running:
-			return plan{syncErr: fmt.Sprintf("CT %d not running", g.VMID)}
-		case !qemu && !g.Paused:
+		case !qemu && running:
 			return plan{syncErr: fmt.Sprintf("CT %d already running", g.VMID)}
 		}
 		switch {
-		case hibernated:
+		case hibernated, !qemu: // lxc-checkpoint -r restores a stopped container
 			p.effect = start
 		case running && !g.Paused:
 			// qemu-server vm_resume: "job done, go home"
