@@ -270,3 +270,17 @@ func TestContainerSuspendRefused(t *testing.T) {
 		t.Errorf("jellyfin is %s", g.Status)
 	}
 }
+
+// Without quorum PVE refuses only start: the bot says that, and a shutdown still works.
+func TestNoQuorumRefusesOnlyStart(t *testing.T) {
+	b := newPVEBench(t, pvetest.Options{}, nil)
+	b.pv.SetQuorum(false)
+	got := b.say(t, "vm start dev-ubuntu")
+	if !strings.Contains(got, "拒绝启动") || !strings.Contains(got, "关机") {
+		t.Errorf("start: got %q, want start refused and shutdown still possible", got)
+	}
+	got = b.say(t, "vm shutdown docker-host")
+	if !strings.Contains(got, "✅") {
+		t.Errorf("shutdown: got %q, want it done", got)
+	}
+}

@@ -399,8 +399,9 @@ func (s *Server) SetNodeOnline(node string, online bool) {
 	}
 }
 
-// SetQuorum sets whether the cluster is quorate. Without quorum every POST fails with
-// 500 "cluster not ready - no quorum?"; reads keep working.
+// SetQuorum sets whether the cluster is quorate. Without quorum a start fails with
+// 500 "cluster not ready - no quorum?"; stop, shutdown and the other actions and all reads
+// keep working, as in PVE.
 func (s *Server) SetQuorum(ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

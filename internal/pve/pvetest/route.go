@@ -104,7 +104,9 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		if !s.check(c, "/vms/"+rest[1], priv) || !s.reachable(c, node) || !s.verifyParams(c, key) {
 			return
 		}
-		if post && !s.quorate(c) {
+		if post && action == "start" && !s.quorate(c) {
+			// Only start calls check_cfs_quorum (Qemu.pm, LXC/Status.pm); stop, shutdown
+			// and the others run without quorum.
 			return
 		}
 		if !s.guestExists(c, node, typ, vmid) {

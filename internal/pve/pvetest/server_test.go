@@ -249,8 +249,10 @@ func TestUnknownGuestsAndPaths(t *testing.T) {
 func TestQuorumLoss(t *testing.T) {
 	s, _, c := newFake(t, Options{})
 	s.AddGuest(Guest{VMID: 101, Node: "pve1"})
+	s.AddGuest(Guest{VMID: 102, Node: "pve1", Type: "lxc", Status: "running"})
 	s.SetQuorum(false)
 	wantStatus(t, c.post(t, "/nodes/pve1/qemu/101/status/start"), 500, "cluster not ready - no quorum?")
+	wantStatus(t, c.post(t, "/nodes/pve1/lxc/102/status/shutdown"), 200, "OK")
 	wantStatus(t, c.get(t, "/cluster/resources"), 200, "OK")
 	var cs []map[string]any
 	c.get(t, "/cluster/status").data(t, &cs)
