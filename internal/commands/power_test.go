@@ -284,3 +284,16 @@ func TestNoQuorumRefusesOnlyStart(t *testing.T) {
 		t.Errorf("shutdown: got %q, want it done", got)
 	}
 }
+
+// An HA resource in state "ignored" is not managed by HA: no "HA managed" on its cards, and
+// its start is a plain qmstart, reported when done.
+func TestHAIgnoredIsNotManaged(t *testing.T) {
+	b := newPVEBench(t, pvetest.Options{}, func(c *config.Config) { c.Confirm = []string{"shutdown"} })
+	b.pv.AddGuest(pvetest.Guest{VMID: 120, Name: "k3s", Node: "pve1", Status: "running", HAIgnored: true})
+	if got := b.say(t, "vm status k3s"); strings.Contains(got, "HA") {
+		t.Errorf("status card %q shows HA", got)
+	}
+	if got := b.say(t, "vm shutdown k3s"); strings.Contains(got, "HA") {
+		t.Errorf("confirmation %q shows HA", got)
+	}
+}

@@ -27,7 +27,7 @@ type Guest struct {
 	Template bool
 	Tags     []string
 	Pool     string
-	HAState  string // empty when not HA-managed
+	HAState  string // empty when not HA-managed (also for the HA state "ignored")
 	Lock     string
 	CPU      float64 // share of MaxCPU in use, 0..1
 	MaxCPU   int
