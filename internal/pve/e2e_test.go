@@ -282,7 +282,7 @@ func TestFailuresAgainstFake(t *testing.T) {
 				}
 			})
 			t.Run("offline node", func(t *testing.T) {
-				s := fake(t, pvetest.Options{ErrorFormat: format.f}, nil)
+				s := fake(t, pvetest.Options{ErrorFormat: format.f, RRDAge: -1}, nil)
 				s.AddGuest(pvetest.Guest{VMID: 105, Name: "dev", Node: "pve2", Status: "running"})
 				s.SetNodeOnline("pve2", false)
 				c := e2eClient(t, s, nil)

@@ -68,6 +68,10 @@ type Options struct {
 	StringLXCVMID bool
 	// ClusterName is reported by /cluster/status; default "homelab".
 	ClusterName string
+	// RRDAge is how long pmxcfs keeps a dead node's RRD data: for that long its guests keep
+	// their last name, status and stats in /cluster/resources. 0 means 5 minutes, as in PVE
+	// (pmxcfs status.c); negative means the data is gone at once.
+	RRDAge time.Duration
 }
 
 // Node is a cluster node as the fake reports it.
@@ -134,8 +138,10 @@ type Request struct {
 
 type nodeState struct {
 	Node
-	bootAt time.Time
-	index  int
+	bootAt    time.Time
+	index     int
+	offlineAt time.Time // when it went offline
+	silent    bool      // a member whose pvestatd feeds no statistics
 }
 
 type guestState struct {
@@ -215,6 +221,9 @@ func New(opts Options) *Server {
 	}
 	if opts.ClusterName == "" {
 		opts.ClusterName = "homelab"
+	}
+	if opts.RRDAge == 0 {
+		opts.RRDAge = 5 * time.Minute
 	}
 	if opts.HARound == 0 {
 		opts.HARound = 10 * time.Second
@@ -390,12 +399,28 @@ func (s *Server) RevokeToken(id string) {
 }
 
 // SetNodeOnline marks a node on- or offline. Requests for an offline node get 595 "No route to
-// host" with an empty body; /cluster/resources shows it offline and its guests "unknown".
+// host" with an empty body. /cluster/resources shows it offline at once (corosync), but its
+// guests keep their last name, status and stats for RRDAge, and "unknown" without them after
+// that; tags, lock, pool and hastate stay (they come from pmxcfs, not the RRD).
 func (s *Server) SetNodeOnline(node string, online bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n, ok := s.nodes[node]; ok {
+		if n.Online && !online {
+			n.offlineAt = s.now()
+		}
 		n.Online = online
+	}
+}
+
+// SetNodeSilent models a member whose pvestatd has fed no statistics for more than 5
+// minutes: the node answers requests, but /cluster/resources shows it "unknown" without stats
+// and its guests "unknown" (API2Tools.pm).
+func (s *Server) SetNodeSilent(node string, silent bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.nodes[node]; ok {
+		n.silent = silent
 	}
 }
 

@@ -202,7 +202,17 @@ func (s *Server) guestEntryLocked(g *guestState) map[string]any {
 	if g.Pool != "" {
 		e["pool"] = g.Pool
 	}
-	if n := s.nodes[g.Node]; n == nil || !n.Online {
+	// tags, lock and hastate come from pmxcfs and stay; the rest comes from the RRD.
+	if len(g.Tags) > 0 {
+		e["tags"] = strings.Join(g.Tags, ";")
+	}
+	if g.Lock != "" {
+		e["lock"] = g.Lock
+	}
+	if g.hastate != "" {
+		e["hastate"] = g.hastate
+	}
+	if !s.rrdLocked(s.nodes[g.Node]) {
 		e["status"] = "unknown"
 		return e
 	}
@@ -226,16 +236,18 @@ func (s *Server) guestEntryLocked(g *guestState) map[string]any {
 		e["netin"], e["netout"] = g.Mem/3, g.Mem/7
 		e["diskread"], e["diskwrite"] = g.MaxDisk/50, g.MaxDisk/90
 	}
-	if len(g.Tags) > 0 {
-		e["tags"] = strings.Join(g.Tags, ";")
-	}
-	if g.Lock != "" {
-		e["lock"] = g.Lock
-	}
-	if g.hastate != "" {
-		e["hastate"] = g.hastate
-	}
 	return e
+}
+
+// rrdLocked reports whether /cluster/resources still has RRD data for a node's guests.
+func (s *Server) rrdLocked(n *nodeState) bool {
+	switch {
+	case n == nil || n.silent:
+		return false
+	case n.Online:
+		return true
+	}
+	return s.now().Sub(n.offlineAt) < s.opts.RRDAge
 }
 
 func (s *Server) nodeStatsLocked(e map[string]any, n *nodeState) {
@@ -274,12 +286,19 @@ func (s *Server) handleResources(c *call) {
 	if typ == "" || typ == "node" {
 		for _, n := range s.sortedNodes() {
 			e := map[string]any{"id": "node/" + n.Name, "node": n.Name, "type": "node", "level": "", "status": "offline"}
-			if n.Online {
+			audit := s.canLocked(c.tok, "/nodes/"+n.Name, "Sys.Audit")
+			switch {
+			case n.Online && n.silent:
+				e["status"] = "unknown" // a member without RRD data (API2Tools.pm)
+			case n.Online:
 				e["status"] = "online"
 				e["cgroup-mode"] = 2
-				if s.canLocked(c.tok, "/nodes/"+n.Name, "Sys.Audit") {
+				if audit {
 					s.nodeStatsLocked(e, n)
 				}
+			case audit:
+				// A dead node keeps its sizes (API2Tools.pm), not its usage.
+				e["maxcpu"], e["maxmem"], e["maxdisk"] = n.MaxCPU, n.MaxMem, n.MaxDisk
 			}
 			out = append(out, e)
 		}

@@ -172,10 +172,18 @@ func TestPrivilegeFiltering(t *testing.T) {
 }
 
 func TestOfflineNode(t *testing.T) {
-	s, _, c := newFake(t, Options{})
+	s, clk, c := newFake(t, Options{})
 	s.AddGuest(Guest{VMID: 101, Node: "pve1", Name: "up", Status: "running"})
-	s.AddGuest(Guest{VMID: 201, Node: "pve2", Name: "down", Status: "running", Pool: "media"})
+	s.AddGuest(Guest{VMID: 201, Node: "pve2", Name: "down", Status: "running", Pool: "media", Tags: []string{"lab"}})
 	s.SetNodeOnline("pve2", false)
+	// For 5 minutes the dead node's guests keep their last name and status (pmxcfs RRD).
+	var res []map[string]any
+	c.get(t, "/cluster/resources?type=vm").data(t, &res)
+	if res[1]["status"] != "running" || res[1]["name"] != "down" {
+		t.Errorf("within the RRD age: got %v, want the last status and name", res[1])
+	}
+	clk.Advance(5 * time.Minute)
+	res = nil
 
 	for _, req := range []struct{ method, path string }{
 		{"GET", "/nodes/pve2/qemu"},
@@ -192,12 +200,11 @@ func TestOfflineNode(t *testing.T) {
 			}
 		})
 	}
-	var res []map[string]any
 	c.get(t, "/cluster/resources").data(t, &res)
 	for _, e := range res {
 		switch e["id"] {
 		case "qemu/201":
-			if e["status"] != "unknown" || e["name"] != nil || e["maxmem"] != nil || e["pool"] != "media" {
+			if e["status"] != "unknown" || e["name"] != nil || e["maxmem"] != nil || e["pool"] != "media" || e["tags"] != "lab" {
 				t.Errorf("guest on offline node: got %v", e)
 			}
 		case "qemu/101":
@@ -205,7 +212,7 @@ func TestOfflineNode(t *testing.T) {
 				t.Errorf("guest on online node: got %v", e)
 			}
 		case "node/pve2":
-			if e["status"] != "offline" {
+			if e["status"] != "offline" || e["maxmem"] == nil || e["mem"] != nil {
 				t.Errorf("node: got %v", e)
 			}
 		}
@@ -566,6 +573,28 @@ func TestRecordedFS(t *testing.T) {
 	if _, err := fs.Stat(fsys, "SOURCES.md"); err != nil {
 		t.Errorf("SOURCES.md missing: %v", err)
 	}
+}
+
+// A member whose pvestatd sends nothing is "unknown", and so are its guests; it still answers.
+func TestSilentNode(t *testing.T) {
+	s, _, c := newFake(t, Options{})
+	s.AddGuest(Guest{VMID: 201, Node: "pve2", Name: "quiet", Status: "running"})
+	s.SetNodeSilent("pve2", true)
+	var res []map[string]any
+	c.get(t, "/cluster/resources").data(t, &res)
+	for _, e := range res {
+		switch e["id"] {
+		case "qemu/201":
+			if e["status"] != "unknown" || e["name"] != nil {
+				t.Errorf("guest: got %v", e)
+			}
+		case "node/pve2":
+			if e["status"] != "unknown" || e["maxmem"] != nil {
+				t.Errorf("node: got %v", e)
+			}
+		}
+	}
+	wantStatus(t, c.get(t, "/nodes/pve2/qemu/201/status/current"), 200, "OK")
 }
 
 func TestSeedHomeLab(t *testing.T) {
