@@ -297,3 +297,25 @@ func TestHAIgnoredIsNotManaged(t *testing.T) {
 		t.Errorf("confirmation %q shows HA", got)
 	}
 }
+
+// For 5 minutes after a node dies its guests keep their last status in /cluster/resources:
+// the list and the summary say so, name the node, and count none of them as running. A
+// member that sends no data is told apart from a dead one.
+func TestDeadAndSilentNodes(t *testing.T) {
+	b := newPVEBench(t, pvetest.Options{}, nil)
+	b.pv.SetNodeOnline("pve2", false)
+	list := b.say(t, "vm list docker")
+	if !strings.Contains(list, "docker-host") || !strings.Contains(list, "节点 pve2 离线") || strings.Contains(list, "1 台运行中") {
+		t.Errorf("list: got %q, want docker-host marked stale with its node, not counted running", list)
+	}
+	sum := b.say(t, "status")
+	if !strings.Contains(sum, "🔴 pve2") || !strings.Contains(sum, "未计入运行中") {
+		t.Errorf("summary: got %q, want pve2's guests not counted as running", sum)
+	}
+	b.pv.SetNodeOnline("pve2", true)
+	b.pv.SetNodeSilent("pve2", true)
+	sum = b.say(t, "status")
+	if !strings.Contains(sum, "pve2 · 无数据") || strings.Contains(sum, "🔴 pve2") {
+		t.Errorf("summary: got %q, want pve2 shown as sending no data, not offline", sum)
+	}
+}

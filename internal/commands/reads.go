@@ -50,6 +50,8 @@ func (d *Dispatcher) clusterErrors(r *req, errs map[string]error) []string {
 
 func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	guests, errs := d.visibleGuests(ctx, r)
+	nodes, _ := d.o.Fleet.Nodes(ctx)
+	down := pve.DownNodes(nodes)
 	filter := strings.ToLower(strings.TrimSpace(cmd.Filter))
 	var lines []string
 	running := 0
@@ -62,10 +64,15 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 			continue
 		}
 		shown++
-		if g.Status == "running" {
+		ns, stale := down[g.Cluster+"/"+g.Node]
+		if g.Status == "running" && !stale {
 			running++
 		}
-		lines = append(lines, guestLine(r, g))
+		line := guestLine(r, g)
+		if stale {
+			line += " · " + staleNote(r, g.Node, ns)
+		}
+		lines = append(lines, line)
 	}
 	title := r.t("list_title")
 	if cmd.Kind == "lxc" {
@@ -95,6 +102,14 @@ func matchesFilter(r *req, g pve.Guest, f string) bool {
 		}
 	}
 	return false
+}
+
+// staleNote says that a guest's state may be out of date because its node is down or silent.
+func staleNote(r *req, node, nodeStatus string) string {
+	if nodeStatus == "offline" {
+		return r.t("stale_offline", node)
+	}
+	return r.t("stale_nodata", node)
 }
 
 func statusIcon(status string) string {
@@ -203,7 +218,10 @@ func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
 			c = &counts{}
 		}
 		line := nodeLine(r, n) + " · " + r.t("guest_counts", c.run, c.stop)
-		if c.paused > 0 {
+		if n.Status != "online" {
+			// Its guests' last state may be minutes old: none counts as running.
+			line = nodeLine(r, n) + " · " + r.t("stale_counts", c.run+c.stop+c.paused)
+		} else if c.paused > 0 {
 			line += r.t("guest_counts_paused", c.paused)
 		}
 		lines = append(lines, line)
@@ -233,7 +251,11 @@ func nodeLine(r *req, n pve.Node) string {
 		name = n.Cluster + "/" + n.Name
 	}
 	icon := "🟢"
-	if n.Status != "online" {
+	switch n.Status {
+	case "online":
+	case "unknown":
+		return fmt.Sprintf("🟠 %s · %s", name, r.t("node_no_data"))
+	default:
 		icon = "🔴"
 		return fmt.Sprintf("%s %s · %s", icon, name, stateWord(r.s.lang, n.Status))
 	}

@@ -110,6 +110,10 @@ var catalogZH = map[string]string{
 	"ct_no_suspend":           "容器不支持暂停/恢复：PVE 的容器暂停是实验性的 CRIU 检查点，完成后容器是停止的。请用“关机”和“启动”",
 	"paused_cannot":           "%s 已暂停，无法%s：请先“恢复”，或用“强制关机”",
 	"guest_counts_paused":     "，%d 已暂停",
+	"stale_offline":           "⚠️ 节点 %s 离线，此状态可能已过时",
+	"stale_nodata":            "⚠️ 节点 %s 没有上报数据，此状态可能已过时",
+	"stale_counts":            "虚拟机/容器 %d 台，状态可能已过时，未计入运行中",
+	"node_no_data":            "无数据：节点在线，但超过 5 分钟没有上报状态（检查 pvestatd）",
 
 	// refusals and errors
 	"unknown_user":    "你还不能使用这个机器人。你的 UserID 是 %s，请把它发给管理员添加",
@@ -313,6 +317,10 @@ var catalogEN = map[string]string{
 	"ct_no_suspend":           "Containers cannot be suspended or resumed here: PVE's container suspend is an experimental CRIU checkpoint that leaves the container stopped. Use shutdown and start",
 	"paused_cannot":           "%s is paused and cannot %s: resume it first, or use stop",
 	"guest_counts_paused":     ", %d paused",
+	"stale_offline":           "⚠️ node %s is offline: this state may be out of date",
+	"stale_nodata":            "⚠️ node %s sends no data: this state may be out of date",
+	"stale_counts":            "%d guests, state may be out of date, not counted as running",
+	"node_no_data":            "no data: the node is up but has reported nothing for 5 minutes (check pvestatd)",
 
 	"unknown_user":    "You may not use this bot yet. Your UserID is %s: send it to an admin to be added",
 	"unknown_command": "Unknown command",

@@ -102,6 +102,20 @@ type Task struct {
 	End     time.Time // zero while running
 }
 
+// DownNodes maps "cluster/node" to the status of every node that is not online: "offline"
+// (a dead node, whose guests keep their last status and name in /cluster/resources for up to
+// 5 minutes) or "unknown" (a member that sends no statistics). A guest on such a node may
+// show a stale state: it must not be counted as running.
+func DownNodes(nodes []Node) map[string]string {
+	out := map[string]string{}
+	for _, n := range nodes {
+		if n.Status != "online" {
+			out[n.Cluster+"/"+n.Name] = n.Status
+		}
+	}
+	return out
+}
+
 // Action is a power action on a guest.
 type Action string
 
