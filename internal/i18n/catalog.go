@@ -190,6 +190,8 @@ var catalogZH = map[string]string{
 
 	// alerts (internal/alert)
 	"fire_node_offline":        "🔴 节点离线：%s",
+	"fire_node_no_data":        "🟠 节点无数据：%s（节点在线，但超过 5 分钟没有上报状态，请检查 pvestatd）",
+	"resolved_node_no_data":    "✅ 节点恢复上报数据：%s",
 	"fire_guest_stopped":       "🔴 虚拟机/容器未运行：%s",
 	"fire_storage_usage":       "🟠 存储使用率 %[2]s：%[1]s",
 	"fire_node_memory":         "🟠 节点内存使用率 %[2]s：%[1]s",
@@ -394,6 +396,8 @@ var catalogEN = map[string]string{
 
 	// alerts (internal/alert)
 	"fire_node_offline":        "🔴 Node offline: %s",
+	"fire_node_no_data":        "🟠 Node sends no data: %s (a cluster member that has reported nothing for 5 minutes; check pvestatd)",
+	"resolved_node_no_data":    "✅ Node reports data again: %s",
 	"fire_guest_stopped":       "🔴 Guest not running: %s",
 	"fire_storage_usage":       "🟠 Storage %[2]s full: %[1]s",
 	"fire_node_memory":         "🟠 Node memory at %[2]s: %[1]s",
