@@ -160,8 +160,14 @@ type haRequest struct {
 
 type token struct {
 	id, secret string
-	acl        map[string]map[string]bool
+	acl        map[string]map[string]bool // the token's own ACL
+	noPrivsep  bool                       // privsep=0: the token has its user's rights
 }
+
+// acl is path -> privilege set; a set holding noAccess grants nothing, whatever else applies.
+type acl map[string]map[string]bool
+
+const noAccess = "\x00NoAccess"
 
 type failRule struct {
 	method, prefix string
@@ -193,6 +199,7 @@ type Server struct {
 	guests      map[int]*guestState
 	storages    []*Storage
 	tokens      map[string]*token
+	userACL     map[string]acl // user -> ACL
 	noQuorum    bool
 	latency     time.Duration
 	hang        chan struct{}
@@ -235,6 +242,7 @@ func New(opts Options) *Server {
 		nodes:       map[string]*nodeState{},
 		guests:      map[int]*guestState{},
 		tokens:      map[string]*token{},
+		userACL:     map[string]acl{},
 		taskResults: map[string][]string{},
 		taskByUPID:  map[string]*task{},
 		pid:         0x2F6A00,
@@ -367,17 +375,48 @@ func (s *Server) SetStorageUsage(node, name string, used uint64) {
 	}
 }
 
-// AddToken registers an API token ("user@realm!name") with its own ACL: path -> privileges
-// (or built-in role names such as "PVEAuditor", "PVEVMUser", "Administrator"). ACLs propagate to
-// children, and a more specific path replaces a less specific one, as in PVE. A guest in a pool
-// gets the /pool/<name> privileges when nothing on its /vms path applies.
-func (s *Server) AddToken(id, secret string, acl map[string][]string) {
+// AddToken registers a privilege-separated API token ("user@realm!name") with its own ACL:
+// path -> privileges or built-in role names ("PVEAuditor", "PVEVMUser", "Administrator",
+// "NoAccess"). Its user gets the same ACL unless SetUserACL gave it one (the documented setup
+// grants the role to both). As in PVE the token holds what both its own and its user's ACLs
+// grant; ACLs propagate to children, a more specific path replaces a less specific one, a
+// pool member gets the pool's roles added, and NoAccess wins.
+func (s *Server) AddToken(id, secret string, a map[string][]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := &token{id: id, secret: secret, acl: map[string]map[string]bool{}}
-	for path, privs := range acl {
+	t := &token{id: id, secret: secret, acl: expandACL(a)}
+	s.tokens[id] = t
+	if user, _, _ := strings.Cut(id, "!"); s.userACL[user] == nil {
+		s.userACL[user] = expandACL(a)
+	}
+}
+
+// SetUserACL replaces a user's own ACL (same form as AddToken's).
+func (s *Server) SetUserACL(user string, a map[string][]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.userACL[user] = expandACL(a)
+}
+
+// SetTokenPrivsep turns a token's privilege separation on (the default) or off; off, the
+// token has exactly its user's rights.
+func (s *Server) SetTokenPrivsep(id string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tokens[id]; ok {
+		t.noPrivsep = !on
+	}
+}
+
+func expandACL(a map[string][]string) acl {
+	out := acl{}
+	for path, privs := range a {
 		set := map[string]bool{}
 		for _, p := range privs {
+			if p == "NoAccess" {
+				set[noAccess] = true
+				continue
+			}
 			if r, ok := builtinRoles()[p]; ok {
 				for _, rp := range r {
 					set[rp] = true
@@ -386,9 +425,9 @@ func (s *Server) AddToken(id, secret string, acl map[string][]string) {
 			}
 			set[p] = true
 		}
-		t.acl[normPath(path)] = set
+		out[normPath(path)] = set
 	}
-	s.tokens[id] = t
+	return out
 }
 
 // RevokeToken deletes a token; its next request gets 401 "no such token".

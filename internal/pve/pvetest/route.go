@@ -197,9 +197,10 @@ func (s *Server) handleVersion(c *call) {
 	s.ok(c, map[string]any{"version": s.opts.Version, "release": rel, "repoid": repo}, nil)
 }
 
-func (s *Server) guestEntryLocked(g *guestState) map[string]any {
+func (s *Server) guestEntryLocked(t *token, g *guestState) map[string]any {
 	e := map[string]any{"id": g.Type + "/" + itoa(g.VMID), "vmid": g.VMID, "type": g.Type, "node": g.Node}
-	if g.Pool != "" {
+	if g.Pool != "" && s.canLocked(t, "/pool/"+g.Pool, "Pool.Audit") {
+		// Since PVE 7.0 the pool is left out without Pool.Audit on it (Cluster.pm).
 		e["pool"] = g.Pool
 	}
 	// tags, lock and hastate come from pmxcfs and stay; the rest comes from the RRD.
@@ -279,7 +280,7 @@ func (s *Server) handleResources(c *call) {
 	if typ == "" || typ == "vm" {
 		for _, g := range s.sortedGuests() {
 			if s.canLocked(c.tok, "/vms/"+itoa(g.VMID), "VM.Audit") {
-				out = append(out, s.guestEntryLocked(g))
+				out = append(out, s.guestEntryLocked(c.tok, g))
 			}
 		}
 	}

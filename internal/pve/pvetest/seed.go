@@ -44,8 +44,9 @@ func SeedHomeLab(s *Server) {
 	}
 	s.AddStorage(Storage{Name: "nas", Type: "nfs", Content: "backup,iso,images", Shared: true, Used: 5200 * gib, Total: 7400 * gib})
 
-	// The minimal bot role of docs/pve.md 2.6 plus snapshot and backup, on "/".
+	// The bot role of docs/setup.md (with Pool.Audit) plus snapshot and backup, on "/", for the
+	// token and its user.
 	s.AddToken(HomeLabTokenID, HomeLabTokenSecret, map[string][]string{
-		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "VM.Snapshot", "VM.Backup"},
+		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit", "VM.Snapshot", "VM.Backup"},
 	})
 }

@@ -161,14 +161,80 @@ func TestPrivilegeFiltering(t *testing.T) {
 		s.AddToken(testToken, testSecret, map[string][]string{"/": {"VM.Audit"}, "/pool/media": {"VM.PowerMgmt"}})
 		var perms map[string]map[string]int
 		c.get(t, "/access/permissions").data(t, &perms)
-		if perms["/"]["VM.Audit"] != 1 || perms["/pool/media"]["VM.PowerMgmt"] != 1 || len(perms) != 2 {
+		// The default top paths, every ACL path and the pool's members, each effective.
+		if perms["/"]["VM.Audit"] != 1 || perms["/pool/media"]["VM.PowerMgmt"] != 1 || perms["/nodes"]["VM.Audit"] != 1 ||
+			perms["/vms/102"]["VM.Audit"] != 1 || perms["/vms/102"]["VM.PowerMgmt"] != 1 || perms["/vms/101"] != nil {
 			t.Errorf("got %v", perms)
 		}
+		perms = nil
 		c.get(t, "/access/permissions?path=/vms/102").data(t, &perms)
 		if perms["/vms/102"]["VM.Audit"] != 1 {
 			t.Errorf("path=/vms/102: got %v, want VM.Audit propagated from /", perms)
 		}
 	})
+}
+
+// The documented "only one pool" setup: Sys.Audit and Datastore.Audit on /, the bot role on
+// /pool/homelab. A member gets the pool's roles added to those on its path; NoAccess wins; the
+// pool field needs Pool.Audit.
+func TestPoolACLs(t *testing.T) {
+	s, _, c := newFake(t, Options{})
+	s.AddGuest(Guest{VMID: 101, Node: "pve1", Name: "in", Pool: "homelab"})
+	s.AddGuest(Guest{VMID: 102, Node: "pve1", Name: "out"})
+	s.AddGuest(Guest{VMID: 103, Node: "pve1", Name: "barred", Pool: "homelab"})
+	role := []string{"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}
+	acl := map[string][]string{"/": {"Sys.Audit", "Datastore.Audit"}, "/pool/homelab": role, "/vms/103": {"NoAccess"}}
+	s.SetUserACL("bot@pve", acl)
+	s.AddToken(testToken, testSecret, acl)
+	var res []map[string]any
+	c.get(t, "/cluster/resources?type=vm").data(t, &res)
+	if len(res) != 1 || res[0]["vmid"] != float64(101) || res[0]["pool"] != nil {
+		t.Errorf("without Pool.Audit got %v, want 101 only, without its pool", res)
+	}
+	wantStatus(t, c.post(t, "/nodes/pve1/qemu/101/status/start"), 200, "OK")
+	wantStatus(t, c.post(t, "/nodes/pve1/qemu/103/status/start"), 403, "Permission check failed (/vms/103, VM.PowerMgmt)")
+	acl["/pool/homelab"] = append(role, "Pool.Audit")
+	s.SetUserACL("bot@pve", acl)
+	s.AddToken(testToken, testSecret, acl)
+	res = nil
+	c.get(t, "/cluster/resources?type=vm").data(t, &res)
+	if len(res) != 1 || res[0]["pool"] != "homelab" {
+		t.Errorf("with Pool.Audit got %v, want the pool", res)
+	}
+}
+
+// A privilege-separated token holds what both its own and its user's ACLs grant; without
+// privsep it holds its user's.
+func TestTokenUserIntersection(t *testing.T) {
+	s, _, c := newFake(t, Options{})
+	s.AddGuest(Guest{VMID: 101, Node: "pve1", Name: "a"})
+	role := map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt"}}
+	tests := []struct {
+		name       string
+		user, tok  map[string][]string
+		privsep    bool
+		wantStatus int
+	}{
+		{"both", role, role, true, 200},
+		{"token only", map[string][]string{}, role, true, 403},
+		{"user only", role, map[string][]string{}, true, 403},
+		{"user only, privsep off", role, map[string][]string{}, false, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.SetUserACL("bot@pve", tt.user)
+			s.AddToken(testToken, testSecret, tt.tok)
+			s.SetTokenPrivsep(testToken, tt.privsep)
+			if r := c.get(t, "/nodes/pve1/qemu/101/status/current"); r.status != tt.wantStatus {
+				t.Errorf("got %d, want %d", r.status, tt.wantStatus)
+			}
+			var perms map[string]map[string]int
+			c.get(t, "/access/permissions?userid=bot@pve").data(t, &perms)
+			if (perms["/"]["VM.Audit"] == 1) != (len(tt.user) > 0) {
+				t.Errorf("userid=bot@pve: got %v, want the user's own rights", perms)
+			}
+		})
+	}
 }
 
 func TestOfflineNode(t *testing.T) {
