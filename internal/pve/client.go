@@ -53,7 +53,14 @@ type Client struct {
 	hmu     sync.Mutex
 	lastOK  time.Time
 	lastErr error
+
+	pmu       sync.Mutex
+	poolAudit bool      // Pool.Audit held on /pool, as last read
+	poolAt    time.Time // when it was read; zero = never
 }
+
+// poolAuditTTL is how long the answer to "may the token read pools?" is kept.
+const poolAuditTTL = 5 * time.Minute
 
 // maxBody bounds a successful reply (a 3000-guest /cluster/resources is ~2 MB).
 const maxBody = 32 << 20
@@ -348,6 +355,11 @@ func (c *Client) Guests(ctx context.Context) ([]Guest, error) {
 	if err != nil {
 		return nil, c.decodeErr("list guests", err)
 	}
+	if !c.canReadPools(ctx) {
+		for i := range guests {
+			guests[i].PoolUnknown = guests[i].Pool == ""
+		}
+	}
 	slices.SortFunc(guests, func(a, b Guest) int { return a.VMID - b.VMID })
 	c.mu.Lock()
 	if gen == c.cacheGen {
@@ -355,6 +367,33 @@ func (c *Client) Guests(ctx context.Context) ([]Guest, error) {
 	}
 	c.mu.Unlock()
 	return guests, nil
+}
+
+// canReadPools reports whether the token holds Pool.Audit on /pool, without which PVE
+// (>= 7.0) leaves every guest's pool out of /cluster/resources. The answer is kept for
+// poolAuditTTL; a failed read counts as "no" and is asked again next time.
+func (c *Client) canReadPools(ctx context.Context) bool {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if !c.poolAt.IsZero() && c.o.Now().Sub(c.poolAt) < poolAuditTTL {
+		return c.poolAudit
+	}
+	body, err := c.get(ctx, "/access/permissions", url.Values{"path": {"/pool"}}, "read pool permissions")
+	var perms map[string]map[string]flexNum
+	if err == nil {
+		err = decodeObject(body, &perms)
+	}
+	if err != nil {
+		c.log.Warn("cannot tell whether the token may read pools; guests without a pool count as in an unknown one", zap.Error(err))
+		return false
+	}
+	_, ok := perms["/pool"]["Pool.Audit"]
+	if !ok && (c.poolAt.IsZero() || c.poolAudit) {
+		c.log.Warn("the token lacks Pool.Audit on /pool: PVE hides guests' pools, so pool: selectors cannot be evaluated; " +
+			"such guests count as protected where a protected list names a pool, and are outside pool-based scopes; grant Pool.Audit (docs/setup.md)")
+	}
+	c.poolAudit, c.poolAt = ok, c.o.Now()
+	return ok
 }
 
 func cloneGuests(gs []Guest) []Guest {

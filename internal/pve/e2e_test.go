@@ -580,8 +580,11 @@ func TestListThenStartByName(t *testing.T) {
 	if got := s.Count("POST", ""); got != 1 {
 		t.Errorf("got %d POSTs, want 1", got)
 	}
-	if polls < 1 || len(reqs) != 2+polls {
-		t.Errorf("got %d requests (%d polls), want 1 list + 1 POST + polls", len(reqs), polls)
+	if got := s.Count("GET", "/access/permissions"); got != 1 {
+		t.Errorf("got %d permission reads, want 1 (may the token read pools?)", got)
+	}
+	if polls < 1 || len(reqs) != 3+polls {
+		t.Errorf("got %d requests (%d polls), want 1 list + 1 permission read + 1 POST + polls", len(reqs), polls)
 	}
 }
 
@@ -595,11 +598,52 @@ func TestCheckAgainstFake(t *testing.T) {
 	for _, f := range sc.Features {
 		missing = append(missing, f.Missing...)
 	}
-	if got, want := strings.Join(missing, ","), "VM.PowerMgmt,Sys.Audit,Datastore.Audit"; got != want {
+	if got, want := strings.Join(missing, ","), "VM.PowerMgmt,Sys.Audit,Datastore.Audit,Pool.Audit"; got != want {
 		t.Errorf("got missing %s, want %s", got, want)
 	}
 	if sc.Version == "" {
 		t.Error("got no version")
+	}
+}
+
+// The usual setup mistake: the role granted to the token but not its user, or the reverse.
+// A privilege-separated token holds only what both are granted; the check says which one
+// lacks it and prints only the line that fixes it.
+func TestCheckTokenUserMistakes(t *testing.T) {
+	role := map[string][]string{"/": BotPrivileges}
+	user, _, _ := strings.Cut(e2eToken, "!")
+	tests := []struct {
+		name          string
+		userACL, tACL map[string][]string
+		wantWarn      string
+		wantUserLine  bool
+		wantTokenLine bool
+	}{
+		{"token only", map[string][]string{}, role, "the user " + user + " lacks", true, true},
+		{"user only", role, map[string][]string{}, "but the token's own ACL does not", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fake(t, pvetest.Options{}, tt.tACL)
+			s.SetUserACL(user, tt.userACL)
+			sc, err := e2eClient(t, s, nil).Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.OK() {
+				t.Fatal("check passed")
+			}
+			if w := strings.Join(sc.Warnings, "\n"); !strings.Contains(w, tt.wantWarn) {
+				t.Errorf("warnings %q lack %q", w, tt.wantWarn)
+			}
+			fix := strings.Join(sc.PveumFix(e2eToken), "\n")
+			if got := strings.Contains(fix, "--users '"+user+"'"); got != tt.wantUserLine {
+				t.Errorf("fix %q: user line %v, want %v", fix, got, tt.wantUserLine)
+			}
+			if got := strings.Contains(fix, "--tokens '"+e2eToken+"'"); got != tt.wantTokenLine {
+				t.Errorf("fix %q: token line %v, want %v", fix, got, tt.wantTokenLine)
+			}
+		})
 	}
 }
 

@@ -27,15 +27,18 @@ type Guest struct {
 	Template bool
 	Tags     []string
 	Pool     string
-	HAState  string // empty when not HA-managed (also for the HA state "ignored")
-	Lock     string
-	CPU      float64 // share of MaxCPU in use, 0..1
-	MaxCPU   int
-	Mem      uint64
-	MaxMem   uint64
-	Disk     uint64
-	MaxDisk  uint64
-	Uptime   time.Duration
+	// PoolUnknown is set when the token cannot read pools (no Pool.Audit on /pool): a
+	// guest listed without a pool may be in one (PVE >= 7.0 leaves the field out).
+	PoolUnknown bool
+	HAState     string // empty when not HA-managed (also for the HA state "ignored")
+	Lock        string
+	CPU         float64 // share of MaxCPU in use, 0..1
+	MaxCPU      int
+	Mem         uint64
+	MaxMem      uint64
+	Disk        uint64
+	MaxDisk     uint64
+	Uptime      time.Duration
 }
 
 // Label names the guest for humans and logs: "homeassistant (101)", or "VM 101" when
