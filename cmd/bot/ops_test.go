@@ -37,6 +37,13 @@ func TestCheckOnline(t *testing.T) {
 			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "Sys.Audit", "Datastore.Audit"}})
 			return cfg
 		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "pveum role add ChatBot", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot", "✔ WeCom"}},
+		{"token lacks Pool.Audit, pool selectors configured", func(env *apptest.Env, cfg string) string {
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}})
+			return cfg
+		}, 1, []string{"✘ PVE home: privileges for pools: missing Pool.Audit",
+			"✘ PVE home: pool selectors the token cannot evaluate: users." + apptest.ScopedOp + ".scope: pool:media",
+			`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit Pool.Audit"`,
+			"but the token's own ACL does not", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot"}},
 		{"wrong WeCom secret", func(_ *apptest.Env, cfg string) string {
 			return strings.Replace(cfg, apptest.CorpSecret, "not-the-secret", 1)
 		}, 1, []string{"✘ WeCom: access token", "errcode 40001", "wrong app secret"}},

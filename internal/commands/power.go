@@ -49,7 +49,11 @@ func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Repl
 			dec = access.Decision{Reason: access.ReasonOutOfScope}
 		}
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
-		return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+		rep := textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))
+		if g.PoolUnknown && dec.Reason == access.ReasonProtected {
+			rep.Lines = append(rep.Lines, r.t("pool_unknown_protected"))
+		}
+		return []chat.Reply{rep}
 	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)
 	if err != nil {

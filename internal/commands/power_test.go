@@ -319,3 +319,31 @@ func TestDeadAndSilentNodes(t *testing.T) {
 		t.Errorf("summary: got %q, want pve2 shown as sending no data, not offline", sum)
 	}
 }
+
+// Without Pool.Audit PVE leaves guests' pools out. A protected list naming a pool must then
+// still protect the pool's guests (fail safe, not open), and a pool-scoped user is told why
+// the list is short.
+func TestPoolsWithoutPoolAudit(t *testing.T) {
+	b := newPVEBench(t, pvetest.Options{}, func(c *config.Config) {
+		c.Users = []config.User{{ID: "zhangsan", Role: "operator"}, {ID: "lisi", Role: "operator", Scope: []string{"pool:media"}}}
+		c.PVE.Clusters[0].Protected = []string{"pool:infra"}
+		for _, p := range c.Validate() {
+			if strings.HasPrefix(p.Key, "users") || strings.HasPrefix(p.Key, "pve") {
+				t.Fatalf("config: %v", p)
+			}
+		}
+	})
+	b.pv.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}})
+	got := b.say(t, "vm shutdown opnsense")
+	if !strings.Contains(got, "Pool.Audit") || strings.Contains(got, "✅") {
+		t.Errorf("shutdown of a guest in the protected pool: got %q, want it refused as protected and why", got)
+	}
+	if g, _ := b.pv.Guest(100); g.Status != "running" {
+		t.Errorf("opnsense is %s: the protected list failed open", g.Status)
+	}
+	msgSeq++
+	reps := b.d.Handle(context.Background(), chat.Message{ID: "lisi-list", User: "lisi", Kind: chat.KindText, Text: "vm list"})
+	if len(reps) != 1 || !strings.Contains(replyText(reps[0]), "Pool.Audit") {
+		t.Errorf("scoped list: got %v, want the reason", reps)
+	}
+}

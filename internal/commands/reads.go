@@ -83,11 +83,26 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	if shown == 0 {
 		rep.Lines = []string{r.t("list_empty")}
 	}
+	if u, ok := r.s.policy.User(r.user.ID); ok && u.Scope.NamesPool() && d.poolsUnknown(ctx) {
+		rep.Lines = append(rep.Lines, r.t("pool_unknown_scope"))
+	}
 	if len(errs) > 0 {
 		rep.Severity = chat.SeverityWarning
 		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
 	}
 	return rep
+}
+
+// poolsUnknown reports whether some guest's pool could not be read (the token lacks
+// Pool.Audit), so that a pool-based scope may be missing guests.
+func (d *Dispatcher) poolsUnknown(ctx context.Context) bool {
+	all, _ := d.o.Fleet.Guests(ctx)
+	for _, g := range all {
+		if g.PoolUnknown {
+			return true
+		}
+	}
+	return false
 }
 
 func matchesFilter(r *req, g pve.Guest, f string) bool {
