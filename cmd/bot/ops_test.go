@@ -44,6 +44,11 @@ func TestCheckOnline(t *testing.T) {
 			"✘ PVE home: pool selectors the token cannot evaluate: users." + apptest.ScopedOp + ".scope: pool:media",
 			`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit Pool.Audit"`,
 			"but the token's own ACL does not", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot"}},
+		{"role on the token, none on its user", func(env *apptest.Env, cfg string) string {
+			env.PVE.SetUserACL("chatbot@pve", map[string][]string{})
+			return cfg
+		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "the user chatbot@pve lacks",
+			"pveum acl modify / --users 'chatbot@pve' --roles ChatBot"}},
 		{"wrong WeCom secret", func(_ *apptest.Env, cfg string) string {
 			return strings.Replace(cfg, apptest.CorpSecret, "not-the-secret", 1)
 		}, 1, []string{"✘ WeCom: access token", "errcode 40001", "wrong app secret"}},

@@ -681,7 +681,7 @@ func (c *Client) Storage(ctx context.Context) ([]Storage, error) {
 }
 
 // Tasks returns the most recent tasks (newest first, at most limit) across the
-// online nodes: one node list plus one GET /nodes/{node}/tasks per online node. A
+// nodes that are not offline: one node list plus one GET /nodes/{node}/tasks per node. A
 // node that fails is skipped and logged; an error only when no node answered.
 func (c *Client) Tasks(ctx context.Context, limit int) ([]Task, error) {
 	if limit <= 0 {
@@ -695,8 +695,8 @@ func (c *Client) Tasks(ctx context.Context, limit int) ([]Task, error) {
 	var firstErr error
 	answered := 0
 	for _, n := range nodes {
-		if n.Status != "online" {
-			continue
+		if n.Status == "offline" {
+			continue // a silent member ("unknown") still answers
 		}
 		body, err := c.get(ctx, "/nodes/"+url.PathEscape(n.Name)+"/tasks",
 			url.Values{"limit": {strconv.Itoa(limit)}, "source": {"all"}}, "list tasks on "+n.Name)

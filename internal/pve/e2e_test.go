@@ -701,3 +701,24 @@ func TestFleetListsAgainstFake(t *testing.T) {
 		t.Error("got nil for an unknown cluster")
 	}
 }
+
+// A member that sends no statistics is "unknown" in /cluster/resources but answers: its
+// tasks are still listed (Recover looks a lost action up there).
+func TestTasksOfASilentNode(t *testing.T) {
+	s := fake(t, pvetest.Options{TaskDuration: -1}, nil)
+	s.AddGuest(pvetest.Guest{VMID: 105, Name: "dev", Node: "pve2", Status: "stopped"})
+	c := e2eClient(t, s, nil)
+	ctx := context.Background()
+	g, err := c.find(ctx, 105)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(ctx, g, ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	s.SetNodeSilent("pve2", true)
+	tasks, err := c.Tasks(ctx, 10)
+	if err != nil || len(tasks) != 1 || tasks[0].Node != "pve2" {
+		t.Errorf("got %+v, %v; want the start on pve2", tasks, err)
+	}
+}
