@@ -43,7 +43,13 @@ func TestCheckOnline(t *testing.T) {
 		}, 1, []string{"✘ PVE home: privileges for pools: missing Pool.Audit",
 			"✘ PVE home: pool selectors the token cannot evaluate: users." + apptest.ScopedOp + ".scope: pool:media",
 			`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit Pool.Audit"`,
-			"but the token's own ACL does not", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot"}},
+			"pveum acl modify / --users 'chatbot@pve' --roles ChatBot", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot"}},
+		{"role on the user, none on its token", func(env *apptest.Env, cfg string) string {
+			env.PVE.SetUserACL("chatbot@pve", map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit"}})
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit"}})
+			return cfg
+		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "but the token's own ACL does not",
+			"pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot"}},
 		{"role on the token, none on its user", func(env *apptest.Env, cfg string) string {
 			env.PVE.SetUserACL("chatbot@pve", map[string][]string{})
 			return cfg

@@ -199,7 +199,8 @@ type Server struct {
 	guests      map[int]*guestState
 	storages    []*Storage
 	tokens      map[string]*token
-	userACL     map[string]acl // user -> ACL
+	userACL     map[string]acl  // user -> ACL
+	userSet     map[string]bool // users whose ACL SetUserACL gave (AddToken no longer mirrors it)
 	noQuorum    bool
 	latency     time.Duration
 	hang        chan struct{}
@@ -243,6 +244,7 @@ func New(opts Options) *Server {
 		guests:      map[int]*guestState{},
 		tokens:      map[string]*token{},
 		userACL:     map[string]acl{},
+		userSet:     map[string]bool{},
 		taskResults: map[string][]string{},
 		taskByUPID:  map[string]*task{},
 		pid:         0x2F6A00,
@@ -377,8 +379,9 @@ func (s *Server) SetStorageUsage(node, name string, used uint64) {
 
 // AddToken registers a privilege-separated API token ("user@realm!name") with its own ACL:
 // path -> privileges or built-in role names ("PVEAuditor", "PVEVMUser", "Administrator",
-// "NoAccess"). Its user gets the same ACL unless SetUserACL gave it one (the documented setup
-// grants the role to both). As in PVE the token holds what both its own and its user's ACLs
+// "NoAccess"). Its user gets the same ACL, as the documented setup grants the role to both,
+// unless SetUserACL gave the user its own (to model the two differing). As in PVE the token
+// holds what both its own and its user's ACLs
 // grant; ACLs propagate to children, a more specific path replaces a less specific one, a
 // pool member gets the pool's roles added, and NoAccess wins.
 func (s *Server) AddToken(id, secret string, a map[string][]string) {
@@ -386,16 +389,18 @@ func (s *Server) AddToken(id, secret string, a map[string][]string) {
 	defer s.mu.Unlock()
 	t := &token{id: id, secret: secret, acl: expandACL(a)}
 	s.tokens[id] = t
-	if user, _, _ := strings.Cut(id, "!"); s.userACL[user] == nil {
+	if user, _, _ := strings.Cut(id, "!"); !s.userSet[user] {
 		s.userACL[user] = expandACL(a)
 	}
 }
 
-// SetUserACL replaces a user's own ACL (same form as AddToken's).
+// SetUserACL replaces a user's own ACL (same form as AddToken's); from then on AddToken
+// changes only the token's.
 func (s *Server) SetUserACL(user string, a map[string][]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.userACL[user] = expandACL(a)
+	s.userSet[user] = true
 }
 
 // SetTokenPrivsep turns a token's privilege separation on (the default) or off; off, the
