@@ -77,7 +77,7 @@ type pveBench struct {
 	store *store.Store
 }
 
-func newPVEBench(t *testing.T, opts pvetest.Options, edit func(*config.Config)) *pveBench {
+func newPVEBench(t *testing.T, opts pvetest.Options, edit func(*config.Config), quickWait ...time.Duration) *pveBench {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	opts.Now = clk.Now
@@ -105,7 +105,11 @@ func newPVEBench(t *testing.T, opts pvetest.Options, edit func(*config.Config)) 
 	}
 	t.Cleanup(func() { st.Close() })
 	note := newWaitNotify()
-	d := New(cfg, Options{Fleet: fleet, Store: st, Notify: note, Now: clk.Now, HAPoll: 2 * time.Millisecond})
+	do := Options{Fleet: fleet, Store: st, Notify: note, Now: clk.Now, HAPoll: 2 * time.Millisecond}
+	if len(quickWait) > 0 {
+		do.QuickWait = quickWait[0]
+	}
+	d := New(cfg, do)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -176,6 +180,42 @@ func TestHAStartWaitsForTheGuest(t *testing.T) {
 				t.Errorf("got %d POSTs, want 1", got)
 			}
 		})
+	}
+}
+
+// An HA task that outlives the quick wait is followed in the background like any task, and
+// then, as the request is with the HA manager, until the guest's state shows it: still one
+// final answer.
+func TestHATaskSlowerThanQuickWait(t *testing.T) {
+	b := newPVEBench(t, pvetest.Options{TaskDuration: 5 * time.Second, HARound: -1}, nil, 20*time.Millisecond)
+	b.pv.AddGuest(pvetest.Guest{VMID: 102, Name: "homeassistant", Node: "pve1", Status: "stopped", HA: true})
+	if first := b.say(t, "vm start homeassistant"); !strings.Contains(first, "正在启动") {
+		t.Fatalf("first answer %q, want 'starting'", first)
+	}
+	reads := b.pv.Count("GET", "/nodes/pve1/qemu/102/status/current")
+	b.clk.Advance(time.Second) // the hastart task ends; the guest is still stopped
+	// Wait until the follow-up has seen the task end and read the guest (still stopped).
+	for deadline := time.Now().Add(10 * time.Second); b.pv.Count("GET", "/nodes/pve1/qemu/102/status/current") == reads; {
+		if time.Now().After(deadline) {
+			t.Fatal("the follow-up never read the guest's state")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if b.note.count() != 0 {
+		t.Fatalf("answered before the HA manager acted: %v", b.note.replies)
+	}
+	b.pv.RunHARound()              // the CRM
+	b.pv.RunHARound()              // the LRM starts qmstart
+	b.clk.Advance(5 * time.Second) // which has run
+	final := replyText(b.note.next(t))
+	if !strings.Contains(final, "✅") || !strings.Contains(final, "已启动") || !strings.Contains(final, "运行中") {
+		t.Errorf("final answer %q, want started and running", final)
+	}
+	if err := b.d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.note.count(); n != 1 {
+		t.Errorf("got %d follow-up messages, want one", n)
 	}
 }
 

@@ -597,7 +597,7 @@ func (s *Server) advanceLocked() {
 				s.haNext = s.haNext.Add(n * s.opts.HARound)
 				continue
 			}
-			s.haRoundLocked()
+			s.haRoundLocked(s.haNext)
 			s.haNext = s.haNext.Add(s.opts.HARound)
 		default:
 			return

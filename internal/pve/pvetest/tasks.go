@@ -263,7 +263,7 @@ func (s *Server) haPendingLocked() bool {
 // haRoundLocked is one HA round: the CRM takes up new requests, and the LRM carries out the
 // ones the CRM took up in the round before. The LRM's qmstart/qmshutdown run as root@pam; a
 // guest they cannot act on (a lock) leaves the service in error state.
-func (s *Server) haRoundLocked() {
+func (s *Server) haRoundLocked(at time.Time) {
 	if s.haIdle {
 		return
 	}
@@ -282,11 +282,11 @@ func (s *Server) haRoundLocked() {
 			continue
 		}
 		g.haReq = nil
-		s.lrmActLocked(g, req)
+		s.lrmActLocked(at, g, req)
 	}
 }
 
-func (s *Server) lrmActLocked(g *guestState, req *haRequest) {
+func (s *Server) lrmActLocked(at time.Time, g *guestState, req *haRequest) {
 	pfx := "vz"
 	if g.Type == "qemu" {
 		pfx = "qm"
@@ -298,8 +298,9 @@ func (s *Server) lrmActLocked(g *guestState, req *haRequest) {
 			typ = pfx + "stop"
 		}
 	}
-	t := s.newTaskLocked(g.Node, typ, itoa(g.VMID), "root@pam")
+	t := s.newTaskAtLocked(at, g.Node, typ, itoa(g.VMID), "root@pam")
 	t.exit = "OK"
+	due := t.start.Add(s.opts.TaskDuration)
 	var effect func()
 	switch {
 	case g.Lock != "" && g.Lock != "suspended":
@@ -311,14 +312,13 @@ func (s *Server) lrmActLocked(g *guestState, req *haRequest) {
 	case req.want == "started":
 		effect = func() {
 			if g.Status != "running" {
-				g.Status, g.Paused, g.bootAt = "running", false, s.now()
+				g.Status, g.Paused, g.bootAt = "running", false, due
 			}
 			g.hastate = "started"
 		}
 	default:
 		effect = func() { g.Status, g.Paused, g.hastate = "stopped", false, "stopped" }
 	}
-	due := t.start.Add(s.opts.TaskDuration)
 	s.scheduleLocked(due, func() {
 		t.done, t.end = true, due
 		effect()
@@ -330,7 +330,7 @@ func (s *Server) RunHARound() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advanceLocked()
-	s.haRoundLocked()
+	s.haRoundLocked(s.now())
 	s.advanceLocked()
 }
 
@@ -366,8 +366,12 @@ func (s *Server) HAState(vmid int) string {
 }
 
 func (s *Server) newTaskLocked(node, typ, id, user string) *task {
+	return s.newTaskAtLocked(s.now(), node, typ, id, user)
+}
+
+// newTaskAtLocked starts a task at a given time (an HA round evaluated after the fact).
+func (s *Server) newTaskAtLocked(now time.Time, node, typ, id, user string) *task {
 	s.pid += 0x1B
-	now := s.now()
 	var pstart uint64
 	if n := s.nodes[node]; n != nil {
 		pstart = uint64(now.Sub(n.bootAt) / (10 * time.Millisecond))
