@@ -910,7 +910,7 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 func TestSetupDoc(t *testing.T) {
 	doc := string(read(t, "../docs/setup.md"))
 	for _, want := range []string{
-		`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit"`,
+		`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit Pool.Audit"`,
 		`pveum user add chatbot@pve`,
 		`pveum acl modify / --users chatbot@pve --roles ChatBot`,
 		`pveum user token add chatbot@pve bot --privsep 1`,
