@@ -125,7 +125,7 @@ func TestOfficialVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := other.Decrypt(enc); !errors.Is(err, wecom.ErrReceiveID) {
+			if _, err := other.Decrypt(enc); !errors.Is(err, wecom.ErrDecrypt) {
 				t.Errorf("Decrypt with other corp id: err = %v, want ErrReceiveID", err)
 			}
 		})
@@ -258,8 +258,8 @@ func TestDecryptMalformed(t *testing.T) {
 		{"length beyond end", rawCiphertext(t, framed(1<<31, "hi", testCorpID, repeat(24, 24))), wecom.ErrDecrypt},
 		{"length 0xffffffff", rawCiphertext(t, framed(0xffffffff, "hi", testCorpID, repeat(24, 24))), wecom.ErrDecrypt},
 		{"all padding", rawCiphertext(t, repeat(32, 32)), wecom.ErrDecrypt},
-		{"other corp id", rawCiphertext(t, framed(2, "hi", "ww0123456789abcdeX", repeat(24, 24))), wecom.ErrReceiveID},
-		{"no corp id", rawCiphertext(t, framed(20, "hi"+testCorpID, "", repeat(24, 24))), wecom.ErrReceiveID},
+		{"other corp id", rawCiphertext(t, framed(2, "hi", "ww0123456789abcdeX", repeat(24, 24))), wecom.ErrDecrypt},
+		{"no corp id", rawCiphertext(t, framed(20, "hi"+testCorpID, "", repeat(24, 24))), wecom.ErrDecrypt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
