@@ -96,7 +96,7 @@ func (v *validator) server() {
 		}
 	case !validHostPort(a):
 		v.add("server.admin_listen", "must be host:port, like 127.0.0.1:8081, or \"\" for none")
-	case a == c.Server.Listen:
+	case a == c.Server.Listen && !strings.HasSuffix(a, ":0"): // :0 is a new free port each
 		v.add("server.admin_listen", "must differ from server.listen: the operator's endpoints stay off the public listener")
 	}
 	if !strings.HasPrefix(c.Server.CallbackPath, "/") {
