@@ -119,6 +119,8 @@ func (u *undecryptable) note(now time.Time) (alarm bool, n int) {
 // verification, POST verifies, decrypts and parses a message and hands it to inbox,
 // answering an empty 200 as soon as inbox took it. Everything else is refused with a short
 // generic body; the reason goes to log at warn level, never with plaintext or secrets.
+// Whatever fails once the signature holds (clock, decryption, receive id, inner XML,
+// AgentID, a GET whose echostr is not WeCom's) is answered exactly like a bad signature.
 func NewCallback(cfg CallbackConfig, inbox Inbox, log *zap.Logger, opts ...CallbackOption) (http.Handler, error) {
 	if inbox == nil {
 		return nil, errors.New("wecom: new callback: inbox is nil")

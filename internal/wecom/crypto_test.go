@@ -278,3 +278,26 @@ func TestDecryptMalformed(t *testing.T) {
 		t.Errorf("Decrypt(well-formed) = %q, %v; want \"hi\", nil", got, err)
 	}
 }
+
+// TestDecryptForReceiveID: DecryptFor checks the receive id it is given, "" included (a
+// smart bot's webhook leaves it empty), and fails alike for every mismatch.
+func TestDecryptForReceiveID(t *testing.T) {
+	c, err := wecom.NewCrypto(testToken, testAESKey, testCorpID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := rawCiphertext(t, framed(2, "hi", "", bytes.Repeat([]byte{10}, 10)))
+	if msg, err := c.DecryptFor(empty, ""); err != nil || string(msg) != "hi" {
+		t.Errorf("DecryptFor(no receive id, \"\") = %q, %v; want \"hi\"", msg, err)
+	}
+	if _, err := c.DecryptFor(empty, testCorpID); !errors.Is(err, wecom.ErrDecrypt) {
+		t.Errorf("DecryptFor(no receive id, corp id) err = %v, want ErrDecrypt", err)
+	}
+	corp := rawCiphertext(t, framed(2, "hi", testCorpID, bytes.Repeat([]byte{24}, 24)))
+	if _, err := c.DecryptFor(corp, ""); !errors.Is(err, wecom.ErrDecrypt) {
+		t.Errorf("DecryptFor(corp id, \"\") err = %v, want ErrDecrypt", err)
+	}
+	if err := func() error { _, err := c.Decrypt(empty); return err }(); !errors.Is(err, wecom.ErrDecrypt) {
+		t.Errorf("Decrypt(no receive id) err = %v, want ErrDecrypt", err)
+	}
+}
