@@ -1,6 +1,7 @@
 package wecom_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/xml"
@@ -288,5 +289,39 @@ func TestCallbackUndecryptableAlarm(t *testing.T) {
 	}
 	if n := len(errorLogs()); n != 2 {
 		t.Errorf("unsigned junk raised the alarm: %d errors in all, want 2", n)
+	}
+}
+
+// BenchmarkCallbackSignedFailures measures each signed failure next to an accepted
+// message: the failures do the same work (decrypt, parse, both AgentID checks), so their
+// times should not tell them apart.
+func BenchmarkCallbackSignedFailures(b *testing.B) {
+	h := newTestCallback(b, 10*time.Minute, &recInbox{}, zap.NewNop())
+	s := testSender(0)
+	ts := fmt.Sprint(testNow.Unix())
+	repeat := func(c byte, n int) []byte { return []byte(strings.Repeat(string(rune(c)), n)) }
+	body := s.TextXML("zhangsan", "vm start 101", "42")
+	for _, c := range []struct {
+		name string
+		enc  string
+		want int
+	}{
+		{"accepted", sealFixed(b, body), http.StatusOK},
+		{"bad padding", rawCiphertext(b, framed(2, "hi", testCorpID, append(repeat(23, 23), 24))), http.StatusForbidden},
+		{"bad length prefix", rawCiphertext(b, framed(1<<31, "hi", testCorpID, repeat(24, 24))), http.StatusForbidden},
+		{"wrong receive id", rawCiphertext(b, framed(2, "hi", "ww0123456789abcdeX", repeat(24, 24))), http.StatusForbidden},
+		{"broken inner xml", sealFixed(b, []byte("<xml><FromUserName>zhangsan</Fr")), http.StatusForbidden},
+	} {
+		q, env := s.Envelope(c.enc, ts, "1")
+		target := "/wecom/callback?" + q.Encode()
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, target, bytes.NewReader(env)))
+				if rec.Code != c.want {
+					b.Fatalf("status %d, want %d", rec.Code, c.want)
+				}
+			}
+		})
 	}
 }
