@@ -787,7 +787,7 @@ func (s *Server) checkCard(raw json.RawMessage) (*Card, answer, bool) {
 	if len(wc.JumpList) > 3 {
 		return nil, wxErr(ErrcodeCardJumpList, "jump_list exceeds 3"), false
 	}
-	if interactiveCards[wc.CardType] && !taskIDRe.MatchString(wc.TaskID) {
+	if (interactiveCards[wc.CardType] || wc.TaskID != "") && !taskIDRe.MatchString(wc.TaskID) {
 		return nil, wxErr(ErrcodeTaskIDReused, "taskid has existed or empty or exceed max len"), false
 	}
 	if wc.CardType == "button_interaction" {
@@ -864,8 +864,9 @@ func (s *Server) messageSend(_ *http.Request, fields map[string]json.RawMessage,
 		if !ok {
 			return a
 		}
-		if interactiveCards[card.CardType] && s.taskIDs[card.TaskID] {
-			return wxErr(ErrcodeTaskIDReused, "task_id already exists: "+card.TaskID)
+		// task_id is unique per app, for every card type that carries one.
+		if card.TaskID != "" && s.taskIDs[card.TaskID] {
+			return wxErr(ErrcodeTaskIDReused, "taskid has existed or empty or exceed max len")
 		}
 		m.Card = card
 	default:
@@ -888,8 +889,10 @@ func (s *Server) messageSend(_ *http.Request, fields map[string]json.RawMessage,
 	m.Invalid = invalid
 	m.MsgID = fmt.Sprintf("fake-msg-%d", s.seq)
 	extra := map[string]any{"msgid": m.MsgID, "invaliduser": strings.Join(invalid, "|")}
-	if m.Card != nil && interactiveCards[m.Card.CardType] {
+	if m.Card != nil && m.Card.TaskID != "" {
 		s.taskIDs[m.Card.TaskID] = true
+	}
+	if m.Card != nil && interactiveCards[m.Card.CardType] {
 		m.ResponseCode = "fake-rc-" + randHex(16)
 		s.codes[m.ResponseCode] = &codeState{issued: m.Time}
 		extra["response_code"] = m.ResponseCode
