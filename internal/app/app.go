@@ -62,12 +62,14 @@ type App struct {
 	pushMu  sync.Mutex
 	push    *pusher
 	pushCtx context.Context
-	fleet   *pve.Fleet
-	disp    *commands.Dispatcher
-	inbox   *inbox.Inbox
-	router  chi.Router
-	ln      net.Listener
-	srv     *http.Server
+	// budget is the per-member send budget every app message to a member goes through.
+	budget *wecom.Budget
+	fleet  *pve.Fleet
+	disp   *commands.Dispatcher
+	inbox  *inbox.Inbox
+	router chi.Router
+	ln     net.Listener
+	srv    *http.Server
 	// console is the local console: the chat of `bot console`, or beside WeCom under
 	// `serve` with server.console (source.go); nil otherwise.
 	console *console.Console
@@ -110,7 +112,13 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 			return nil, fmt.Errorf("app: wecom client: %w", err)
 		}
 		r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
-		r.LimitPerMember(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per)
+		clock := o.Clock
+		if clock == nil {
+			clock = schedule.SystemClock{}
+		}
+		// One send budget per member for replies and pushes alike (push.go).
+		a.budget = wecom.NewBudget(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per, clock)
+		r.UseBudget(a.budget)
 		replier = a.observeReplier(r)
 		if cfg.Server.Console {
 			if cfg.Server.CallbackPath == "/" {

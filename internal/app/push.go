@@ -63,7 +63,7 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 	}
 	p := &pusher{
 		client:   client,
-		notifier: notify.New(cfg, client, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock}),
+		notifier: notify.New(cfg, client, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock, Budget: a.budget}),
 		sched:    schedule.New(clock, log.Named("schedule")),
 	}
 	if len(cfg.Alerts.To) > 0 {

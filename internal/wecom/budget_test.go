@@ -125,7 +125,9 @@ func TestReplierKeepsMemberBudget(t *testing.T) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- r.Reply(context.Background(), "zhangsan", chat.Reply{Kind: chat.ReplyText, Title: "31st"}) }()
+	go func() {
+		done <- r.Reply(context.Background(), "zhangsan", chat.Reply{Kind: chat.ReplyText, Title: "31st"})
+	}()
 	if !clock.BlockUntil(nil, 1) {
 		t.Fatal("the 31st reply did not wait")
 	}
