@@ -189,14 +189,11 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	return a, nil
 }
 
-// accept hands a verified callback message to the inbox, translating its "queue full"
-// into the callback's 503.
+// accept hands a verified callback message to the inbox. The inbox refuses nothing for
+// load (what waits is in the store); its only error is a store that cannot record the
+// message, which the callback answers 500 and logs at error.
 func (a *App) accept(ctx context.Context, m chat.Message) error {
-	err := a.inbox.Accept(ctx, m)
-	if errors.Is(err, inbox.ErrBusy) || errors.Is(err, inbox.ErrClosed) {
-		return wecom.ErrBusy
-	}
-	return err
+	return a.inbox.Accept(ctx, m)
 }
 
 // Addr is the address the bot listens on.
