@@ -57,7 +57,6 @@ func (j *memJournal) Finish(_ context.Context, id string) error {
 	return nil
 }
 
-
 // recReplier records replies.
 type recReplier struct {
 	mu      sync.Mutex
