@@ -435,6 +435,12 @@ func chatRefusal(err error) string {
 		return "the app's visible range (可见范围) must be the root department to create group chats; set it in the admin console, or create the chat by other means"
 	case 60111, 81013, 40003:
 		return "a member in appchat_members is not a valid UserID inside the app's visible range"
+	case 86001:
+		return "the appchat id is not one WeCom accepts: at most 32 characters, letters and digits only"
+	case 86006:
+		return "appchat_members must list 2 to 2000 members"
+	case 86008:
+		return "the chat was created by another app, and only its creator can send to it; pick another appchat id"
 	}
 	return "WeCom refused it (see the error)"
 }

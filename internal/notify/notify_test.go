@@ -157,6 +157,15 @@ func TestEnsureChats(t *testing.T) {
 	}
 }
 
+// A chat id WeCom refuses (86001) is explained with its rule, not "WeCom refused it".
+func TestChatRefusalExplainsChatID(t *testing.T) {
+	for code, want := range map[int]string{86001: "32 characters", 86008: "another app", 86006: "2 to 2000"} {
+		if got := chatRefusal(&wecom.APIError{Op: "appchat create", Code: code}); !strings.Contains(got, want) {
+			t.Errorf("chatRefusal(%d) = %q, want it to mention %q", code, got, want)
+		}
+	}
+}
+
 // Pushes to users count in the members' send budget, which replies share. What finds no
 // room waits in the outbox (WeCom would drop it silently) and goes out, marked late, once
 // the window has room again.
