@@ -156,7 +156,7 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	return chat.Reply{
 		Kind:     chat.ReplyConfirm,
 		Severity: severityFor(action),
-		Title:    r.t("confirm_title", actionWord(r.s.lang, action), guestLabel(r, g)),
+		Title:    r.t("confirm_title", actionWord(r.s.lang, action), titleLabel(r, g)),
 		Fields:   fields,
 		Lines:    []string{r.t("confirm_effect_"+action, guestLabel(r, g))},
 		Buttons: []chat.Button{
@@ -323,7 +323,7 @@ func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, jour
 		// Still running: say so now, follow up with the result as a new message.
 		d.followUp(r, g, action, journalID, upid, start)
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
-			Title: r.t("running", guestLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
+			Title: r.t("running", titleLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
 		rep.UpdateCode = updateCode
 		return []chat.Reply{rep}
 	}
@@ -374,12 +374,12 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 			return rep
 		}
 		return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
-			Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
+			Title:  r.t("result_failed", titleLabel(r, g), actionWord(r.s.lang, action)),
 			Fields: []chat.Field{{Label: r.t("f_reason"), Value: res.Exit}, {Label: r.t("f_node"), Value: g.Node}},
 		}
 	}
 	d.finishAction(r, g, action, journalID, upid, start, "OK")
-	title := r.t("result_ok", guestLabel(r, g), doneWord(r.s.lang, action), dur)
+	title := r.t("result_ok", titleLabel(r, g), doneWord(r.s.lang, action), dur)
 	rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityOK, Title: title,
 		Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
 	if res.Exit != "" && res.Exit != "OK" {
@@ -410,7 +410,7 @@ func (d *Dispatcher) actionFailed(r *req, g pve.Guest, action string, err error)
 		}
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
-		Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
+		Title:  r.t("result_failed", titleLabel(r, g), actionWord(r.s.lang, action)),
 		Fields: []chat.Field{{Label: r.t("f_reason"), Value: d.pveReason(r, err)}, {Label: r.t("f_node"), Value: g.Node}},
 	}
 }

@@ -77,7 +77,7 @@ var catalogZH = map[string]string{
 	// confirmations and results
 	"btn_confirm":             "确认",
 	"btn_cancel":              "取消",
-	"confirm_title":           "确认%s %s？",
+	"confirm_title":           "%[2]s：确认%[1]s？",
 	"confirm_expires":         "%d 分钟内有效",
 	"confirm_effect_start":    "将启动 %s",
 	"confirm_effect_shutdown": "将正常关闭 %s：发送关机信号，等待系统自行关机",
@@ -270,7 +270,7 @@ var catalogEN = map[string]string{
 
 	"btn_confirm":             "Confirm",
 	"btn_cancel":              "Cancel",
-	"confirm_title":           "Confirm: %s %s?",
+	"confirm_title":           "%[2]s: confirm %[1]s?",
 	"confirm_expires":         "Valid for %d min",
 	"confirm_effect_start":    "%s will be started",
 	"confirm_effect_shutdown": "%s will be shut down cleanly: the guest OS gets the shutdown signal",

@@ -23,8 +23,11 @@ const (
 	maxCardFields = 6
 	// maxCardButtons is WeCom's limit of button_list entries.
 	maxCardButtons = 6
-	// cardTitleBytes and cardSubTitleBytes keep card texts well inside what WeCom shows.
-	cardTitleBytes    = 128
+	// cardTitleChars and cardSubTitleChars are what WeCom's client shows of a card's
+	// title and grey sub-title ("建议不超过"): it clips the rest without a mark, so the
+	// bot cuts first and ends the text with "…". cardSubTitleBytes bounds the packing.
+	cardTitleChars    = 36
+	cardSubTitleChars = 160
 	cardSubTitleBytes = 512
 	// replaceNameBytes is the longest single-line result shown as greyed buttons
 	// (button.replace_name); a longer result replaces the whole card.
@@ -35,6 +38,34 @@ const (
 )
 
 const ellipsis = "…"
+
+// packSubTitle packs the lines and the tail into one sub-title of at most
+// cardSubTitleChars characters, shortened with "N more" like a message part: packing
+// works in bytes, so the byte limit shrinks until the characters fit.
+func packSubTitle(lang string, lines, tail []string) string {
+	more := func(n int) string { return moreLinesText(lang, n) }
+	for limit := cardSubTitleBytes; limit > 0; {
+		parts := packParts("", "", lines, tail, limit, 1, more)
+		if len(parts) == 0 {
+			return ""
+		}
+		n := utf8.RuneCountInString(parts[0])
+		if n <= cardSubTitleChars {
+			return parts[0]
+		}
+		limit = min(limit-1, limit*cardSubTitleChars/n)
+	}
+	return ""
+}
+
+// cutChars returns s cut to at most n characters, the last of them "…" when cut.
+func cutChars(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + ellipsis
+}
 
 // Truncate returns s cut to at most max bytes. A cut text ends in "…", is cut on a UTF-8
 // character boundary and, when a line break lies in the second half of the kept text, right
@@ -334,7 +365,7 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	}
 	card := TemplateCard{
 		Source:    severitySource(lang, rep),
-		MainTitle: &CardTitle{Title: Truncate(title, cardTitleBytes)},
+		MainTitle: &CardTitle{Title: cutChars(title, cardTitleChars)},
 	}
 	fields := rep.Fields
 	var sub []string
@@ -356,9 +387,7 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	if rep.Footer != "" {
 		tail = append(tail, rep.Footer)
 	}
-	if parts := packParts("", "", sub, tail, cardSubTitleBytes, 1, func(n int) string { return moreLinesText(lang, n) }); len(parts) > 0 {
-		card.SubTitleText = parts[0]
-	}
+	card.SubTitleText = packSubTitle(lang, sub, tail)
 	if interactive {
 		card.CardType = CardButtonInteraction
 		card.TaskID = taskID
