@@ -203,8 +203,8 @@ var (
 	targetName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	// chatID is WeCom's rule for an app group chat's id (appchat/create answers 86001
 	// to anything else): at most 32 characters, letters and digits only.
-	chatID = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
-	clockTime  = regexp.MustCompile(`^([01]?\d|2[0-3]):([0-5]\d)$`)
+	chatID    = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
+	clockTime = regexp.MustCompile(`^([01]?\d|2[0-3]):([0-5]\d)$`)
 )
 
 // Location is the top-level timezone, loaded (UTC when it is not valid; Validate reports it).
