@@ -89,8 +89,10 @@ type Inbox struct {
 	// stalled is set when reading the backlog failed: workers stop trying until the
 	// next message arrives, instead of spinning on a failing journal.
 	stalled bool
-	// refilling lets one worker at a time read the backlog.
+	// refilling lets one worker at a time read the backlog; finished collects the
+	// messages finished while it reads, which the read may still show as unfinished.
 	refilling atomic.Bool
+	finished  map[string]bool
 
 	depth   atomic.Int64
 	backlog atomic.Int64 // messages accepted into the journal alone, not yet queued
@@ -202,7 +204,13 @@ func (in *Inbox) refill() bool {
 	// one recorded before is in the read below.
 	in.spilled = false
 	busy := len(in.inflight)
+	in.finished = map[string]bool{}
 	in.qmu.Unlock()
+	defer func() {
+		in.qmu.Lock()
+		in.finished = nil
+		in.qmu.Unlock()
+	}()
 
 	ctx, cancel := context.WithTimeout(in.ctx, 10*time.Second)
 	defer cancel()
@@ -224,7 +232,7 @@ func (in *Inbox) refill() bool {
 	in.qmu.Lock()
 	defer in.qmu.Unlock()
 	for _, m := range msgs {
-		if in.inflight[m.ID] {
+		if in.inflight[m.ID] || in.finished[m.ID] {
 			continue
 		}
 		select {
@@ -233,6 +241,7 @@ func (in *Inbox) refill() bool {
 			in.depth.Add(1)
 			in.backlog.Add(-1)
 			queued = true
+			in.spawn() // as many workers as the refilled queue can use
 		default:
 			// The cache is full again: the rest wait for the next refill.
 			in.spilled = true
@@ -400,5 +409,8 @@ func (in *Inbox) finish(m chat.Message) {
 	}
 	in.qmu.Lock()
 	delete(in.inflight, m.ID)
+	if in.finished != nil {
+		in.finished[m.ID] = true
+	}
 	in.qmu.Unlock()
 }
