@@ -888,7 +888,9 @@ func (s *Server) messageSend(_ *http.Request, fields map[string]json.RawMessage,
 	s.seq++
 	m.Invalid = invalid
 	m.MsgID = fmt.Sprintf("fake-msg-%d", s.seq)
-	extra := map[string]any{"msgid": m.MsgID, "invaliduser": strings.Join(invalid, "|")}
+	// WeCom's answer names every kind of recipient it could not reach.
+	extra := map[string]any{"msgid": m.MsgID, "invaliduser": strings.Join(invalid, "|"),
+		"invalidparty": "", "invalidtag": "", "unlicenseduser": ""}
 	if m.Card != nil && m.Card.TaskID != "" {
 		s.taskIDs[m.Card.TaskID] = true
 	}
