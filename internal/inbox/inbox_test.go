@@ -19,6 +19,8 @@ type memJournal struct {
 	order    []chat.Message  // as received
 	finished chan string
 	backlogs int // Backlog calls
+	// hold, when set, makes Backlog tell entered and wait for hold to close.
+	hold, entered chan struct{}
 }
 
 func newMemJournal() *memJournal {
@@ -37,6 +39,13 @@ func (j *memJournal) Receive(_ context.Context, m chat.Message) (bool, error) {
 }
 
 func (j *memJournal) Backlog(_ context.Context, limit int) ([]chat.Message, error) {
+	j.mu.Lock()
+	hold, entered := j.hold, j.entered
+	j.mu.Unlock()
+	if hold != nil {
+		entered <- struct{}{}
+		<-hold
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.backlogs++
@@ -317,4 +326,59 @@ func TestReplyGivenUpAfterRetryFor(t *testing.T) {
 	if rep.tries < 2 {
 		t.Errorf("tries = %d, want the reply tried again before giving up", rep.tries)
 	}
+}
+
+// The backlog read from the journal is worked off by every free worker, not by the one
+// that read it (which drained a loadgen backlog at one message per WeCom round trip).
+func TestBacklogUsesEveryWorker(t *testing.T) {
+	j, rep := newMemJournal(), &recReplier{}
+	first := make(chan struct{})
+	rest := make(chan struct{})
+	started := make(chan string, 100)
+	h := chat.HandlerFunc(func(ctx context.Context, m chat.Message) []chat.Reply {
+		started <- m.ID
+		if m.ID < "m03" {
+			<-first
+		} else {
+			<-rest
+		}
+		return echo(ctx, m)
+	})
+	in := New(Options{Journal: j, Handler: h, Replier: rep, Workers: 3, QueueSize: 1})
+	for i := range 3 {
+		id := fmt.Sprintf("m%02d", i)
+		if err := in.Accept(context.Background(), chat.Message{ID: id, User: "u"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-started; got != id {
+			t.Fatalf("started %s, want %s", got, id)
+		}
+	}
+	for i := 3; i < 12; i++ { // one in the queue, the rest in the journal alone
+		if err := in.Accept(context.Background(), chat.Message{ID: fmt.Sprintf("m%02d", i), User: "u"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Reading the backlog takes a while: the workers that find nothing to do meanwhile end.
+	hold := make(chan struct{})
+	j.mu.Lock()
+	j.hold, j.entered = hold, make(chan struct{}, 10)
+	j.mu.Unlock()
+	close(first)
+	<-j.entered
+	j.mu.Lock()
+	j.hold = nil
+	j.mu.Unlock()
+	close(hold)
+	timeout := time.After(10 * time.Second)
+	for n := 0; n < 3; n++ { // three of the later messages at once: every worker is busy
+		select {
+		case <-started:
+		case <-timeout:
+			t.Fatalf("only %d of the later messages run at once, want 3 (one per worker)", n)
+		}
+	}
+	close(rest)
+	waitFinished(t, j, 12)
+	_ = in.Close(context.Background())
 }
