@@ -19,8 +19,10 @@ type memJournal struct {
 	order    []chat.Message  // as received
 	finished chan string
 	backlogs int // Backlog calls
-	// hold, when set, makes Backlog tell entered and wait for hold to close.
+	// hold, when set, makes Backlog tell entered and wait for hold to close; holdAfter
+	// does the same after reading, before answering.
 	hold, entered chan struct{}
+	holdAfter     bool
 }
 
 func newMemJournal() *memJournal {
@@ -40,11 +42,17 @@ func (j *memJournal) Receive(_ context.Context, m chat.Message) (bool, error) {
 
 func (j *memJournal) Backlog(_ context.Context, limit int) ([]chat.Message, error) {
 	j.mu.Lock()
-	hold, entered := j.hold, j.entered
+	hold, entered, after := j.hold, j.entered, j.holdAfter
 	j.mu.Unlock()
-	if hold != nil {
+	if hold != nil && !after {
 		entered <- struct{}{}
 		<-hold
+	}
+	if hold != nil && after {
+		defer func() {
+			entered <- struct{}{}
+			<-hold
+		}()
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -381,4 +389,61 @@ func TestBacklogUsesEveryWorker(t *testing.T) {
 	close(rest)
 	waitFinished(t, j, 12)
 	_ = in.Close(context.Background())
+}
+
+// A message that finishes while the backlog is being read is not queued again, although
+// the read still shows it unfinished (seen as duplicate replies under loadgen).
+func TestBacklogSkipsMessagesFinishedMeanwhile(t *testing.T) {
+	j, rep := newMemJournal(), &recReplier{}
+	gates := map[string]chan struct{}{"m0": make(chan struct{}), "m1": make(chan struct{})}
+	started := make(chan string, 100)
+	h := chat.HandlerFunc(func(ctx context.Context, m chat.Message) []chat.Reply {
+		started <- m.ID
+		if g, ok := gates[m.ID]; ok {
+			<-g
+		}
+		return echo(ctx, m)
+	})
+	in := New(Options{Journal: j, Handler: h, Replier: rep, Workers: 2, QueueSize: 1})
+	for _, id := range []string{"m0", "m1"} {
+		if err := in.Accept(context.Background(), chat.Message{ID: id, User: "u", Text: id}); err != nil {
+			t.Fatal(err)
+		}
+		<-started
+	}
+	for _, id := range []string{"m2", "m3"} { // m2 in the queue, m3 in the journal alone
+		if err := in.Accept(context.Background(), chat.Message{ID: id, User: "u", Text: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold := make(chan struct{})
+	j.mu.Lock()
+	j.hold, j.entered, j.holdAfter = hold, make(chan struct{}, 10), true
+	j.mu.Unlock()
+	close(gates["m0"]) // its worker runs m2, then reads the backlog: m1 (in work) and m3
+	<-j.entered
+	j.mu.Lock()
+	j.hold = nil
+	j.mu.Unlock()
+	close(gates["m1"]) // m1 finishes while the read's answer is on its way
+	for id := range j.finished {
+		if id == "m1" {
+			break
+		}
+	}
+	close(hold)
+	waitFinished(t, j, 1) // m3; Close then waits for anything else queued (m1 again, were it)
+	_ = in.Close(context.Background())
+	count := map[string]int{}
+	for _, r := range rep.all() {
+		count[r]++
+	}
+	for r, n := range count {
+		if n != 1 {
+			t.Errorf("reply %q sent %d times, want once", r, n)
+		}
+	}
+	if len(count) != 4 {
+		t.Errorf("replies = %v, want one for each of the 4 messages", rep.all())
+	}
 }
