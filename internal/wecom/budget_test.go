@@ -165,3 +165,23 @@ func TestReplierBudgetOffLosesMessages(t *testing.T) {
 		t.Errorf("delivered %d, dropped %d; want 30 and 10 (WeCom's silent drop)", got, lost)
 	}
 }
+
+// Every card the Replier sends carries a task_id, a status card too: when the answer to
+// a send is lost, the retry is answered 42014 and the user sees the card once.
+func TestReplierCardShownOnceWhenAnswerLost(t *testing.T) {
+	srv := wecomtest.NewServer(t)
+	c, err := NewClient(ClientConfig{CorpID: srv.CorpID(), AgentID: srv.AgentID(), Secret: srv.Secret(), BaseURL: srv.URL(),
+		Backoff: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReplier(c, "card", "zh", nil)
+	srv.LoseAnswerNext("message/send", 1)
+	rep := chat.Reply{Kind: chat.ReplyCard, Title: "homeassistant (101)", Fields: []chat.Field{{Label: "状态", Value: "运行中"}}}
+	if err := r.Reply(context.Background(), "zhangsan", rep); err != nil {
+		t.Fatalf("Reply after a lost answer: %v", err)
+	}
+	if got := len(srv.Sent()); got != 1 {
+		t.Errorf("the card was delivered %d times, want once", got)
+	}
+}
