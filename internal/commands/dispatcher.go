@@ -160,7 +160,7 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 	if s.confirmTTL <= 0 {
 		s.confirmTTL = 5 * time.Minute
 	}
-	s.zone = defaultZone
+	s.zone = cfg.Location()
 	for _, a := range cfg.Confirm {
 		s.confirm[a] = true
 	}
@@ -213,15 +213,7 @@ func (r *req) name() string {
 
 func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, args...) }
 
-// defaultZone is where times are shown: China's, where the users are.
-var defaultZone = func() *time.Location {
-	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return l
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
-
-// zone is the time zone times are shown in.
+// zone is the time zone times are shown in (the config's timezone).
 func (r *req) zone() *time.Location { return r.s.zone }
 
 // clock shows a moment as people read it, in the configured zone.
