@@ -535,7 +535,9 @@ func TestDemoGroupChatGetsReportsAndAlerts(t *testing.T) {
 	}
 	group := console.GroupPrefix + demoGroup
 	lineWith := func(s string) func(console.Entry) bool {
-		return func(e console.Entry) bool { return e.Card != nil && strings.Contains(strings.Join(e.Card.Lines, "\n"), s) }
+		return func(e console.Entry) bool {
+			return e.Card != nil && strings.Contains(strings.Join(e.Card.Lines, "\n"), s)
+		}
 	}
 	action("report")
 	c.waitFor(group, "the morning report", lineWith("**集群概览**"))

@@ -70,9 +70,9 @@ type App struct {
 	pushCtx context.Context
 	// budget is the per-member send budget every app message to a member goes through.
 	budget *wecom.Budget
-	fleet   *pve.Fleet
-	disp    *commands.Dispatcher
-	inbox   *inbox.Inbox
+	fleet  *pve.Fleet
+	disp   *commands.Dispatcher
+	inbox  *inbox.Inbox
 	// router is the public listener's (server.listen): the callback, /healthz, /readyz.
 	// Under `bot demo` and `bot console` (no callback) it serves the admin routes too.
 	router chi.Router
