@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve/pvetest"
 )
 
 // The recordings are PVE's own answers (testdata/SOURCES.md): both generations decode to
@@ -121,5 +123,33 @@ func TestTimeframeSpan(t *testing.T) {
 	}
 	if Timeframe("decade").Valid() {
 		t.Error("decade is node-only and not offered")
+	}
+}
+
+// Against the fake: gaps arrive as NaN, and the client asks for what it was told.
+func TestRRDAgainstFake(t *testing.T) {
+	s := fake(t, pvetest.Options{Version: "9.1.5"}, nil)
+	s.AddGuest(pvetest.Guest{VMID: 101, Node: "pve1", Status: "running", MaxCPU: 2, MaxMem: 4 << 30, Mem: 2 << 30})
+	c := e2eClient(t, s, nil)
+	r, err := c.NodeRRD(context.Background(), "pve1", TimeframeDay, CFAverage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nan := 0
+	for _, v := range r.Series("cpu") {
+		if math.IsNaN(v) {
+			nan++
+		}
+	}
+	if len(r.Points) != 1440 || nan == 0 || nan == len(r.Points) {
+		t.Errorf("points %d, unknown cpu %d: want 1440 points with a gap", len(r.Points), nan)
+	}
+	if _, err := c.GuestRRD(context.Background(), Guest{VMID: 101, Node: "pve1", Type: "qemu"}, TimeframeWeek, CFMax); err != nil {
+		t.Fatal(err)
+	}
+	reqs := s.Requests()
+	last := reqs[len(reqs)-1]
+	if last.Path != "/nodes/pve1/qemu/101/rrddata" || last.Query.Get("timeframe") != "week" || last.Query.Get("cf") != "MAX" {
+		t.Errorf("last request %s %v, want the week/MAX history of 101", last.Path, last.Query)
 	}
 }

@@ -184,6 +184,7 @@ type Server struct {
 	seq         int
 	pid         uint32
 	requests    []Request
+	rrdGaps     map[string][2]time.Time // node -> history gap (rrd.go)
 }
 
 // New starts a fake PVE on 127.0.0.1 with a random port. Call Close when done.

@@ -115,6 +115,8 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		} else {
 			s.handleAction(c, node, typ, vmid, action)
 		}
+	case get && len(rest) >= 1 && rest[len(rest)-1] == "rrddata":
+		s.routeRRD(c, node, rest)
 	default:
 		s.notImplemented(c)
 	}
