@@ -99,6 +99,8 @@ type Client struct {
 	// reported holds the config-problem errcodes already logged at error level, so that a
 	// misconfigured bot says it once in plain words instead of on every call.
 	reported map[int]bool
+
+	media mediaCache // uploaded pictures still valid (media.go)
 }
 
 // tokenFetch is one gettoken call shared by every caller that needs a token meanwhile.
@@ -250,13 +252,15 @@ type apiStatus struct {
 
 // apiCall is one API call, described once and replayed by retries.
 type apiCall struct {
-	op        string
-	method    string
-	path      string // after the base URL, e.g. /cgi-bin/message/send
-	query     url.Values
-	body      any  // JSON-encoded once; nil for GET
-	withToken bool // adds access_token and handles 40014/42001
-	secrets   []string
+	op          string
+	method      string
+	path        string // after the base URL, e.g. /cgi-bin/message/send
+	query       url.Values
+	body        any    // JSON-encoded once; nil for GET
+	raw         []byte // sent as is instead of body, with contentType (media/upload's multipart)
+	contentType string
+	withToken   bool // adds access_token and handles 40014/42001
+	secrets     []string
 }
 
 // Token returns a valid access token, fetching one when the cached token is missing or
@@ -364,8 +368,8 @@ func (c *Client) call(ctx context.Context, ac apiCall, out any) error {
 // do sends one call with retries on network errors, HTTP 5xx/429 and errcode -1, and
 // decodes a successful answer into out (which may be nil).
 func (c *Client) do(ctx context.Context, ac apiCall, out any) error {
-	var payload []byte
-	if ac.body != nil {
+	payload := ac.raw
+	if ac.body != nil && ac.raw == nil {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false) // markdown's <font> stays readable on the wire
@@ -447,7 +451,11 @@ func (c *Client) once(ctx context.Context, ac apiCall, payload []byte, out any) 
 		return false, err
 	}
 	if payload != nil {
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		ct := ac.contentType
+		if ct == "" {
+			ct = "application/json; charset=utf-8"
+		}
+		req.Header.Set("Content-Type", ct)
 	}
 	req.Header.Set("User-Agent", "wecom-home-ops")
 	resp, err := c.hc.Do(req)

@@ -422,6 +422,12 @@ func newCardTaskID() string { return "ops_" + rand.Text() }
 // sends the reply as a new message when that fails. Long replies become several messages.
 func (r *Replier) Reply(ctx context.Context, user string, rep chat.Reply) error {
 	to := []string{user}
+	if rep.Image != nil {
+		var err error
+		if rep, err = r.sendImage(ctx, user, rep); err != nil {
+			return err
+		}
+	}
 	if r.textMode {
 		if rep.Kind == chat.ReplyConfirm && rep.Code == "" {
 			r.log.Warn("wecom: confirmation without a code in text mode: the user cannot confirm it")
