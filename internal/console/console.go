@@ -8,6 +8,7 @@ package console
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"sync"
@@ -101,6 +102,8 @@ type Card struct {
 	Done     string   `json:"done,omitempty"`    // the greyed buttons' text after a click
 	Pending  bool     `json:"pending,omitempty"` // a button was clicked, no answer yet
 	Updated  bool     `json:"updated,omitempty"` // replaced by a click's result
+	// Image is a picture message (form "image"), as a data: URL the page shows as is.
+	Image string `json:"image,omitempty"`
 }
 
 // Field is one labelled value of a card.
@@ -277,6 +280,11 @@ func (c *Console) Reply(_ context.Context, user string, rep chat.Reply) error {
 			}
 			e.Ver = c.nextLocked()
 		}
+	}
+	if rep.Image != nil {
+		// Like WeCom: the picture is a message of its own, before the text.
+		c.appendLocked(t, &Entry{From: "bot", Card: &Card{Form: "image", Kind: "image",
+			Image: "data:image/png;base64," + base64.StdEncoding.EncodeToString(rep.Image.PNG)}})
 	}
 	c.appendLocked(t, &Entry{From: "bot", Card: cardOf(rep)})
 	return nil

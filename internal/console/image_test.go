@@ -1,0 +1,33 @@
+package console
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+)
+
+// A reply with a picture shows the picture as a message of its own, before the text,
+// the way WeCom delivers an image message and then the reading.
+func TestReplyWithImage(t *testing.T) {
+	c, _ := newTestConsole(t, Options{})
+	pic := []byte("\x89PNG\r\n\x1a\nfake picture")
+	err := c.Reply(context.Background(), "admin", chat.Reply{Kind: chat.ReplyText, Title: "homeassistant (101)",
+		Lines: []string{"内存 24 小时内从 41% 升到 88%"}, Image: &chat.Image{PNG: pic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := messages(t, c, "admin", 0).Entries
+	if len(got) != 2 || got[0].Card.Form != "image" || got[1].Card.Title != "homeassistant (101)" {
+		t.Fatalf("entries = %+v, want the picture then the text", got)
+	}
+	want := "data:image/png;base64," + base64.StdEncoding.EncodeToString(pic)
+	if got[0].Card.Image != want {
+		t.Errorf("image = %q, want the PNG as a data URL", got[0].Card.Image)
+	}
+	if strings.Contains(got[1].Card.Image, "data:") {
+		t.Error("the text entry carries the picture too")
+	}
+}
