@@ -236,45 +236,18 @@ func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
 }
 
 func (d *Dispatcher) run(ctx context.Context, r *req, cmd Command) []chat.Reply {
-	if a := cmd.Action(); a != "" && isRead(a) {
-		if dec := r.s.policy.Decide(r.user.ID, a, nil); !dec.Allowed {
+	s, ok := specOf(cmd.Verb)
+	if !ok || s.Run == nil {
+		return []chat.Reply{helpReply(r.s.lang, "")}
+	}
+	if s.Action != "" && !s.Changes {
+		// reads are checked here; state changes are checked against their target by their handler
+		if dec := r.s.policy.Decide(r.user.ID, s.Action, nil); !dec.Allowed {
 			d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
 			return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
 		}
 	}
-	switch cmd.Verb {
-	case VerbHelp:
-		return []chat.Reply{helpReply(r.s.lang, cmd.Topic)}
-	case VerbStatus:
-		return []chat.Reply{d.status(ctx, r)}
-	case VerbList:
-		return []chat.Reply{d.list(ctx, r, cmd)}
-	case VerbGuestStatus:
-		return []chat.Reply{d.guestStatus(ctx, r, cmd)}
-	case VerbNodeList, VerbNodeStatus:
-		return []chat.Reply{d.nodes(ctx, r, cmd)}
-	case VerbStorage:
-		return []chat.Reply{d.storage(ctx, r)}
-	case VerbTasks:
-		return []chat.Reply{d.tasks(ctx, r)}
-	case VerbAudit:
-		return []chat.Reply{d.auditList(ctx, r, cmd)}
-	case VerbConfirm:
-		return d.confirmCode(ctx, r, cmd.Code, "")
-	case VerbCancel:
-		return []chat.Reply{d.cancel(ctx, r, cmd.Code, "")}
-	case VerbStart, VerbShutdown, VerbReboot, VerbSuspend, VerbResume, VerbStop, VerbReset:
-		return d.power(ctx, r, cmd)
-	}
-	return []chat.Reply{helpReply(r.s.lang, "")}
-}
-
-func isRead(action string) bool {
-	switch action {
-	case "status", "list", "node", "storage", "task", "audit":
-		return true
-	}
-	return false
+	return s.Run(d, ctx, r, cmd)
 }
 
 // allow applies the per-user rate limit.

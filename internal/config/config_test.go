@@ -117,7 +117,7 @@ func TestDefaults(t *testing.T) {
 		{"pve.timeout", c.PVE.Timeout.Std(), 15 * time.Second},
 		{"pve.task_timeout", c.PVE.TaskTimeout.Std(), 5 * time.Minute},
 		{"pve.clusters", len(c.PVE.Clusters), 0},
-		{"confirm", c.Confirm, []string{"shutdown", "reboot", "stop", "reset", "suspend"}},
+		{"confirm", c.Confirm, []string{"shutdown", "reboot", "suspend", "stop", "reset"}},
 		{"confirm_ttl", c.ConfirmTTL.Std(), 5 * time.Minute},
 		{"read_only", c.ReadOnly, false},
 		{"rate_limit.per_user", c.RateLimit.PerUser, Rate{N: 20, Per: time.Minute}},

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,7 @@ func Default() *Config {
 			MaxClockSkew: Duration(10 * time.Minute),
 		},
 		PVE:        PVE{Timeout: Duration(15 * time.Second), TaskTimeout: Duration(5 * time.Minute)},
-		Confirm:    []string{"shutdown", "reboot", "stop", "reset", "suspend"},
+		Confirm:    slices.Clone(defaultConfirm),
 		ConfirmTTL: Duration(5 * time.Minute),
 		RateLimit:  RateLimit{PerUser: Rate{N: 20, Per: time.Minute}, PerMember: Rate{N: 30, Per: time.Minute}},
 		Timezone:   DefaultTimezone,
