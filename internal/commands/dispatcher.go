@@ -56,11 +56,13 @@ type Store interface {
 
 // Options wires a Dispatcher.
 type Options struct {
-	Fleet  Fleet
-	Store  Store
-	Notify chat.Replier // for results that arrive after the command returned
-	Logger *zap.Logger
-	Now    func() time.Time
+	Fleet Fleet
+	Store Store
+	// History draws graphs (graph.go); nil answers graph commands with "not available".
+	History History
+	Notify  chat.Replier // for results that arrive after the command returned
+	Logger  *zap.Logger
+	Now     func() time.Time
 	// QuickWait is how long a command waits for its task before answering "running"
 	// and following up with a new message (default 8s).
 	QuickWait time.Duration
@@ -81,7 +83,8 @@ type settings struct {
 	confirmTTL time.Duration
 	textMode   bool
 	perUser    config.Rate
-	multi      bool // more than one cluster: show cluster names
+	multi      bool           // more than one cluster: show cluster names
+	loc        *time.Location // the configured time zone, for times in graphs
 }
 
 // Dispatcher handles messages; it implements chat.Handler.
@@ -133,6 +136,7 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 		textMode:   cfg.WeCom.ReplyMode == "text",
 		perUser:    cfg.RateLimit.PerUser,
 		multi:      len(cfg.PVE.Clusters) > 1,
+		loc:        cfg.Location(),
 	}
 	if s.lang == "" {
 		s.lang = i18n.LangZH

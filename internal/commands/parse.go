@@ -31,25 +31,28 @@ type Verb string
 
 // The verbs of the command language.
 const (
-	VerbHelp        Verb = "help"
-	VerbStatus      Verb = "status"       // cluster summary
-	VerbList        Verb = "list"         // guests, Kind "" (all), "qemu" or "lxc"
-	VerbGuestStatus Verb = "guest_status" // one guest
-	VerbStart       Verb = "start"
-	VerbShutdown    Verb = "shutdown"
-	VerbReboot      Verb = "reboot"
-	VerbSuspend     Verb = "suspend"
-	VerbResume      Verb = "resume"
-	VerbStop        Verb = "stop"
-	VerbReset       Verb = "reset"
-	VerbNodeList    Verb = "node_list"
-	VerbNodeStatus  Verb = "node_status"
-	VerbStorage     Verb = "storage"
-	VerbTasks       Verb = "tasks"
-	VerbAudit       Verb = "audit"
-	VerbConfirm     Verb = "confirm"
-	VerbCancel      Verb = "cancel"
-	VerbMute        Verb = "mute" // an alert card's button only
+	VerbHelp         Verb = "help"
+	VerbStatus       Verb = "status"       // cluster summary
+	VerbList         Verb = "list"         // guests, Kind "" (all), "qemu" or "lxc"
+	VerbGuestStatus  Verb = "guest_status" // one guest
+	VerbStart        Verb = "start"
+	VerbShutdown     Verb = "shutdown"
+	VerbReboot       Verb = "reboot"
+	VerbSuspend      Verb = "suspend"
+	VerbResume       Verb = "resume"
+	VerbStop         Verb = "stop"
+	VerbReset        Verb = "reset"
+	VerbNodeList     Verb = "node_list"
+	VerbNodeStatus   Verb = "node_status"
+	VerbStorage      Verb = "storage"
+	VerbTasks        Verb = "tasks"
+	VerbAudit        Verb = "audit"
+	VerbConfirm      Verb = "confirm"
+	VerbCancel       Verb = "cancel"
+	VerbMute         Verb = "mute"          // an alert card's button only
+	VerbGraph        Verb = "graph"         // a guest's resource graph
+	VerbNodeGraph    Verb = "node_graph"    // a node's resource graph
+	VerbStorageGraph Verb = "storage_graph" // a storage's usage graph
 )
 
 // Guest kinds as PVE names them; Command.Kind is one of these or "" for both.
@@ -67,6 +70,8 @@ type Command struct {
 	N      int    // audit: entries wanted, 0 = the dispatcher's default
 	Code   string // confirm/cancel: upper-case
 	Topic  string // help: canonical command name ("start", "node"...), "" = overview
+	Period string // graphs: hour | day | week | month | year ("" = day)
+	Node   string // storage graph: the node ("" = wherever the storage is)
 	Raw    string // the input exactly as received
 }
 
@@ -349,6 +354,10 @@ func (p *cmdParser) args(what string, s *Spec, kind string) (Command, error) {
 		c.Code, err = p.code(what)
 	case ArgTopic:
 		c.Topic, err = p.topic()
+	case ArgTargetPeriod:
+		c.Target, c.Period, err = p.targetAnd(what, periodWord)
+	case ArgTargetNode:
+		c.Target, c.Node, err = p.targetAnd(what, func(w string) (string, bool) { return w, validTarget(w) })
 	}
 	if err != nil {
 		return Command{}, err

@@ -73,12 +73,14 @@ type ArgKind int
 
 // The argument shapes.
 const (
-	ArgNone   ArgKind = iota // nothing
-	ArgTarget                // exactly one target (guest, or node for the node family): Command.Target
-	ArgFilter                // anything, optional: Command.Filter
-	ArgCount                 // an optional positive number: Command.N
-	ArgCode                  // a confirmation code: Command.Code
-	ArgTopic                 // an optional command word: Command.Topic
+	ArgNone         ArgKind = iota // nothing
+	ArgTarget                      // exactly one target (guest, or node for the node family): Command.Target
+	ArgFilter                      // anything, optional: Command.Filter
+	ArgCount                       // an optional positive number: Command.N
+	ArgCode                        // a confirmation code: Command.Code
+	ArgTopic                       // an optional command word: Command.Topic
+	ArgTargetPeriod                // a target and an optional period (hour, 天...): Command.Target, Command.Period
+	ArgTargetNode                  // a target and an optional node: Command.Target, Command.Node
 )
 
 // handler runs one parsed command for the request.
@@ -119,10 +121,22 @@ func init() {
 			Help:    []HelpLine{{"node_status", Text{"node status <node>", "节点 状态 <节点>"}}},
 			Example: Text{"node status pve1", "节点 状态 pve1"},
 			Run:     one((*Dispatcher).nodes)},
-		{Verb: VerbStorage, Words: []string{"storage", "存储"}, Action: "storage", Role: config.RoleViewer, ListWord: true,
+		{Verb: VerbStorage, Words: []string{"list", "ls", "列表"}, Noun: "storage", Bare: true, Action: "storage", Role: config.RoleViewer,
 			Help:    []HelpLine{{"storage", Text{"storage list", "存储"}}},
 			Example: Text{"storage", "存储"},
 			Run:     one(func(d *Dispatcher, ctx context.Context, r *req, _ Command) chat.Reply { return d.storage(ctx, r) })},
+		{Verb: VerbGraph, Words: []string{"graph", "chart", "图表"}, Noun: "guest", Action: "graph", Role: config.RoleViewer, Args: ArgTargetPeriod,
+			Help:    []HelpLine{{"graph", Text{"vm graph <target> [hour|day|week|month|year]", "图表 <目标> [小时|天|周|月|年]"}}},
+			Example: Text{"vm graph 101 week", "图表 101 周"},
+			Run:     one((*Dispatcher).guestGraph)},
+		{Verb: VerbNodeGraph, Words: []string{"graph", "chart", "图表"}, Noun: "node", Topic: "graph", Action: "graph", Role: config.RoleViewer, Args: ArgTargetPeriod,
+			Help:    []HelpLine{{"node_graph", Text{"node graph <node> [hour|day|week|month|year]", "节点图表 <节点> [小时|天|周|月|年]"}}},
+			Example: Text{"node graph pve1", "节点图表 pve1 周"},
+			Run:     one((*Dispatcher).nodeGraph)},
+		{Verb: VerbStorageGraph, Words: []string{"graph", "chart", "图表"}, Noun: "storage", Topic: "graph", Action: "graph", Role: config.RoleViewer, Args: ArgTargetNode,
+			Help:    []HelpLine{{"storage_graph", Text{"storage graph <storage> [node]", "存储图表 <存储> [节点]"}}},
+			Example: Text{"storage graph local-zfs", "存储图表 local-zfs"},
+			Run:     one((*Dispatcher).storageGraph)},
 		{Verb: VerbTasks, Words: []string{"task", "tasks", "任务"}, Topic: "task", Action: "task", Role: config.RoleViewer, ListWord: true,
 			Help:    []HelpLine{{"task", Text{"task list", "任务"}}},
 			Example: Text{"tasks", "任务"},
@@ -186,6 +200,7 @@ var nouns = []noun{
 	{"vm", "guest", ""}, {"虚拟机", "guest", ""}, {"guest", "guest", ""},
 	{"qemu", "guest", KindQEMU}, {"ct", "guest", KindLXC}, {"lxc", "guest", KindLXC}, {"容器", "guest", KindLXC},
 	{"node", "node", ""}, {"nodes", "node", ""}, {"节点", "node", ""},
+	{"storage", "storage", ""}, {"存储", "storage", ""},
 }
 
 // standalone reports whether the words of family stand without their noun too.

@@ -593,8 +593,8 @@ func TestFingerprintForms(t *testing.T) {
 func TestBuiltinRoles(t *testing.T) {
 	roles := BuiltinRoles()
 	want := map[string][]string{
-		"viewer":   {"status", "list", "node", "storage", "task"},
-		"operator": {"status", "list", "node", "storage", "task", "start", "shutdown", "reboot", "suspend", "resume", "mute"},
+		"viewer":   {"status", "list", "node", "storage", "graph", "task"},
+		"operator": {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "mute"},
 		"admin":    Actions,
 	}
 	if !reflect.DeepEqual(roles, want) {
