@@ -1,0 +1,104 @@
+package app_test
+
+import (
+	"bytes"
+	"image/png"
+	"testing"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
+)
+
+const uploadPath = "/cgi-bin/media/upload"
+
+func rrdRequests(env *apptest.Env, path string) []string {
+	var tfs []string
+	for _, r := range env.PVE.Requests() {
+		if r.Method == "GET" && r.Path == path {
+			tfs = append(tfs, r.Query.Get("timeframe"))
+		}
+	}
+	return tfs
+}
+
+// `vm graph 101`: one upload, one image message to that user with the uploaded media_id,
+// then the text line with the reading; the history asked for is the day's.
+func TestGuestGraphSendsPictureThenReading(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.Viewer, "vm graph 101")
+	sent := b.waitSent(2)
+	ups := env.WeCom.Uploads()
+	if len(ups) != 1 {
+		t.Fatalf("uploads = %d, want 1", len(ups))
+	}
+	img := sent[0]
+	if img.MsgType != "image" || img.MediaID != ups[0].MediaID || len(img.ToUser) != 1 || img.ToUser[0] != apptest.Viewer {
+		t.Fatalf("first message = %+v, want the image to %s with media_id %s", img, apptest.Viewer, ups[0].MediaID)
+	}
+	pic, err := png.Decode(bytes.NewReader(img.Image))
+	if err != nil {
+		t.Fatalf("the picture is not a PNG: %v", err)
+	}
+	if w := pic.Bounds().Dx(); w != 1000 {
+		t.Errorf("picture width %d, want 1000", w)
+	}
+	contains(t, "reading", apptest.MessageText(sent[1]), "truenas", "资源图", "内存", "CPU")
+	if tfs := rrdRequests(env, "/nodes/pve1/qemu/101/rrddata"); len(tfs) != 1 || tfs[0] != "day" {
+		t.Errorf("rrddata requests = %v, want one for day", tfs)
+	}
+	// The same picture again within its lifetime is not uploaded again.
+	b.text(apptest.Viewer, "vm graph 101")
+	b.waitSent(4)
+	if n := len(env.WeCom.Uploads()); n != 1 {
+		t.Errorf("uploads after the same graph again = %d, want 1", n)
+	}
+}
+
+// A user outside the guest's scope gets "not found", and PVE is not asked for its history.
+func TestGraphOutsideScopeIsRefusedWithoutHistory(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.ScopedOp, "图表 truenas")
+	contains(t, "refusal", lastText(b, 1), "truenas")
+	if n := env.PVE.Count("GET", "/nodes/pve1/qemu/101/rrddata"); n != 0 {
+		t.Errorf("rrddata requests = %d, want 0", n)
+	}
+	if n := len(env.WeCom.Uploads()); n != 0 {
+		t.Errorf("uploads = %d, want 0", n)
+	}
+	if m := b.waitSent(1)[0]; m.MsgType == "image" {
+		t.Error("an image went to a user outside the scope")
+	}
+}
+
+func TestNodeGraphWeekInTextMode(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{ReplyMode: "text"}})
+	b.text(apptest.Admin, "节点图表 pve1 周")
+	sent := b.waitSent(2)
+	if sent[0].MsgType != "image" || sent[1].MsgType != "text" {
+		t.Fatalf("sent %s then %s, want image then text (text mode still sends the picture)", sent[0].MsgType, sent[1].MsgType)
+	}
+	contains(t, "reading", sent[1].Content, "pve1", "7 天")
+	if tfs := rrdRequests(env, "/nodes/pve1/rrddata"); len(tfs) != 1 || tfs[0] != "week" {
+		t.Errorf("rrddata requests = %v, want one for week", tfs)
+	}
+}
+
+// When the upload fails, the reading still goes, saying the picture could not be sent.
+func TestGraphUploadFailureSendsReadingAlone(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	env.WeCom.FailNext(uploadPath, 45009, 1)
+	b.text(apptest.Admin, "storage graph local pve2")
+	text := lastText(b, 1)
+	contains(t, "fallback", text, "图片未能发送", "local", "存储")
+	for _, m := range env.WeCom.Sent() {
+		if m.MsgType == "image" {
+			t.Fatal("an image was sent although the upload failed")
+		}
+	}
+	if tfs := rrdRequests(env, "/nodes/pve2/storage/local/rrddata"); len(tfs) != 1 || tfs[0] != "month" {
+		t.Errorf("rrddata requests = %v, want one for month", tfs)
+	}
+}
