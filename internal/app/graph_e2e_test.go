@@ -2,10 +2,14 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"image/png"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 )
 
 const uploadPath = "/cgi-bin/media/upload"
@@ -45,12 +49,6 @@ func TestGuestGraphSendsPictureThenReading(t *testing.T) {
 	contains(t, "reading", apptest.MessageText(sent[1]), "truenas", "资源图", "内存", "CPU")
 	if tfs := rrdRequests(env, "/nodes/pve1/qemu/101/rrddata"); len(tfs) != 1 || tfs[0] != "day" {
 		t.Errorf("rrddata requests = %v, want one for day", tfs)
-	}
-	// The same picture again within its lifetime is not uploaded again.
-	b.text(apptest.Viewer, "vm graph 101")
-	b.waitSent(4)
-	if n := len(env.WeCom.Uploads()); n != 1 {
-		t.Errorf("uploads after the same graph again = %d, want 1", n)
 	}
 }
 
@@ -100,5 +98,50 @@ func TestGraphUploadFailureSendsReadingAlone(t *testing.T) {
 	}
 	if tfs := rrdRequests(env, "/nodes/pve2/storage/local/rrddata"); len(tfs) != 1 || tfs[0] != "month" {
 		t.Errorf("rrddata requests = %v, want one for month", tfs)
+	}
+}
+
+// A summary with `chart: true` sends one picture of the cluster's day before its text, to
+// a group chat (by media_id) and a robot (by base64); a schedule without it sends none.
+func TestSummaryChartE2E(t *testing.T) {
+	env := apptest.NewEnv(t)
+	clock := schedule.NewManualClock(time.Date(2026, 5, 1, 0, 40, 0, 0, time.UTC))
+	startPushBot(t, env, clock, pushTargets+`schedules:
+  - name: morning
+    cron: "5 9 * * *"
+    report: summary
+    chart: true
+    to: [ops-group, robot]
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	waitChat(ctx, t, env)
+	if !clock.BlockUntil(ctx.Done(), 2) {
+		t.Fatal("scheduler did not start")
+	}
+	clock.Set(time.Date(2026, 5, 1, 1, 5, 0, 0, time.UTC))
+	sent, err := env.WeCom.WaitSent(ctx, 4)
+	if err != nil {
+		t.Fatalf("waiting for 4 messages: %v (have %d)", err, len(env.WeCom.Sent()))
+	}
+	byVia := map[string][]string{}
+	for _, m := range sent {
+		byVia[m.Via] = append(byVia[m.Via], m.MsgType)
+		if m.MsgType == "image" {
+			if _, err := png.Decode(bytes.NewReader(m.Image)); err != nil {
+				t.Errorf("%s picture: %v", m.Via, err)
+			}
+		}
+	}
+	for _, via := range []string{"appchat", "robot"} {
+		if got := strings.Join(byVia[via], ","); got != "image,markdown" {
+			t.Errorf("%s got %s, want image,markdown", via, got)
+		}
+	}
+	if n := len(env.WeCom.Uploads()); n != 1 {
+		t.Errorf("uploads = %d, want 1 (the robot takes base64)", n)
+	}
+	if tfs := rrdRequests(env, "/nodes/pve1/rrddata"); len(tfs) != 1 || tfs[0] != "day" {
+		t.Errorf("pve1 history requests = %v, want one day", tfs)
 	}
 }

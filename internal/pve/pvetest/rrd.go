@@ -188,10 +188,11 @@ func rhythm(t time.Time) float64 {
 // spike reports whether the bucket at t carries a spike (about 1 in 60).
 func spike(seed string, t time.Time) bool { return noise(seed, t, 7) < 1.0/60 }
 
-// trend rises from 0 a week before now to 1 at now: memory and storage creep up.
+// trend rises from 0 a week before now to 1 at now: memory and storage creep up. It is
+// anchored at the current minute, so that two answers within a bucket are the same.
 func (s *Server) trend(t time.Time) float64 {
 	week := 7 * 24 * time.Hour
-	f := 1 - float64(s.now().Sub(t))/float64(week)
+	f := 1 - float64(s.now().Truncate(time.Minute).Sub(t))/float64(week)
 	return math.Max(0, math.Min(1, f))
 }
 
@@ -338,7 +339,7 @@ func (s *Server) handleStorageRRD(c *call, node, name string) {
 	rows := make([]map[string]any, 0, len(times))
 	for _, t := range times {
 		// Usage grows towards today's value: 8% lower a week ago, 30% lower a year ago.
-		back := float64(s.now().Sub(t)) / float64(365*24*time.Hour)
+		back := float64(s.now().Truncate(time.Minute).Sub(t)) / float64(365*24*time.Hour)
 		f := 1 - 0.08*(1-s.trend(t)) - 0.22*math.Min(1, back)
 		rows = append(rows, map[string]any{"time": t.Unix(), "total": cp.Total, "used": f * float64(cp.Used)})
 	}
