@@ -12,9 +12,9 @@ import (
 // The expectation table, written out independently of config.BuiltinRoles: what each
 // built-in role may do.
 var wantRoles = map[string]string{
-	"viewer":   "status list node storage task",
-	"operator": "status list node storage task start shutdown reboot suspend resume mute",
-	"admin":    "status list node storage task start shutdown reboot suspend resume stop reset audit mute",
+	"viewer":   "status list node storage graph task",
+	"operator": "status list node storage graph task start shutdown reboot suspend resume mute",
+	"admin":    "status list node storage graph task start shutdown reboot suspend resume stop reset audit mute",
 }
 
 var powerActions = map[string]bool{"start": true, "shutdown": true, "reboot": true, "suspend": true, "resume": true, "stop": true, "reset": true}
@@ -46,7 +46,7 @@ func matrixConfig(readOnly bool) *config.Config {
 // TestDecideMatrix walks built-in roles × every action × in/out of scope × protected/not ×
 // read_only, each with and without a guest where that makes sense.
 func TestDecideMatrix(t *testing.T) {
-	if got, want := len(config.Actions), 14; got != want {
+	if got, want := len(config.Actions), 15; got != want {
 		t.Fatalf("config.Actions has %d actions, want %d: update wantRoles", got, want)
 	}
 	n := 0
@@ -101,7 +101,7 @@ func TestDecideMatrix(t *testing.T) {
 			}
 		}
 	}
-	if want := 2 * 3 * 14 * 5; n != want {
+	if want := 2 * 3 * 15 * 5; n != want {
 		t.Errorf("matrix ran %d cases, want %d", n, want)
 	}
 }
