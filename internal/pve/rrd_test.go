@@ -130,7 +130,8 @@ func TestTimeframeSpan(t *testing.T) {
 func TestRRDAgainstFake(t *testing.T) {
 	s := fake(t, pvetest.Options{Version: "9.1.5"}, nil)
 	s.AddGuest(pvetest.Guest{VMID: 101, Node: "pve1", Status: "running", MaxCPU: 2, MaxMem: 4 << 30, Mem: 2 << 30})
-	c := e2eClient(t, s, nil)
+	// 1440 rows per day: more than the 2 s of the other tests allow under -race on a loaded machine.
+	c := e2eClient(t, s, func(_ *clusterSpec, o *Options) { o.Timeout = 30 * time.Second })
 	r, err := c.NodeRRD(context.Background(), "pve1", TimeframeDay, CFAverage)
 	if err != nil {
 		t.Fatal(err)
