@@ -145,3 +145,14 @@ func TestSummaryChartE2E(t *testing.T) {
 		t.Errorf("pve1 history requests = %v, want one day", tfs)
 	}
 }
+
+// A word that is no period gets a clear answer, and PVE is not asked.
+func TestGraphBadPeriod(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.Viewer, "图表 102 昨天")
+	contains(t, "bad period", lastText(b, 1), "昨天", "小时/天/周/月/年")
+	if n := env.PVE.Count("GET", "/nodes/pve1/qemu/102/rrddata"); n != 0 {
+		t.Errorf("rrddata requests = %d, want 0", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,7 @@ import (
 
 // Fleet is what commands needs from PVE; *pve.Fleet implements it.
 type Fleet interface {
-	Find(ctx context.Context, target string) (pve.Guest, error)
+	Find(ctx context.Context, target string, visible func(pve.Guest) bool) (pve.Guest, error)
 	Guests(ctx context.Context) ([]pve.Guest, map[string]error)
 	GuestStatus(ctx context.Context, g pve.Guest) (pve.GuestStatus, error)
 	Do(ctx context.Context, g pve.Guest, a pve.Action) (upid string, err error)
@@ -38,6 +39,13 @@ type Fleet interface {
 	Storage(ctx context.Context) ([]pve.Storage, map[string]error)
 	Tasks(ctx context.Context, limit int) ([]pve.Task, map[string]error)
 	ClusterNames() []string
+
+	// snapshots
+	Snapshots(ctx context.Context, g pve.Guest) (pve.Snapshots, error)
+	TakeSnapshot(ctx context.Context, g pve.Guest, name, description string, vmstate bool) (upid string, err error)
+	Rollback(ctx context.Context, g pve.Guest, name string, start bool) (upid string, err error)
+	DeleteSnapshot(ctx context.Context, g pve.Guest, name string) (upid string, err error)
+	GuestConfig(ctx context.Context, g pve.Guest) (pve.GuestConfig, error)
 }
 
 // Store is the embedded state commands needs; *store.Store implements it.
@@ -56,13 +64,13 @@ type Store interface {
 
 // Options wires a Dispatcher.
 type Options struct {
-	Fleet Fleet
-	Store Store
+	Fleet  Fleet
+	Store  Store
+	Notify chat.Replier // for results that arrive after the command returned
+	Logger *zap.Logger
+	Now    func() time.Time
 	// History draws graphs (graph.go); nil answers graph commands with "not available".
 	History History
-	Notify  chat.Replier // for results that arrive after the command returned
-	Logger  *zap.Logger
-	Now     func() time.Time
 	// QuickWait is how long a command waits for its task before answering "running"
 	// and following up with a new message (default 8s).
 	QuickWait time.Duration
@@ -83,8 +91,8 @@ type settings struct {
 	confirmTTL time.Duration
 	textMode   bool
 	perUser    config.Rate
-	multi      bool           // more than one cluster: show cluster names
-	loc        *time.Location // the configured time zone, for times in graphs
+	multi      bool // more than one cluster: show cluster names
+	zone       *time.Location
 }
 
 // Dispatcher handles messages; it implements chat.Handler.
@@ -93,8 +101,9 @@ type Dispatcher struct {
 	log *zap.Logger
 	cur atomic.Pointer[settings]
 
-	limMu    sync.Mutex
-	limiters map[string]*userLimit
+	limMu     sync.Mutex
+	limiters  map[string]*userLimit
+	strangers strangers // unknown members (strangers.go)
 
 	follow sync.WaitGroup // background task waits
 	bg     context.Context
@@ -136,7 +145,6 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 		textMode:   cfg.WeCom.ReplyMode == "text",
 		perUser:    cfg.RateLimit.PerUser,
 		multi:      len(cfg.PVE.Clusters) > 1,
-		loc:        cfg.Location(),
 	}
 	if s.lang == "" {
 		s.lang = i18n.LangZH
@@ -144,6 +152,7 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 	if s.confirmTTL <= 0 {
 		s.confirmTTL = 5 * time.Minute
 	}
+	s.zone = defaultZone
 	for _, a := range cfg.Confirm {
 		s.confirm[a] = true
 	}
@@ -175,6 +184,10 @@ type req struct {
 	user access.User
 	text string // the command text (typed, or a menu item's key)
 	verb Verb   // once parsed
+	// params is what the action needs besides its guest (a snapshot's name…); it is kept
+	// with the confirmation and the journal entry, so a confirmed or resumed action is sent
+	// exactly as asked.
+	params url.Values
 }
 
 // name is what Observe calls the message.
@@ -191,6 +204,20 @@ func (r *req) name() string {
 }
 
 func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, args...) }
+
+// defaultZone is where times are shown: China's, where the users are.
+var defaultZone = func() *time.Location {
+	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return l
+	}
+	return time.FixedZone("CST", 8*3600)
+}()
+
+// zone is the time zone times are shown in.
+func (r *req) zone() *time.Location { return r.s.zone }
+
+// clock shows a moment as people read it, in the configured zone.
+func (r *req) clock(t time.Time) string { return t.In(r.s.zone).Format("2006-01-02 15:04") }
 
 // Handle answers one message.
 func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {
@@ -209,8 +236,7 @@ func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
 		if m.Kind == chat.KindEnter {
 			return nil
 		}
-		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "unknown user", Command: clip(m.Text)})
-		return []chat.Reply{textReply(chat.SeverityWarning, r.t("unknown_user", m.User))}
+		return d.stranger(ctx, r)
 	}
 	r.user = u
 	switch m.Kind {

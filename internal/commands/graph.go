@@ -7,9 +7,17 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wecom-home-ops/wecom-home-ops/internal/access"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/graph"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+)
+
+// The graph verbs (rows in table.go).
+const (
+	VerbGraph        Verb = "graph"         // a guest's resource graph
+	VerbNodeGraph    Verb = "node_graph"    // a node's resource graph
+	VerbStorageGraph Verb = "storage_graph" // a storage's usage graph
 )
 
 // History is the resource history graphs are drawn from; *pve.Fleet implements it.
@@ -28,39 +36,18 @@ var periods = map[string]pve.Timeframe{
 	"year": pve.TimeframeYear, "年": pve.TimeframeYear,
 }
 
-func periodWord(w string) (string, bool) {
-	tf, ok := periods[w]
-	return string(tf), ok
+// timeframe is the period a graph command asks for (day when it names none); false for
+// a word that is no period.
+func timeframe(c Command) (pve.Timeframe, bool) {
+	if len(c.Args) == 0 {
+		return pve.TimeframeDay, true
+	}
+	tf, ok := periods[c.Args[0]]
+	return tf, ok
 }
 
-// targetAnd takes a target and one optional word that second accepts (and names).
-func (p *cmdParser) targetAnd(what string, second func(string) (string, bool)) (target, arg string, err error) {
-	r := p.rest()
-	if len(r) == 0 {
-		return "", "", p.fail(nil, "parse_missing_target", what)
-	}
-	if len(r) > 2 {
-		return "", "", p.fail(nil, "parse_too_many", what, clipWord(strings.Join(r[2:], " ")))
-	}
-	if !validTarget(r[0]) {
-		return "", "", p.fail(nil, "parse_bad_target", clipWord(r[0]))
-	}
-	if len(r) == 2 {
-		v, ok := second(r[1])
-		if !ok {
-			return "", "", p.fail(nil, "parse_bad_graph_arg", what, clipWord(r[1]))
-		}
-		arg = v
-	}
-	p.i += len(r)
-	return r[0], arg, nil
-}
-
-func timeframe(c Command) pve.Timeframe {
-	if tf := pve.Timeframe(c.Period); tf.Valid() {
-		return tf
-	}
-	return pve.TimeframeDay
+func badGraphArg(r *req, c Command) chat.Reply {
+	return textReply(chat.SeverityWarning, r.t("parse_bad_graph_arg", clip(c.Raw), clipWord(c.Args[0])))
 }
 
 // pictureTitle is the language-neutral title inside the picture: the name and the span
@@ -106,20 +93,23 @@ func (d *Dispatcher) guestGraph(ctx context.Context, r *req, c Command) chat.Rep
 	if rep, ok := d.noHistory(r); ok {
 		return rep
 	}
-	g, err := d.o.Fleet.Find(ctx, c.Target)
+	g, err := d.find(ctx, r, c.Target)
 	if err != nil {
 		return d.findError(ctx, r, c.Target, "list", err)
 	}
-	if !r.s.policy.Visible(r.user.ID, g.Subject()) {
-		return d.findError(ctx, r, c.Target, "list", &pve.NotFoundError{Target: c.Target})
+	if !r.s.policy.Visible(r.user.ID, g.Subject()) { // an admin outside their own scope
+		return textReply(chat.SeverityWarning, access.Decision{Reason: access.ReasonOutOfScope}.Message(string(r.s.lang)))
 	}
-	tf := timeframe(c)
+	tf, ok := timeframe(c)
+	if !ok {
+		return badGraphArg(r, c)
+	}
 	rrd, err := d.o.History.GuestRRD(ctx, g, tf, pve.CFAverage)
 	if err != nil {
 		return d.pveError(r, err)
 	}
 	label := g.Label()
-	chart := graph.Guest(pictureTitle(label, rrd, r.s.loc), rrd, r.s.loc)
+	chart := graph.Guest(pictureTitle(label, rrd, r.zone()), rrd, r.zone())
 	return d.graphReply(r, r.t("graph_title_guest", guestLabel(r, g), r.t("graph_tf_"+string(tf))), chart)
 }
 
@@ -127,6 +117,10 @@ func (d *Dispatcher) guestGraph(ctx context.Context, r *req, c Command) chat.Rep
 func (d *Dispatcher) nodeGraph(ctx context.Context, r *req, c Command) chat.Reply {
 	if rep, ok := d.noHistory(r); ok {
 		return rep
+	}
+	tf, ok := timeframe(c)
+	if !ok {
+		return badGraphArg(r, c)
 	}
 	nodes, errs := d.o.Fleet.Nodes(ctx)
 	var node *pve.Node
@@ -144,12 +138,11 @@ func (d *Dispatcher) nodeGraph(ctx context.Context, r *req, c Command) chat.Repl
 		}
 		return textReply(chat.SeverityWarning, r.t("node_not_found", c.Target))
 	}
-	tf := timeframe(c)
 	rrd, err := d.o.History.NodeRRD(ctx, *node, tf, pve.CFAverage)
 	if err != nil {
 		return d.pveError(r, err)
 	}
-	chart := graph.Node(pictureTitle(node.Name, rrd, r.s.loc), rrd, r.s.loc)
+	chart := graph.Node(pictureTitle(node.Name, rrd, r.zone()), rrd, r.zone())
 	return d.graphReply(r, r.t("graph_title_node", node.Name, r.t("graph_tf_"+string(tf))), chart)
 }
 
@@ -159,10 +152,16 @@ func (d *Dispatcher) storageGraph(ctx context.Context, r *req, c Command) chat.R
 	if rep, ok := d.noHistory(r); ok {
 		return rep
 	}
+	node := ""
+	if len(c.Args) > 0 {
+		if node = c.Args[0]; !validTarget(node) {
+			return badGraphArg(r, c)
+		}
+	}
 	all, errs := d.o.Fleet.Storage(ctx)
 	var found []pve.Storage
 	for _, s := range all {
-		if strings.EqualFold(s.Name, c.Target) && (c.Node == "" || strings.EqualFold(s.Node, c.Node) || s.Shared) {
+		if strings.EqualFold(s.Name, c.Target) && (node == "" || strings.EqualFold(s.Node, node) || s.Shared) {
 			found = append(found, s)
 		}
 	}
@@ -181,13 +180,13 @@ func (d *Dispatcher) storageGraph(ctx context.Context, r *req, c Command) chat.R
 		return textReply(chat.SeverityWarning, r.t("graph_storage_many", c.Target, strings.Join(ns, r.t("list_sep")), c.Target))
 	}
 	st := found[0]
-	if c.Node != "" && st.Shared {
-		st.Node = c.Node
+	if node != "" && st.Shared {
+		st.Node = node
 	}
 	rrd, err := d.o.History.StorageRRD(ctx, st, pve.TimeframeMonth, pve.CFAverage)
 	if err != nil {
 		return d.pveError(r, err)
 	}
-	chart := graph.Storage(pictureTitle(st.Name+" @ "+st.Node, rrd, r.s.loc), rrd, r.s.loc)
+	chart := graph.Storage(pictureTitle(st.Name+" @ "+st.Node, rrd, r.zone()), rrd, r.zone())
 	return d.graphReply(r, r.t("graph_title_store", st.Name, r.t("graph_tf_month")), chart)
 }

@@ -48,9 +48,11 @@ type Spec struct {
 	Confirm  bool   // in the default `confirm` list
 	QEMUOnly bool   // containers cannot do it: "ct <word>" is a parse error
 
-	Args     ArgKind // what follows the words
-	ListWord bool    // a trailing "list"/"列表" is accepted ("storage list")
-	Menu     string  // the key of its button in the default app menu; "" = not in it
+	Args ArgKind // what follows the words
+	// MinArgs and MaxArgs bound the words after the target of ArgTargetArgs.
+	MinArgs, MaxArgs int
+	ListWord         bool   // a trailing "list"/"列表" is accepted ("storage list")
+	Menu             string // the key of its button in the default app menu; "" = not in it
 
 	Help    []HelpLine // lines of help, in order
 	Example Text       // one example, in each language
@@ -73,14 +75,15 @@ type ArgKind int
 
 // The argument shapes.
 const (
-	ArgNone         ArgKind = iota // nothing
-	ArgTarget                      // exactly one target (guest, or node for the node family): Command.Target
-	ArgFilter                      // anything, optional: Command.Filter
-	ArgCount                       // an optional positive number: Command.N
-	ArgCode                        // a confirmation code: Command.Code
-	ArgTopic                       // an optional command word: Command.Topic
-	ArgTargetPeriod                // a target and an optional period (hour, 天...): Command.Target, Command.Period
-	ArgTargetNode                  // a target and an optional node: Command.Target, Command.Node
+	ArgNone   ArgKind = iota // nothing
+	ArgTarget                // exactly one target (guest, or node for the node family): Command.Target
+	ArgFilter                // anything, optional: Command.Filter
+	ArgCount                 // an optional positive number: Command.N
+	ArgCode                  // a confirmation code: Command.Code
+	ArgTopic                 // an optional command word: Command.Topic
+	// ArgTargetArgs is a target, then MinArgs to MaxArgs more words: Command.Target and
+	// Command.Args (a snapshot name, a target node, a storage, a timeframe…).
+	ArgTargetArgs
 )
 
 // handler runs one parsed command for the request.
@@ -125,15 +128,15 @@ func init() {
 			Help:    []HelpLine{{"storage", Text{"storage list", "存储"}}},
 			Example: Text{"storage", "存储"},
 			Run:     one(func(d *Dispatcher, ctx context.Context, r *req, _ Command) chat.Reply { return d.storage(ctx, r) })},
-		{Verb: VerbGraph, Words: []string{"graph", "chart", "图表"}, Noun: "guest", Action: "graph", Role: config.RoleViewer, Args: ArgTargetPeriod,
+		{Verb: VerbGraph, Words: []string{"graph", "chart", "图表"}, Noun: "guest", Action: "graph", Role: config.RoleViewer, Args: ArgTargetArgs, MaxArgs: 1,
 			Help:    []HelpLine{{"graph", Text{"vm graph <target> [hour|day|week|month|year]", "图表 <目标> [小时|天|周|月|年]"}}},
 			Example: Text{"vm graph 101 week", "图表 101 周"},
 			Run:     one((*Dispatcher).guestGraph)},
-		{Verb: VerbNodeGraph, Words: []string{"graph", "chart", "图表"}, Noun: "node", Topic: "graph", Action: "graph", Role: config.RoleViewer, Args: ArgTargetPeriod,
+		{Verb: VerbNodeGraph, Words: []string{"graph", "chart", "图表"}, Noun: "node", Topic: "graph", Action: "graph", Role: config.RoleViewer, Args: ArgTargetArgs, MaxArgs: 1,
 			Help:    []HelpLine{{"node_graph", Text{"node graph <node> [hour|day|week|month|year]", "节点图表 <节点> [小时|天|周|月|年]"}}},
 			Example: Text{"node graph pve1", "节点图表 pve1 周"},
 			Run:     one((*Dispatcher).nodeGraph)},
-		{Verb: VerbStorageGraph, Words: []string{"graph", "chart", "图表"}, Noun: "storage", Topic: "graph", Action: "graph", Role: config.RoleViewer, Args: ArgTargetNode,
+		{Verb: VerbStorageGraph, Words: []string{"graph", "chart", "图表"}, Noun: "storage", Topic: "graph", Action: "graph", Role: config.RoleViewer, Args: ArgTargetArgs, MaxArgs: 1,
 			Help:    []HelpLine{{"storage_graph", Text{"storage graph <storage> [node]", "存储图表 <存储> [节点]"}}},
 			Example: Text{"storage graph local-zfs", "存储图表 local-zfs"},
 			Run:     one((*Dispatcher).storageGraph)},
@@ -153,6 +156,26 @@ func init() {
 			s.QEMUOnly = true
 			return s
 		}(),
+
+		{Verb: VerbSnapshots, Words: []string{"snapshots", "快照列表"}, Noun: "guest", Topic: "snapshot", Action: "snapshots", Role: config.RoleViewer, Args: ArgTarget,
+			Help:    []HelpLine{{"snapshots", Text{"vm snapshots <target>", "快照列表 <目标>"}}},
+			Example: Text{"vm snapshots 102", "快照列表 102"},
+			Run:     one((*Dispatcher).snapshots)},
+		{Verb: VerbSnapshot, Words: []string{"snapshot", "快照"}, Noun: "guest", Action: "snapshot", Role: config.RoleOperator, Changes: true,
+			Args: ArgTargetArgs, MaxArgs: 12,
+			Help:    []HelpLine{{"snapshot", Text{"vm snapshot <target> [name] [--ram] [description]", "快照 <目标> [名称] [含内存] [说明]"}}},
+			Example: Text{"vm snapshot 102 before_upgrade", "快照 102 升级前"},
+			Run:     (*Dispatcher).takeSnapshot},
+		{Verb: VerbRollback, Words: []string{"rollback", "回滚"}, Noun: "guest", Topic: "snapshot", Action: "rollback", Role: config.RoleAdmin, Changes: true, Confirm: true,
+			Args: ArgTargetArgs, MinArgs: 1, MaxArgs: 1,
+			Help:    []HelpLine{{"rollback", Text{"vm rollback <target> <snapshot>", "回滚 <目标> <快照>"}}},
+			Example: Text{"vm rollback 102 before_upgrade", "回滚 102 before_upgrade"},
+			Run:     (*Dispatcher).rollback},
+		{Verb: VerbDelSnapshot, Words: []string{"delsnapshot", "删除快照"}, Noun: "guest", Topic: "snapshot", Action: "delete_snapshot", Role: config.RoleAdmin, Changes: true, Confirm: true,
+			Args: ArgTargetArgs, MinArgs: 1, MaxArgs: 1,
+			Help:    []HelpLine{{"delsnapshot", Text{"vm delsnapshot <target> <snapshot>", "删除快照 <目标> <快照>"}}},
+			Example: Text{"vm delsnapshot 102 before_upgrade", "删除快照 102 before_upgrade"},
+			Run:     (*Dispatcher).deleteSnapshot},
 
 		{Verb: VerbAudit, Words: []string{"audit", "审计"}, Action: "audit", Role: config.RoleAdmin, Args: ArgCount,
 			Help:    []HelpLine{{"audit", Text{"audit [n]", "审计 [n]"}}},
