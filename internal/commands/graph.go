@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -50,21 +49,6 @@ func badGraphArg(r *req, c Command) chat.Reply {
 	return textReply(chat.SeverityWarning, r.t("parse_bad_graph_arg", clip(c.Raw), clipWord(c.Args[0])))
 }
 
-// pictureTitle is the language-neutral title inside the picture: the name and the span
-// in the configured time zone.
-func pictureTitle(name string, rrd pve.RRD, loc *time.Location) string {
-	ts := rrd.Times()
-	if len(ts) == 0 {
-		return name
-	}
-	format := "01-02 15:04"
-	if ts[len(ts)-1].Sub(ts[0]) > 40*24*time.Hour {
-		format = "2006-01-02"
-	}
-	a, b := ts[0].In(loc), ts[len(ts)-1].In(loc)
-	return name + "   " + a.Format(format) + " - " + b.Format(format) + " " + b.Format("MST")
-}
-
 // graphReply is the picture and its reading. A picture that cannot be drawn leaves the
 // reading alone, saying so, like one that cannot be sent.
 func (d *Dispatcher) graphReply(r *req, title string, c graph.Chart) chat.Reply {
@@ -109,7 +93,7 @@ func (d *Dispatcher) guestGraph(ctx context.Context, r *req, c Command) chat.Rep
 		return d.pveError(r, err)
 	}
 	label := g.Label()
-	chart := graph.Guest(pictureTitle(label, rrd, r.zone()), rrd, r.zone())
+	chart := graph.Guest(graph.Title(label, rrd.Times(), r.zone()), rrd, r.zone())
 	return d.graphReply(r, r.t("graph_title_guest", guestLabel(r, g), r.t("graph_tf_"+string(tf))), chart)
 }
 
@@ -142,7 +126,7 @@ func (d *Dispatcher) nodeGraph(ctx context.Context, r *req, c Command) chat.Repl
 	if err != nil {
 		return d.pveError(r, err)
 	}
-	chart := graph.Node(pictureTitle(node.Name, rrd, r.zone()), rrd, r.zone())
+	chart := graph.Node(graph.Title(node.Name, rrd.Times(), r.zone()), rrd, r.zone())
 	return d.graphReply(r, r.t("graph_title_node", node.Name, r.t("graph_tf_"+string(tf))), chart)
 }
 
@@ -187,6 +171,6 @@ func (d *Dispatcher) storageGraph(ctx context.Context, r *req, c Command) chat.R
 	if err != nil {
 		return d.pveError(r, err)
 	}
-	chart := graph.Storage(pictureTitle(st.Name+" @ "+st.Node, rrd, r.zone()), rrd, r.zone())
+	chart := graph.Storage(graph.Title(st.Name+" @ "+st.Node, rrd.Times(), r.zone()), rrd, r.zone())
 	return d.graphReply(r, r.t("graph_title_store", st.Name, r.t("graph_tf_month")), chart)
 }

@@ -111,7 +111,6 @@ func Render(c Chart) ([]byte, error) {
 	if xmax <= xmin {
 		xmax = xmin + 60
 	}
-	span := c.Times[len(c.Times)-1].Sub(c.Times[0])
 	plots := make([][]*plot.Plot, len(c.Panels))
 	for i, pn := range c.Panels {
 		p, err := panelPlot(pn, c.Times, step(c.Times))
@@ -120,7 +119,7 @@ func Render(c Chart) ([]byte, error) {
 		}
 		p.X.Min, p.X.Max = xmin, xmax
 		last := i == len(c.Panels)-1
-		p.X.Tick.Marker = timeTicks{loc: loc, format: timeFormat(span), labels: last}
+		p.X.Tick.Marker = timeTicks{loc: loc, labels: last}
 		plots[i] = []*plot.Plot{p}
 	}
 
@@ -303,21 +302,9 @@ func segments(times []time.Time, vals []float64, st time.Duration) []plotter.XYs
 	return out
 }
 
-// timeFormat is the tick label format for a span: clock times within a day, dates beyond.
-func timeFormat(span time.Duration) string {
-	switch {
-	case span <= 26*time.Hour:
-		return "15:04"
-	case span <= 40*24*time.Hour:
-		return "01-02"
-	}
-	return "2006-01"
-}
-
 // timeTicks puts ticks at round times in loc; only the bottom panel shows their labels.
 type timeTicks struct {
 	loc    *time.Location
-	format string
 	labels bool
 }
 
@@ -351,11 +338,52 @@ func (tt timeTicks) Ticks(min, max float64) []plot.Tick {
 		}
 		tk := plot.Tick{Value: float64(t.Unix())}
 		if tt.labels {
-			tk.Label = t.Format(tt.format)
+			tk.Label = tickLabel(t, every)
 		}
 		out = append(out, tk)
 	}
 	return out
+}
+
+// tickLabel is a clock time for ticks within a day, the date at midnight and for daily
+// ticks, the month for monthly ones.
+func tickLabel(t time.Time, every time.Duration) string {
+	switch {
+	case every >= 30*24*time.Hour:
+		return t.Format("2006-01")
+	case every >= 24*time.Hour || t.Hour() == 0 && t.Minute() == 0:
+		return t.Format("01-02")
+	}
+	return t.Format("15:04")
+}
+
+// Title is a picture's language-neutral title: the name, and the span of times in loc
+// with its offset from UTC ("truenas (101)   12-01 10:00 - 12-02 10:00 UTC+8").
+func Title(name string, times []time.Time, loc *time.Location) string {
+	if len(times) == 0 {
+		return name
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	format := "01-02 15:04"
+	if times[len(times)-1].Sub(times[0]) > 40*24*time.Hour {
+		format = "2006-01-02"
+	}
+	a, b := times[0].In(loc), times[len(times)-1].In(loc)
+	_, off := b.Zone()
+	zone := fmt.Sprintf("UTC%+d", off/3600)
+	if off%3600 != 0 {
+		zone = fmt.Sprintf("UTC%+03d:%02d", off/3600, abs(off%3600)/60)
+	}
+	return name + "   " + a.Format(format) + " - " + b.Format(format) + " " + zone
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func nextTick(t time.Time, every time.Duration) time.Time {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,5 +282,27 @@ func BenchmarkRenderGuestDay(b *testing.B) {
 		if _, err := Render(Guest("homeassistant (101)", src, cst)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestTitleAndTicks(t *testing.T) {
+	ts := []time.Time{end.Add(-24 * time.Hour), end}
+	if got, want := Title("truenas (101)", ts, cst), "truenas (101)   12-01 10:00 - 12-02 10:00 UTC+8"; got != want {
+		t.Errorf("Title = %q, want %q", got, want)
+	}
+	india := time.FixedZone("IST", 5*3600+1800)
+	if got := Title("n", ts, india); !strings.HasSuffix(got, "UTC+05:30") {
+		t.Errorf("Title in India = %q, want the offset +05:30", got)
+	}
+	// A day and a half of 3-hourly ticks: clock times, the date at midnight, never the
+	// same date twice in a row.
+	ticks := timeTicks{loc: cst, labels: true}.Ticks(float64(end.Add(-35*time.Hour).Unix()), float64(end.Unix()))
+	var labels []string
+	for _, tk := range ticks {
+		labels = append(labels, tk.Label)
+	}
+	joined := strings.Join(labels, " ")
+	if !strings.Contains(joined, "12-02") || !strings.Contains(joined, "04:00") || strings.Count(joined, "12-01") > 1 {
+		t.Errorf("tick labels = %v, want clock times and one date per midnight", labels)
 	}
 }

@@ -45,12 +45,6 @@ func Chart(ctx context.Context, h History, d Data) ([]byte, error) {
 		}
 		return nil, first
 	}
-	loc := d.Loc
-	times := srcs[0].Times()
-	title := strings.Join(names, ", ")
-	if len(times) > 0 && loc != nil {
-		a, b := times[0].In(loc), times[len(times)-1].In(loc)
-		title += "   " + a.Format("01-02 15:04") + " - " + b.Format("01-02 15:04") + " " + b.Format("MST")
-	}
-	return graph.Render(graph.Summary(title, srcs, loc))
+	title := graph.Title(strings.Join(names, ", "), srcs[0].Times(), d.Loc)
+	return graph.Render(graph.Summary(title, srcs, d.Loc))
 }
