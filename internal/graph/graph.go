@@ -270,8 +270,8 @@ func panelPlot(pn Panel, times []time.Time, st time.Duration) (*plot.Plot, error
 	return p, nil
 }
 
-// segments splits a series at unknown values and at jumps longer than twice the usual
-// step, so that a gap is drawn as a gap. A lone known point becomes a short dash.
+// segments splits a series at unknown values and at jumps in time, so that a gap is drawn
+// as a gap. A lone known point becomes a short dash.
 func segments(times []time.Time, vals []float64, st time.Duration) []plotter.XYs {
 	var out []plotter.XYs
 	var cur plotter.XYs
@@ -293,13 +293,28 @@ func segments(times []time.Time, vals []float64, st time.Duration) []plotter.XYs
 			flush()
 			continue
 		}
-		if len(cur) > 0 && i > 0 && t.Sub(times[i-1]) > 2*st {
+		if len(cur) > 0 && i > 0 && jump(times, i, st) {
 			flush()
 		}
 		cur = append(cur, plotter.XY{X: float64(t.Unix()), Y: v})
 	}
 	flush()
 	return out
+}
+
+// jump reports whether the time before point i is a gap: longer than twice the step on
+// both sides of it (and than the usual step st). PVE 9 joins pre-upgrade history at its
+// coarser step into one answer, so a step that changes is not a gap by itself.
+func jump(times []time.Time, i int, st time.Duration) bool {
+	dt := times[i].Sub(times[i-1])
+	local := st
+	if i >= 2 {
+		local = max(local, times[i-1].Sub(times[i-2]))
+	}
+	if i+1 < len(times) {
+		local = max(local, times[i+1].Sub(times[i]))
+	}
+	return dt > 2*local
 }
 
 // timeTicks puts ticks at round times in loc; only the bottom panel shows their labels.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"gonum.org/v1/plot/plotter"
+
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 )
 
@@ -226,6 +228,37 @@ func TestSegmentsKeepGaps(t *testing.T) {
 			}
 		}
 	}
+}
+
+// PVE 9 joins old 3-hourly history with new 30-minute history in one answer: the change of
+// step is no gap, a missing stretch of the finer part is.
+func TestSegmentsAcrossAChangeOfStep(t *testing.T) {
+	var ts []time.Time
+	var vals []float64
+	at := end.Add(-48 * time.Hour)
+	for range 8 { // 3-hourly, old file
+		ts, vals = append(ts, at), append(vals, 1)
+		at = at.Add(3 * time.Hour)
+	}
+	for i := range 40 { // 30-minute, new file, with a 4-hour hole after 20 points
+		if i == 20 {
+			at = at.Add(4 * time.Hour)
+		}
+		ts, vals = append(ts, at), append(vals, 2)
+		at = at.Add(30 * time.Minute)
+	}
+	segs := segments(ts, vals, step(ts))
+	if len(segs) != 2 || len(segs[0]) != 28 || len(segs[1]) != 20 {
+		t.Fatalf("segments of %d, want the old and new history joined (28) and the part after the hole (20)", lens(segs))
+	}
+}
+
+func lens(segs []plotter.XYs) []int {
+	var out []int
+	for _, s := range segs {
+		out = append(out, len(s))
+	}
+	return out
 }
 
 func TestReading(t *testing.T) {
