@@ -86,6 +86,8 @@ func (s *Server) routeRRD(c *call, node string, rest []string) {
 				map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", rest[1])})
 			return
 		}
+		// [unverified] whether PVE answers an unknown guest's history with the config error
+		// or with old data: the fake refuses, the stricter of the two.
 		if s.check(c, "/vms/"+rest[1], "VM.Audit") && s.verifyRRDParams(c, false) &&
 			s.guestExists(c, node, rest[0], vmid) {
 			s.handleGuestRRD(c, vmid)
@@ -333,7 +335,7 @@ func (s *Server) handleStorageRRD(c *call, node, name string) {
 	}
 	s.mu.Unlock()
 	if st == nil {
-		s.fail(c, http.StatusInternalServerError, fmt.Sprintf("storage '%s' does not exist", name), nil)
+		s.fail(c, http.StatusInternalServerError, fmt.Sprintf("storage '%s' does not exist", name), nil) // [unverified] wording
 		return
 	}
 	rows := make([]map[string]any, 0, len(times))
