@@ -156,3 +156,21 @@ func TestGraphBadPeriod(t *testing.T) {
 		t.Errorf("rrddata requests = %d, want 0", n)
 	}
 }
+
+// A role without the graph action is refused before PVE is asked anything.
+func TestGraphRefusedByRoleWithoutPVERequest(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	before := len(env.PVE.Requests())
+	b.text(apptest.FamilyMember, "vm graph 101")
+	text := lastText(b, 1)
+	// (the start-up token self-check may still be running: only what a graph reads counts)
+	for _, r := range env.PVE.Requests()[before:] {
+		if strings.HasSuffix(r.Path, "/rrddata") || strings.HasPrefix(r.Path, "/cluster/resources") || strings.HasPrefix(r.Path, "/nodes/") {
+			t.Errorf("PVE request %s %s for a refused graph (%q)", r.Method, r.Path, text)
+		}
+	}
+	if n := len(env.WeCom.Uploads()); n != 0 {
+		t.Errorf("uploads = %d, want 0", n)
+	}
+}
