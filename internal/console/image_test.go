@@ -31,3 +31,21 @@ func TestReplyWithImage(t *testing.T) {
 		t.Error("the text entry carries the picture too")
 	}
 }
+
+// A pushed chart is a picture alone: in a user's conversation and in a group's pane.
+func TestPushedPictureAlone(t *testing.T) {
+	c, _ := newTestConsole(t, Options{})
+	pic := []byte("\x89PNG\r\n\x1a\nchart")
+	if err := c.Reply(context.Background(), "admin", chat.Reply{Kind: chat.ReplyText, Image: &chat.Image{PNG: pic}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := messages(t, c, "admin", 0).Entries; len(got) != 1 || got[0].Card.Form != "image" {
+		t.Fatalf("entries = %+v, want the picture alone", got)
+	}
+	c.PushGroupImage("ops", pic)
+	c.PushGroup("ops", "markdown", "**集群概览**")
+	got := c.Entries(GroupPrefix+"ops", 0)
+	if len(got) != 2 || got[0].Card.Form != "image" || got[1].Card.Form != "list" {
+		t.Fatalf("group entries = %+v, want the picture then the report", got)
+	}
+}
