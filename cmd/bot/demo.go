@@ -91,6 +91,7 @@ schedules:
   - name: %s
     cron: "0 8 * * *"
     report: summary
+    chart: true
     to: [family]
 alerts:
   to: [family]

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"image/png"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -46,5 +48,28 @@ func TestDemoShowsGraphs(t *testing.T) {
 	}
 	if n := d.PVE.Count("GET", "/nodes/pve1/rrddata"); n != 1 {
 		t.Errorf("node history requests = %d, want 1", n)
+	}
+}
+
+// The demo's morning report carries its chart: the picture, then the text, in the group pane.
+func TestDemoReportChart(t *testing.T) {
+	d := runDemo(t, "zh", nil)
+	c := newConsoleClient(t, d.App.Addr())
+	b, _ := json.Marshal(map[string]string{"id": "report"})
+	resp, err := http.Post(c.base+"/api/action", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	group := console.GroupPrefix + demoGroup
+	c.waitFor(group, "the morning report", func(e console.Entry) bool {
+		return e.Card != nil && strings.Contains(strings.Join(e.Card.Lines, "\n"), "**集群概览**")
+	})
+	var forms []string
+	for _, e := range c.seen[group] {
+		forms = append(forms, e.Card.Form)
+	}
+	if len(forms) < 2 || !strings.Contains(strings.Join(forms, ","), "image") {
+		t.Errorf("group pane = %v, want the chart with the report", forms)
 	}
 }
