@@ -22,6 +22,12 @@ func (n *Notifier) sendImage(ctx context.Context, name string, t config.Target, 
 			err = n.sender.RobotSendImage(ctx, key, data)
 		}
 	case "users":
+		// Counted in the members' budget like the text; a picture without room is skipped
+		// rather than held (the text after it waits in the outbox if it must).
+		if wait := n.o.Budget.Reserve(t.Users...); wait > 0 {
+			err = overBudget{wait}
+			break
+		}
 		err = n.sender.SendImage(ctx, t.Users, data)
 	default:
 		err = fmt.Errorf("notify: target %q has no kind", name)

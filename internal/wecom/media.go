@@ -245,7 +245,7 @@ func (c *Client) RobotSendImage(ctx context.Context, key string, data []byte) er
 func (r *Replier) sendImage(ctx context.Context, user string, rep chat.Reply) (chat.Reply, error) {
 	img := rep.Image
 	rep.Image = nil
-	if err := r.budget.wait(ctx, user); err != nil {
+	if _, err := r.budget.Wait(ctx, user); err != nil {
 		return rep, err
 	}
 	if err := r.c.SendImage(ctx, []string{user}, img.PNG); err != nil {

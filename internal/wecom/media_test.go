@@ -198,7 +198,7 @@ func TestReplierSendsImageThenText(t *testing.T) {
 		srv := wecomtest.NewServer(t)
 		c, _ := newOutClient(t, srv)
 		r := NewReplier(c, "card", "zh", nil)
-		r.LimitPerMember(1, time.Minute)
+		r.UseBudget(NewBudget(1, time.Minute, nil))
 		rep := rep
 		rep.Image = &chat.Image{PNG: testPNG(t, 70), Unsent: "x"}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
