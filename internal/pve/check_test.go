@@ -138,3 +138,47 @@ func TestCheckAgentPrivilege(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckSnapshotPrivileges: snapshots and rollback are optional features; a token that may
+// roll back but not take snapshots (VM.Snapshot.Rollback alone) is told exactly that.
+func TestCheckSnapshotPrivileges(t *testing.T) {
+	base := `"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1,"Pool.Audit":1`
+	tests := []struct {
+		name, perms         string
+		snapshots, rollback bool
+	}{
+		{"neither", base, false, false},
+		{"rollback only", base + `,"VM.Snapshot.Rollback":1`, false, true},
+		{"snapshot covers rollback", base + `,"VM.Snapshot":1`, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fakeClient(t, newFakeRT(map[string]reply{
+				"GET /version":                            ok(`{"data":{"version":"8.2.4"}}`),
+				"GET /access/permissions":                 ok(`{"data":{"/":{` + tt.perms + `}}}`),
+				"GET /access/users/chatbot@pve/token/bot": ok(`{"data":{"privsep":1}}`),
+			}))
+			c.tokenID = "chatbot@pve!bot"
+			sc, err := c.Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]Feature{}
+			for _, f := range sc.Features {
+				got[f.Name] = f
+			}
+			for name, want := range map[string]bool{"snapshots": tt.snapshots, "rollback": tt.rollback} {
+				f := got[name]
+				if !f.Optional || f.OK != want {
+					t.Errorf("%s = %+v, want optional, ok %v", name, f, want)
+				}
+				if !want && !strings.Contains(strings.Join(f.Grant, "\n"), "--tokens 'chatbot@pve!bot'") {
+					t.Errorf("%s: grant lines %q do not name the token", name, f.Grant)
+				}
+			}
+			if !sc.OK() {
+				t.Errorf("missing snapshot privileges fail the check; they are optional")
+			}
+		})
+	}
+}
