@@ -158,7 +158,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	}
 
 	a.disp = commands.New(cfg, commands.Options{
-		Fleet: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
+		Fleet: a.fleet, History: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
 		QuickWait: o.QuickWait, TaskTimeout: cfg.PVE.TaskTimeout.Std(),
 		Observe: func(command string, replies []chat.Reply) {
 			a.Metrics().Command(command, replyResult(replies))
