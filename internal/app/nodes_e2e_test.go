@@ -45,7 +45,7 @@ func TestNodeRebootFollowedOnlineAgain(t *testing.T) {
 
 	b.text(apptest.Admin, "重启节点 pve2")
 	card := b.waitSent(2)[1]
-	contains(t, "impact card", string(card.Card.Raw), "pve2", "jellyfin", "docker-host", "HA", "失去法定票数", "重新上线")
+	contains(t, "impact card", string(card.Card.Raw), "pve2", "jellyfin", "docker-host", "HA", "法定票数", "会失去", "须输入节点名", "上线时通知你")
 	b.click(apptest.Admin, confirmKey(t, card), "rc-node")
 	prompt := lastText(b, 3)
 	contains(t, "typed name asked", prompt, "输入节点名", "pve2")
@@ -227,12 +227,23 @@ func TestMigrateRunningVMFollowed(t *testing.T) {
 func TestMigrateHAGuestThroughHA(t *testing.T) {
 	env := apptest.NewEnv(t)
 	grantNodePrivs(env)
-	env.PVE.SetHADelay(300 * time.Millisecond)
 	b := startBot(t, env, botOptions{})
 	b.text(apptest.Admin, "vm migrate homeassistant pve2")
 	card := b.waitSent(1)[0]
 	contains(t, "ha card", string(card.Card.Raw), "homeassistant", "通过 HA 迁移")
 	b.click(apptest.Admin, confirmKey(t, card), "rc-hamigrate")
+	// The HA stack moves it in its next rounds (CRM, then LRM); run them now instead of
+	// waiting for the fake's 10 s rounds.
+	deadline := time.Now().Add(10 * time.Second)
+	for g, _ := env.PVE.Guest(102); g.Node != "pve2"; g, _ = env.PVE.Guest(102) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the HA stack never moved homeassistant (on %s)", g.Node)
+		}
+		if env.PVE.Count("POST", "/nodes/pve1/qemu/102/migrate") == 1 {
+			env.PVE.RunHARound()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	upd := b.waitUpdates(1)[0]
 	res := upd.ReplaceName
 	if upd.Card != nil {
@@ -267,7 +278,7 @@ func TestBulkNothingToDo(t *testing.T) {
 	env := apptest.NewEnv(t)
 	b := startBot(t, env, botOptions{})
 	b.text(apptest.Operator, "vm start pool:media")
-	contains(t, "nothing", lastText(b, 1), "没有需要操作的客户机", "3 个已处于目标状态")
+	contains(t, "nothing", lastText(b, 1), "没有需要操作的客户机", "3 个已是目标状态")
 	if n := env.PVE.Count("POST", "/nodes/"); n != 0 {
 		t.Errorf("POSTs = %d, want 0", n)
 	}

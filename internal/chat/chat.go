@@ -85,6 +85,13 @@ type Button struct {
 	Style int    // WeCom style: 1 primary (confirm), 2 secondary (cancel), 3 red, 4 blue
 }
 
+// Link is a web page a reply points at ("在 PVE 中打开" and the guest's page in the PVE web
+// UI). Renderers show it the way their chat can: a tap on a card, a markdown link, a bare URL.
+type Link struct {
+	Text string // short label, a few words
+	URL  string // absolute http(s) URL
+}
+
 // Reply is what a command answers, independent of how it looks. Renderers (WeCom card,
 // markdown, text; the local console) decide the form.
 type Reply struct {
@@ -96,10 +103,24 @@ type Reply struct {
 	Buttons  []Button // ReplyConfirm only
 	Code     string   // ReplyConfirm: the short code for text mode ("确认 <Code>")
 	Footer   string   // a last grey line (hints, "N more")
+	// Link, when its URL is set, is a page about the reply's object (a guest or node in the
+	// PVE web UI).
+	Link Link
 	// UpdateCode, when set, asks the renderer to update the clicked card (WeCom's
 	// response_code) instead of sending a new message. Renderers that cannot update
 	// send it as a new message.
 	UpdateCode string
+	// Image, when set, is a picture sent before the reply's text (a resource graph).
+	Image *Image
+}
+
+// Image is a picture that goes with a reply. The reply's own text says in words what it
+// shows, so a transport that cannot send it still answers.
+type Image struct {
+	PNG []byte
+	// Unsent is the line that stands in for the picture when it could not be sent
+	// ("图片未能发送，以下是文字说明。"), in the user's language.
+	Unsent string
 }
 
 // Replier delivers replies to one user.

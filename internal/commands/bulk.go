@@ -43,10 +43,6 @@ const bulkPartSep = "#bulk#"
 
 func isBulkPart(id string) bool { return strings.Contains(id, bulkPartSep) }
 
-// maxBulkLines bounds the guests named on a bulk card (a WeCom card holds little text); the
-// count says the rest.
-const maxBulkLines = 15
-
 // allWords mean every guest the user may act on.
 var allWords = []string{"all", "*", "全部", "所有"}
 
@@ -177,9 +173,12 @@ func (d *Dispatcher) bulk(ctx context.Context, r *req, cmd Command) []chat.Reply
 			order = cfg.Startup.Order
 		}
 		steps = append(steps, bulkStep{ref: g.Ref(), node: g.Node, order: order})
-		label := guestLabel(r, g) + " · " + g.Node
+		label := g.Name
+		if label == "" {
+			label = guestLabel(r, g)
+		}
 		if g.HAState != "" {
-			label += " · HA"
+			label += "(HA)"
 		}
 		labels = append(labels, label)
 	}
@@ -215,25 +214,27 @@ func (d *Dispatcher) bulk(ctx context.Context, r *req, cmd Command) []chat.Reply
 		return []chat.Reply{rep}
 	}
 	r.params = url.Values{"bulk": {"1"}, "verb": {action}, "sel": {cmd.Selector}}
-	lines := make([]string, 0, len(steps)+2)
-	for n, i := range idx {
+	ordered := make([]string, 0, len(idx))
+	for _, i := range idx {
 		r.params.Add("g", steps[i].encode())
-		if n < maxBulkLines {
-			lines = append(lines, fmt.Sprintf("%d. %s", n+1, labels[i]))
-		}
+		ordered = append(ordered, labels[i])
 	}
-	if len(idx) > maxBulkLines {
-		lines = append(lines, r.t("bulk_more", len(idx)-maxBulkLines))
+	// A WeCom card shows about 160 characters of grey text: what is left out first, then
+	// the guests in order, as many as fit, and how many more.
+	fields := []chat.Field{
+		{Label: r.t("f_count"), Value: strconv.Itoa(len(steps))},
+		{Label: r.t("f_order"), Value: r.t("bulk_order_" + map[bool]string{true: "up", false: "down"}[up])},
 	}
+	var lines []string
 	if skipLine != "" {
 		lines = append(lines, skipLine)
 	}
-	lines = append(lines, r.t("bulk_order_"+map[bool]string{true: "up", false: "down"}[up]))
+	lines = append(lines, joinWithin(r, ordered, " → ", 110))
 	if len(errs) > 0 {
 		lines = append(lines, d.clusterErrors(r, errs)...)
 	}
 	c := store.Confirmation{Action: action, GuestName: cmd.Selector}
-	out := chat.Reply{Severity: severityFor(action), Title: r.t("bulk_confirm_title", actionWord(r.s.lang, action), cmd.Selector, len(steps)), Lines: lines}
+	out := chat.Reply{Severity: severityFor(action), Title: r.t("bulk_confirm_title", actionWord(r.s.lang, action), cmd.Selector, len(steps)), Fields: fields, Lines: lines}
 	return []chat.Reply{d.offer(ctx, r, c, out, " (bulk)")}
 }
 
@@ -341,15 +342,30 @@ func (d *Dispatcher) bulkRun(r *req, id, action string, steps []bulkStep, start 
 		}
 		i = j
 	}
+	// Failures first, with PVE's reason: a card shows little text, and they are what needs
+	// attention; then what was skipped; the done ones on one line.
 	counts := map[string]int{}
-	lines := make([]string, 0, len(results))
+	var lines, done []string
+	for _, outcome := range []string{"failed", "skipped"} {
+		for _, res := range results {
+			if res.outcome != outcome {
+				continue
+			}
+			line := r.t("bulk_line_"+res.outcome, res.label)
+			if res.reason != "" {
+				line += r.t("bulk_reason", res.reason)
+			}
+			lines = append(lines, line)
+		}
+	}
 	for _, res := range results {
 		counts[res.outcome]++
-		line := r.t("bulk_line_"+res.outcome, res.label)
-		if res.reason != "" {
-			line += r.t("bulk_reason", res.reason)
+		if res.outcome == "done" {
+			done = append(done, res.label)
 		}
-		lines = append(lines, line)
+	}
+	if len(done) > 0 {
+		lines = append(lines, r.t("bulk_line_done", joinWithin(r, done, r.t("list_sep"), 80)))
 	}
 	summary := fmt.Sprintf("done %d, failed %d, skipped %d", counts["done"], counts["failed"], counts["skipped"])
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

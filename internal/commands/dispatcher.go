@@ -79,6 +79,8 @@ type Options struct {
 	Notify chat.Replier // for results that arrive after the command returned
 	Logger *zap.Logger
 	Now    func() time.Time
+	// History draws graphs (graph.go); nil answers graph commands with "not available".
+	History History
 	// QuickWait is how long a command waits for its task before answering "running"
 	// and following up with a new message (default 8s).
 	QuickWait time.Duration
@@ -88,6 +90,10 @@ type Options struct {
 	NodeTimeout time.Duration
 	// BulkPerNode is how many guests of one node a bulk action runs at once (default 2).
 	BulkPerNode int
+	// HARound is the HA manager's round (default pve.HARound): an HA request is given
+	// pve.HABound of it, from the action's start by Now, before the bot says it did not
+	// happen. HAPoll is how often the guest's state is read meanwhile (default 2s).
+	HARound, HAPoll time.Duration
 	// Observe, when set, is told of every message handled: the command's name (its verb,
 	// "card_click", "unknown" for text that did not parse, or the message kind) and the
 	// replies. The bot counts commands with it; the text is parsed only once.
@@ -148,6 +154,12 @@ func New(cfg *config.Config, o Options) *Dispatcher {
 	if o.BulkPerNode <= 0 {
 		o.BulkPerNode = 2
 	}
+	if o.HARound <= 0 {
+		o.HARound = pve.HARound
+	}
+	if o.HAPoll <= 0 {
+		o.HAPoll = 2 * time.Second
+	}
 	bg, stop := context.WithCancel(context.Background())
 	d := &Dispatcher{o: o, log: o.Logger, limiters: map[string]*userLimit{}, bg: bg, stop: stop}
 	d.SetConfig(cfg)
@@ -171,7 +183,7 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 	if s.confirmTTL <= 0 {
 		s.confirmTTL = 5 * time.Minute
 	}
-	s.zone = defaultZone
+	s.zone = cfg.Location()
 	s.botGuest = map[string]string{}
 	for _, c := range cfg.PVE.Clusters {
 		s.botGuest[c.Name] = strings.ToLower(strings.TrimSpace(c.BotGuest))
@@ -228,15 +240,7 @@ func (r *req) name() string {
 
 func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, args...) }
 
-// defaultZone is where times are shown: China's, where the users are.
-var defaultZone = func() *time.Location {
-	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return l
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
-
-// zone is the time zone times are shown in.
+// zone is the time zone times are shown in (the config's timezone).
 func (r *req) zone() *time.Location { return r.s.zone }
 
 // clock shows a moment as people read it, in the configured zone.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -119,9 +120,9 @@ func (d *Dispatcher) nodePower(ctx context.Context, r *req, cmd Command) []chat.
 		if g.Cluster != n.Cluster || g.Node != n.Name || g.Status != "running" {
 			continue
 		}
-		running = append(running, guestLabel(r, g))
+		running = append(running, g.Name)
 		if g.HAState != "" {
-			ha = append(ha, guestLabel(r, g))
+			ha = append(ha, g.Name)
 		}
 		if r.s.policy.Protected(g.Subject()) {
 			protected = append(protected, guestLabel(r, g))
@@ -131,35 +132,43 @@ func (d *Dispatcher) nodePower(ctx context.Context, r *req, cmd Command) []chat.
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "protected guests on the node", Command: clip(r.text), Cluster: n.Cluster})
 		return []chat.Reply{textReply(chat.SeverityWarning, r.t("node_protected_guests", n.Name, strings.Join(protected, r.t("list_sep"))))}
 	}
-	var lines []string
-	if len(running) == 0 {
-		lines = append(lines, r.t("node_effect_no_guests"))
-	} else {
-		lines = append(lines, r.t("node_effect_guests", len(running), strings.Join(running, r.t("list_sep"))))
+	// A WeCom card shows rows of at most 26 characters and about 160 characters of grey
+	// text: the verdicts go in rows, the warnings first in the text, the names last.
+	fields := []chat.Field{{Label: r.t("f_node"), Value: n.Name}, {Label: r.t("f_guests_running"), Value: strconv.Itoa(len(running))}}
+	if r.s.multi {
+		fields = append([]chat.Field{{Label: r.t("f_cluster"), Value: n.Cluster}}, fields...)
 	}
-	if len(ha) > 0 {
-		lines = append(lines, r.t("node_effect_ha", strings.Join(ha, r.t("list_sep"))))
-	}
+	var warn []string
 	typeName := false
 	st, err := d.o.Fleet.ClusterStatus(ctx, n.Cluster)
 	switch {
 	case err != nil:
-		lines = append(lines, r.t("node_effect_quorum_unknown"))
+		fields = append(fields, chat.Field{Label: r.t("f_quorum"), Value: r.t("quorum_unknown")})
 		typeName = true
 	case st.KeepsQuorumWithout(n.Name):
-		lines = append(lines, r.t("node_effect_quorum_kept", n.Name))
+		fields = append(fields, chat.Field{Label: r.t("f_quorum"), Value: r.t("quorum_kept")})
 	default:
-		lines = append(lines, r.t("node_effect_quorum_lost", n.Name))
+		fields = append(fields, chat.Field{Label: r.t("f_quorum"), Value: r.t("quorum_lost")})
+		warn = append(warn, r.t("node_effect_quorum_lost", n.Name))
+		typeName = true
+	}
+	if why := d.botOn(r, n, guests); why != "" {
+		fields = append(fields, chat.Field{Label: r.t("f_bot"), Value: why})
 		typeName = true
 	}
 	for _, m := range st.Nodes {
 		if m.Local && strings.EqualFold(m.Name, n.Name) {
-			lines = append(lines, r.t("node_effect_api", n.Name))
+			warn = append(warn, r.t("node_effect_api", n.Name))
 		}
 	}
-	if why := d.botOn(r, n, guests); why != "" {
-		lines = append(lines, r.t("node_effect_bot", n.Name, why))
-		typeName = true
+	var lines []string
+	if len(running) == 0 {
+		lines = append(lines, r.t("node_effect_no_guests"))
+	} else {
+		lines = append(lines, r.t("node_effect_guests", namesWithin(r, running, 40)))
+	}
+	if len(ha) > 0 {
+		lines = append(lines, r.t("node_effect_ha", namesWithin(r, ha, 24)))
 	}
 	if command == nodeReboot {
 		lines = append(lines, r.t("node_effect_follow", n.Name))
@@ -170,32 +179,53 @@ func (d *Dispatcher) nodePower(ctx context.Context, r *req, cmd Command) []chat.
 		r.params.Set("type_name", n.Name)
 	}
 	c := store.Confirmation{Action: actionNodePower, Cluster: n.Cluster, Node: n.Name, GuestName: n.Name}
-	fields := []chat.Field{{Label: r.t("f_node"), Value: n.Name}, {Label: r.t("f_guests_running"), Value: strconv.Itoa(len(running))}}
-	if r.s.multi {
-		fields = append([]chat.Field{{Label: r.t("f_cluster"), Value: n.Cluster}}, fields...)
-	}
-	out := chat.Reply{Severity: chat.SeverityError, Title: r.t("node_confirm_title", actionWord(r.s.lang, "node_"+command), n.Name), Fields: fields, Lines: lines}
+	out := chat.Reply{Severity: chat.SeverityError, Title: r.t("node_confirm_title", actionWord(r.s.lang, "node_"+command), n.Name), Fields: fields, Lines: append(warn, lines...)}
 	rep = &chat.Reply{}
 	*rep = d.offer(ctx, r, c, out, " (node)")
 	if typeName && rep.Code != "" {
-		rep.Lines = append(rep.Lines, r.t("node_type_name", n.Name, rep.Code))
+		// What to type comes first: it is what the user must do.
+		rep.Lines = append([]string{r.t("node_type_name", n.Name, rep.Code)}, rep.Lines...)
 	}
 	return []chat.Reply{*rep}
 }
 
-// botOn says why the bot itself may run on node n ("" when nothing says so): the cluster's
-// bot_guest running there, or a running guest there named like the bot.
+// namesWithin joins names with the list separator until about limit characters, then says
+// how many more there are.
+func namesWithin(r *req, names []string, limit int) string {
+	return joinWithin(r, names, r.t("list_sep"), limit)
+}
+
+// joinWithin joins names with sep until about limit characters, then says how many more.
+func joinWithin(r *req, names []string, sep string, limit int) string {
+	out, n := "", 0
+	for i, name := range names {
+		next := out
+		if i > 0 {
+			next += sep
+		}
+		next += name
+		if i > 0 && utf8.RuneCountInString(next) > limit {
+			break
+		}
+		out, n = next, i+1
+	}
+	if n < len(names) {
+		out += r.t("names_more", len(names)-n)
+	}
+	return out
+}
+
+// botOn says, for a card row, that the bot itself may run on node n ("" when nothing says
+// so): the cluster's bot_guest running there, or a running guest there named like the bot.
 func (d *Dispatcher) botOn(r *req, n pve.Node, guests []pve.Guest) string {
 	hint := r.s.botGuest[n.Cluster]
 	for _, g := range guests {
 		if g.Cluster != n.Cluster || g.Node != n.Name || g.Status != "running" {
 			continue
 		}
-		if hint != "" && (strings.EqualFold(g.Name, hint) || strconv.Itoa(g.VMID) == hint) {
-			return r.t("node_bot_hint", guestLabel(r, g))
-		}
-		if strings.Contains(strings.ToLower(g.Name), "wecom-home-ops") || strings.Contains(strings.ToLower(g.Name), "wecom-bot") {
-			return r.t("node_bot_name", guestLabel(r, g))
+		hinted := hint != "" && (strings.EqualFold(g.Name, hint) || strconv.Itoa(g.VMID) == hint)
+		if lower := strings.ToLower(g.Name); hinted || strings.Contains(lower, "wecom-home-ops") || strings.Contains(lower, "wecom-bot") {
+			return r.t("node_bot_here", g.Name)
 		}
 	}
 	return ""

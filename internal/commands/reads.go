@@ -63,6 +63,8 @@ func (d *Dispatcher) clusterErrors(r *req, errs map[string]error) []string {
 
 func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	guests, errs := d.visibleGuests(ctx, r)
+	nodes, _ := d.o.Fleet.Nodes(ctx)
+	down := pve.DownNodes(nodes)
 	filter := strings.ToLower(strings.TrimSpace(cmd.Filter))
 	var lines []string
 	running := 0
@@ -75,10 +77,15 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 			continue
 		}
 		shown++
-		if g.Status == "running" {
+		ns, stale := down[g.Cluster+"/"+g.Node]
+		if g.Status == "running" && !stale {
 			running++
 		}
-		lines = append(lines, guestLine(r, g))
+		line := guestLine(r, g)
+		if stale {
+			line += " · " + staleNote(r, g.Node, ns)
+		}
+		lines = append(lines, line)
 	}
 	title := r.t("list_title")
 	if cmd.Kind == "lxc" {
@@ -89,11 +96,26 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	if shown == 0 {
 		rep.Lines = []string{r.t("list_empty")}
 	}
+	if u, ok := r.s.policy.User(r.user.ID); ok && u.Scope.NamesPool() && d.poolsUnknown(ctx) {
+		rep.Lines = append(rep.Lines, r.t("pool_unknown_scope"))
+	}
 	if len(errs) > 0 {
 		rep.Severity = chat.SeverityWarning
 		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
 	}
 	return rep
+}
+
+// poolsUnknown reports whether some guest's pool could not be read (the token lacks
+// Pool.Audit), so that a pool-based scope may be missing guests.
+func (d *Dispatcher) poolsUnknown(ctx context.Context) bool {
+	all, _ := d.o.Fleet.Guests(ctx)
+	for _, g := range all {
+		if g.PoolUnknown {
+			return true
+		}
+	}
+	return false
 }
 
 func matchesFilter(r *req, g pve.Guest, f string) bool {
@@ -110,12 +132,22 @@ func matchesFilter(r *req, g pve.Guest, f string) bool {
 	return false
 }
 
+// staleNote says that a guest's state may be out of date because its node is down or silent.
+func staleNote(r *req, node, nodeStatus string) string {
+	if nodeStatus == "offline" {
+		return r.t("stale_offline", node)
+	}
+	return r.t("stale_nodata", node)
+}
+
 func statusIcon(status string) string {
 	switch status {
 	case "running":
 		return "🟢"
 	case "stopped":
 		return "⚪"
+	case "paused", "suspended", "prelaunch":
+		return "⏸️"
 	}
 	return "❓"
 }
@@ -182,23 +214,26 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 	if g.Status != "running" {
 		sev = chat.SeverityInfo
 	}
-	return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: guestLabel(r, g), Fields: fields}
+	return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: titleLabel(r, g), Fields: fields}
 }
 
 func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
 	nodes, nerrs := d.o.Fleet.Nodes(ctx)
 	guests, gerrs := d.visibleGuests(ctx, r)
 	stor, _ := d.o.Fleet.Storage(ctx)
-	type counts struct{ run, stop int }
+	type counts struct{ run, stop, paused int }
 	per := map[string]*counts{}
 	for _, g := range guests {
 		k := g.Cluster + "/" + g.Node
 		if per[k] == nil {
 			per[k] = &counts{}
 		}
-		if g.Status == "running" {
+		switch {
+		case g.Status == "running":
 			per[k].run++
-		} else if !g.Template {
+		case g.Status == "paused" || g.Status == "suspended" || g.Status == "prelaunch":
+			per[k].paused++
+		case !g.Template:
 			per[k].stop++
 		}
 	}
@@ -210,7 +245,14 @@ func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
 		if c == nil {
 			c = &counts{}
 		}
-		lines = append(lines, nodeLine(r, n)+" · "+r.t("guest_counts", c.run, c.stop))
+		line := nodeLine(r, n) + " · " + r.t("guest_counts", c.run, c.stop)
+		if n.Status != "online" {
+			// Its guests' last state may be minutes old: none counts as running.
+			line = nodeLine(r, n) + " · " + r.t("stale_counts", c.run+c.stop+c.paused)
+		} else if c.paused > 0 {
+			line += r.t("guest_counts_paused", c.paused)
+		}
+		lines = append(lines, line)
 	}
 	if len(stor) > 0 {
 		lines = append(lines, "**"+r.t("h_storage")+"**")
@@ -237,7 +279,11 @@ func nodeLine(r *req, n pve.Node) string {
 		name = n.Cluster + "/" + n.Name
 	}
 	icon := "🟢"
-	if n.Status != "online" {
+	switch n.Status {
+	case "online":
+	case "unknown":
+		return fmt.Sprintf("🟠 %s · %s", name, r.t("node_no_data"))
+	default:
 		icon = "🔴"
 		return fmt.Sprintf("%s %s · %s", icon, name, stateWord(r.s.lang, n.Status))
 	}
@@ -479,6 +525,20 @@ func guestLabel(r *req, g pve.Guest) string {
 		return id
 	}
 	return fmt.Sprintf("%s (%s)", g.Name, id)
+}
+
+// titleNameRunes bounds a guest's name in a card title. WeCom's client shows about 36
+// characters of a title and clips the rest; with the name cut to this, the name and VMID
+// (which come first) and the action word fit, so clipping never hides which guest a card
+// is about. The full name stays in the card's body.
+const titleNameRunes = 16
+
+// titleLabel is guestLabel for a title: a long name is cut, the VMID always kept.
+func titleLabel(r *req, g pve.Guest) string {
+	if n := []rune(g.Name); len(n) > titleNameRunes {
+		g.Name = string(n[:titleNameRunes-1]) + "…"
+	}
+	return guestLabel(r, g)
 }
 
 func statusText(lang i18n.Lang, st pve.GuestStatus) string {

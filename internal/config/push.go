@@ -74,6 +74,9 @@ type Schedule struct {
 	Timezone string   `yaml:"timezone"` // default: the top-level timezone
 	Report   string   `yaml:"report"`   // summary (default) | guests | storage
 	To       []string `yaml:"to"`       // target names
+	// Chart adds a picture of the cluster's CPU and memory over the last day, sent before
+	// the text (summary only).
+	Chart bool `yaml:"chart"`
 
 	// Spec and Location are Cron and Timezone parsed (filled by Validate).
 	Spec     cron.Schedule  `yaml:"-"`
@@ -201,7 +204,10 @@ func defaultAlerts() Alerts {
 
 var (
 	targetName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	clockTime  = regexp.MustCompile(`^([01]?\d|2[0-3]):([0-5]\d)$`)
+	// chatID is WeCom's rule for an app group chat's id (appchat/create answers 86001
+	// to anything else): at most 32 characters, letters and digits only.
+	chatID    = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
+	clockTime = regexp.MustCompile(`^([01]?\d|2[0-3]):([0-5]\d)$`)
 )
 
 // Location is the top-level timezone, loaded (UTC when it is not valid; Validate reports it).
@@ -264,6 +270,9 @@ func (v *validator) push() {
 		if s.Report != ReportSummary && s.Report != ReportGuests && s.Report != ReportStorage {
 			v.add(key+".report", "must be summary, guests or storage")
 		}
+		if s.Chart && s.Report != ReportSummary {
+			v.add(key+".chart", "only the summary report has a chart")
+		}
 		if len(s.To) == 0 {
 			v.add(key+".to", "must name at least one target (a key under targets)")
 		}
@@ -319,12 +328,12 @@ func (v *validator) target(name string, t *Target) {
 	if len(t.AppChatMembers) > 0 {
 		if t.AppChat == "" {
 			v.add(key+".appchat_members", "only applies to an appchat target")
-		} else if len(t.AppChatMembers) < 2 {
-			v.add(key+".appchat_members", "WeCom needs at least 2 members to create a group chat")
+		} else if len(t.AppChatMembers) < 2 || len(t.AppChatMembers) > 2000 {
+			v.add(key+".appchat_members", "WeCom needs at least 2 and at most 2000 members to create a group chat")
 		}
 	}
-	if t.AppChat != "" && !targetName.MatchString(t.AppChat) {
-		v.add(key+".appchat", "a chatid may only hold letters, digits, _ . and -")
+	if t.AppChat != "" && !chatID.MatchString(t.AppChat) {
+		v.add(key+".appchat", "%q is not a WeCom chatid: at most 32 characters, letters and digits only (0-9, a-z, A-Z)", t.AppChat)
 	}
 	for i, u := range t.Users {
 		if strings.TrimSpace(u) == "" {
