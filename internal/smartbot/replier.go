@@ -1,0 +1,136 @@
+package smartbot
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
+)
+
+// MaxContentBytes is the limit of a stream's or a markdown message's content (P101031,
+// P101138: 20480 bytes of UTF-8), ten times an app message's.
+const MaxContentBytes = 20480
+
+// Replier renders replies for the smart bot and sends them back to the conversation the
+// message came from (carried by the context's source, chat.SourceFrom):
+//   - a group gets markdown only: cards are for 1:1 chats, so a confirmation becomes a
+//     text code ("确认 AB12") that only the member who asked can use;
+//   - a 1:1 chat gets template cards for objects and confirmations, markdown otherwise;
+//   - on the long connection a reply answers the message's req_id with a finished stream
+//     (and falls back to aibot_send_msg when WeCom will not take it); in webhook mode it
+//     goes into the message's stream, or to its response_url once the stream is closed.
+//
+// Every message counts against the conversation's budget (30 a minute, 1000 an hour).
+type Replier struct {
+	ws      *Client  // nil without a long connection
+	hook    *Webhook // nil without a webhook
+	lang    string
+	budget  *wecom.SendBudget
+	log     *zap.Logger
+	newID   func() string
+}
+
+var _ chat.Replier = (*Replier)(nil)
+
+// NewReplier returns a Replier over the long connection ws and/or the webhook hook.
+func NewReplier(ws *Client, hook *Webhook, lang string, budget *wecom.SendBudget, log *zap.Logger) *Replier {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Replier{ws: ws, hook: hook, lang: lang, budget: budget, log: log, newID: func() string { return "s" + rand.Text() }}
+}
+
+// Reply sends rep to the conversation in ctx; user is the member who asked.
+func (r *Replier) Reply(ctx context.Context, user string, rep chat.Reply) error {
+	conv, ok := ParseSource(chat.SourceFrom(ctx))
+	if !ok {
+		// No conversation (an action recovered from before the source was kept): the
+		// member's 1:1 chat with the bot.
+		conv = Conversation{Type: ChatSingle, ID: user}
+	}
+	if !conv.Group() && !conv.Webhook && r.ws != nil && (rep.Kind == chat.ReplyCard || rep.Kind == chat.ReplyConfirm) {
+		return r.card(ctx, conv, rep)
+	}
+	for _, part := range wecom.RenderMarkdown(rep, r.lang, MaxContentBytes) {
+		if err := r.markdown(ctx, conv, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Replier) markdown(ctx context.Context, conv Conversation, content string) error {
+	if err := r.budget.Wait(ctx, conv.ID); err != nil {
+		return err
+	}
+	if conv.Webhook {
+		if r.hook == nil {
+			return errors.New("smartbot: webhook mode is off; cannot answer a webhook message")
+		}
+		return r.hook.reply(ctx, conv, content)
+	}
+	if r.ws == nil {
+		return errors.New("smartbot: no long connection to send on")
+	}
+	if conv.ReqID != "" && !conv.Click {
+		err := r.ws.Respond(ctx, conv.ReqID, newStream(r.newID(), true, content))
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			return err // sent, or the connection is down: the inbox tries again
+		}
+		r.log.Info("smartbot: WeCom would not take a reply to the message; sending it to the chat instead", zap.Int("errcode", ae.Code))
+	}
+	b := markdownBody{ChatID: conv.ID, ChatType: chatTypeCode(conv.Type), MsgType: "markdown"}
+	b.Markdown.Content = content
+	return r.ws.Send(ctx, b)
+}
+
+// card sends a template card to a 1:1 chat.
+func (r *Replier) card(ctx context.Context, conv Conversation, rep chat.Reply) error {
+	if r.ws == nil {
+		return errors.New("smartbot: no long connection to send on")
+	}
+	if err := r.budget.Wait(ctx, conv.ID); err != nil {
+		return err
+	}
+	card := wecom.RenderCard(rep, taskID(r.newID()), r.lang)
+	if conv.ReqID != "" && !conv.Click {
+		err := r.ws.Respond(ctx, conv.ReqID, cardBody{MsgType: "template_card", TemplateCard: card})
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			return err
+		}
+		r.log.Info("smartbot: WeCom would not take a card reply; sending it to the chat instead", zap.Int("errcode", ae.Code))
+	}
+	return r.ws.Send(ctx, cardBody{ChatID: conv.ID, ChatType: 1, MsgType: "template_card", TemplateCard: card})
+}
+
+// taskID makes a card task_id: [0-9A-Za-z_-@], at most 128 bytes, never reused.
+func taskID(id string) string { return "ops_" + strings.ToLower(id) }
+
+// Push sends a scheduled report or an alert (markdown) to a conversation that has talked
+// to the bot: a group's chatid (group true) or a member's userid. Long connection only.
+func (r *Replier) Push(ctx context.Context, chatID string, group bool, content string) error {
+	if r.ws == nil {
+		return errors.New("smartbot: pushes need the long connection (webhook mode cannot send unasked)")
+	}
+	t := ChatSingle
+	if group {
+		t = ChatGroup
+	}
+	if err := r.budget.Wait(ctx, chatID); err != nil {
+		return err
+	}
+	b := markdownBody{ChatID: chatID, ChatType: chatTypeCode(t), MsgType: "markdown"}
+	b.Markdown.Content = wecom.Truncate(content, MaxContentBytes)
+	if err := r.ws.Send(ctx, b); err != nil {
+		return fmt.Errorf("smartbot: push: %w", err)
+	}
+	return nil
+}
