@@ -101,11 +101,11 @@ func ParseSource(src string) (c Conversation, ok bool) {
 // callback is the decoded body of a message or event callback, the same JSON in both
 // modes (the long connection's frame body, the webhook's decrypted plaintext).
 type callback struct {
-	MsgID       string `json:"msgid"`
-	AIBotID     string `json:"aibotid"`
-	ChatID      string `json:"chatid"`
-	ChatType    string `json:"chattype"`
-	From        struct {
+	MsgID    string `json:"msgid"`
+	AIBotID  string `json:"aibotid"`
+	ChatID   string `json:"chatid"`
+	ChatType string `json:"chattype"`
+	From     struct {
 		UserID string `json:"userid"`
 	} `json:"from"`
 	CreateTime  int64  `json:"create_time"`

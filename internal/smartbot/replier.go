@@ -28,12 +28,12 @@ const MaxContentBytes = 20480
 //
 // Every message counts against the conversation's budget (30 a minute, 1000 an hour).
 type Replier struct {
-	ws      *Client  // nil without a long connection
-	hook    *Webhook // nil without a webhook
-	lang    string
-	budget  *wecom.SendBudget
-	log     *zap.Logger
-	newID   func() string
+	ws     *Client  // nil without a long connection
+	hook   *Webhook // nil without a webhook
+	lang   string
+	budget *wecom.SendBudget
+	log    *zap.Logger
+	newID  func() string
 }
 
 var _ chat.Replier = (*Replier)(nil)
