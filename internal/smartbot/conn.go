@@ -67,6 +67,11 @@ type Options struct {
 	HTTPClient    *http.Client
 	Logger        *zap.Logger
 	Now           func() time.Time
+	// After is the timer of the pauses between sessions (tests see and skip them);
+	// default time.After.
+	After func(time.Duration) <-chan time.Time
+	// OnState, when set, is called at every change of Status (tests wait on it).
+	OnState func(Status)
 }
 
 // Client is one long connection to WeCom for one smart bot. Run keeps it up; Respond and
@@ -121,6 +126,9 @@ func New(o Options, accept AcceptFunc) *Client {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.After == nil {
+		o.After = time.After
+	}
 	return &Client{o: o, accept: accept, log: o.Logger, pending: map[string]chan frame{},
 		online: make(chan struct{}), reqLock: map[string]*reqLock{},
 		status: Status{State: StateConnecting, Since: o.Now()}}
@@ -148,9 +156,14 @@ func (c *Client) Status() Status {
 
 func (c *Client) setState(state, problem string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.status.State != state || c.status.Problem != problem {
+	changed := c.status.State != state || c.status.Problem != problem
+	if changed {
 		c.status.State, c.status.Problem, c.status.Since = state, problem, c.o.Now()
+	}
+	st := c.status
+	c.mu.Unlock()
+	if changed && c.o.OnState != nil {
+		c.o.OnState(st)
 	}
 }
 
@@ -181,6 +194,10 @@ func (c *Client) Run(ctx context.Context) error {
 			c.setState(StateReplaced, "another process connected with the same BotID and WeCom closed this connection; stop the other bot (only one may hold the connection)")
 			c.log.Error("smartbot: another connection with the same BotID took over; WeCom keeps only one. Stop the other bot process: this one waits before trying again, so the two do not take turns",
 				zap.String("bot_id", c.o.BotID), zap.Duration("retry_in", wait))
+		case errors.As(err, &ae) && ae.Op == "subscribe" && ae.Code == 45009:
+			wait = max(wait, time.Minute)
+			c.setState(StateRetrying, "WeCom limits how often a bot may subscribe (errcode 45009); waiting before the next try")
+			c.log.Warn("smartbot: WeCom refused the subscription for now: too many subscriptions (errcode 45009)", zap.Duration("retry_in", wait))
 		case errors.As(err, &ae) && ae.Op == "subscribe":
 			c.setState(StateAuthFailed, fmt.Sprintf("WeCom refused the BotID/Secret (errcode %d): check wecom.smartbot.bot_id and secret (智能机器人 → API 模式 → 长连接)", ae.Code))
 			c.log.Error("smartbot: WeCom refused the subscription: check wecom.smartbot.bot_id and wecom.smartbot.secret",
@@ -189,12 +206,10 @@ func (c *Client) Run(ctx context.Context) error {
 			c.setState(StateRetrying, "connection to WeCom lost: "+errText(err))
 			c.log.Warn("smartbot: connection to WeCom lost; reconnecting", zap.Error(err), zap.Duration("in", wait))
 		}
-		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return nil
-		case <-t.C:
+		case <-c.o.After(wait):
 		}
 	}
 }

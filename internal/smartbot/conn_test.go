@@ -1,0 +1,245 @@
+package smartbot
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
+)
+
+const (
+	testBotID  = "aib-test-bot"
+	testSecret = "fake-smartbot-secret"
+)
+
+// harness is one Client against one fake, with every pause and state change visible.
+type harness struct {
+	fake   *wecomtest.SmartBot
+	c      *Client
+	msgs   chan chat.Message
+	states chan Status
+	pauses chan time.Duration
+	fire   chan time.Time // what the pauses wait on: send to end one
+}
+
+func newHarness(t *testing.T, fake *wecomtest.SmartBot, secret string) *harness {
+	t.Helper()
+	h := &harness{fake: fake, msgs: make(chan chat.Message, 16), states: make(chan Status, 64),
+		pauses: make(chan time.Duration, 16), fire: make(chan time.Time)}
+	h.c = New(Options{URL: fake.URL(), BotID: testBotID, Secret: secret, BotName: "运维助手", Heartbeat: time.Hour,
+		After: func(d time.Duration) <-chan time.Time {
+			h.pauses <- d
+			return h.fire
+		},
+		OnState: func(s Status) { h.states <- s },
+	}, func(_ context.Context, m chat.Message) error { h.msgs <- m; return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = h.c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+func (h *harness) waitState(t *testing.T, state string) Status {
+	t.Helper()
+	for {
+		select {
+		case s := <-h.states:
+			if s.State == state {
+				return s
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("state %s never came", state)
+		}
+	}
+}
+
+func waitEvent(t *testing.T, fake *wecomtest.SmartBot, kind string) wecomtest.SmartBotEvent {
+	t.Helper()
+	for {
+		select {
+		case e := <-fake.Events:
+			if e.Kind == kind {
+				return e
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("fake event %s never came", kind)
+		}
+	}
+}
+
+func newFake(t *testing.T) *wecomtest.SmartBot {
+	fake := wecomtest.NewSmartBot(testBotID, testSecret)
+	t.Cleanup(fake.Close)
+	return fake
+}
+
+func TestGroupMessageIsAnsweredInTheGroup(t *testing.T) {
+	fake := newFake(t)
+	h := newHarness(t, fake, testSecret)
+	h.waitState(t, StateOnline)
+
+	ctx := context.Background()
+	reqID, msgID, err := fake.Deliver(ctx, wecomtest.SmartBotMessage{User: "WangHao", ChatID: "wrkSFfCgAAtest", Text: "vm list@运维助手 "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := <-h.msgs
+	if m.User != "WangHao" || m.Text != "vm list" || m.ID != IDPrefix+msgID || m.Kind != chat.KindText {
+		t.Fatalf("message = %+v", m)
+	}
+	conv, ok := ParseSource(m.Source)
+	if !ok || conv.Type != ChatGroup || conv.ID != "wrkSFfCgAAtest" || conv.ReqID != reqID {
+		t.Fatalf("conversation = %+v, %v", conv, ok)
+	}
+
+	r := NewReplier(h.c, nil, "zh", nil, nil)
+	rctx := chat.WithSource(ctx, m.Source)
+	if err := r.Reply(rctx, m.User, chat.Reply{Kind: chat.ReplyConfirm, Title: "关机 homeassistant (104)", Code: "AB12",
+		Buttons: []chat.Button{{Text: "确认", Key: "confirm:x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	out := <-fake.Out
+	if out.Cmd != "aibot_respond_msg" || out.ChatID != "wrkSFfCgAAtest" || out.MsgType != "stream" || !out.Finish {
+		t.Fatalf("reply = %+v", out)
+	}
+	// A group gets no card: the confirmation is a code only the asker can use.
+	if want := "确认 AB12"; !strings.Contains(out.Content, want) {
+		t.Errorf("group confirmation %q does not hold %q", out.Content, want)
+	}
+}
+
+func TestSingleChatConfirmationIsACard(t *testing.T) {
+	fake := newFake(t)
+	h := newHarness(t, fake, testSecret)
+	h.waitState(t, StateOnline)
+	ctx := context.Background()
+	if _, _, err := fake.Deliver(ctx, wecomtest.SmartBotMessage{User: "WangHao", Text: "vm shutdown 104"}); err != nil {
+		t.Fatal(err)
+	}
+	m := <-h.msgs
+	r := NewReplier(h.c, nil, "zh", nil, nil)
+	if err := r.Reply(chat.WithSource(ctx, m.Source), m.User, chat.Reply{Kind: chat.ReplyConfirm, Title: "关机", Code: "AB12",
+		Buttons: []chat.Button{{Text: "确认", Key: "confirm:x"}, {Text: "取消", Key: "cancel:x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	out := <-fake.Out
+	if out.MsgType != "template_card" || out.ChatID != "WangHao" || !strings.Contains(string(out.Card), "confirm:x") {
+		t.Fatalf("reply = %+v", out)
+	}
+}
+
+func TestRefusedReplyFallsBackToSend(t *testing.T) {
+	fake := newFake(t)
+	h := newHarness(t, fake, testSecret)
+	h.waitState(t, StateOnline)
+	ctx := context.Background()
+	if _, _, err := fake.Deliver(ctx, wecomtest.SmartBotMessage{User: "WangHao", ChatID: "grp1", Text: "@运维助手 status"}); err != nil {
+		t.Fatal(err)
+	}
+	m := <-h.msgs
+	fake.RefuseCmd("aibot_respond_msg", 846608) // stream expired
+	r := NewReplier(h.c, nil, "zh", nil, nil)
+	if err := r.Reply(chat.WithSource(ctx, m.Source), m.User, chat.Reply{Kind: chat.ReplyText, Title: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	out := <-fake.Out
+	if out.Cmd != "aibot_send_msg" || out.ChatID != "grp1" || out.MsgType != "markdown" {
+		t.Fatalf("fallback = %+v", out)
+	}
+}
+
+func TestWrongSecretIsReportedAndRetriedWithPauses(t *testing.T) {
+	fake := newFake(t)
+	h := newHarness(t, fake, "not-the-secret")
+	st := h.waitState(t, StateAuthFailed)
+	if !strings.Contains(st.Problem, "wecom.smartbot.bot_id and secret") {
+		t.Errorf("problem %q does not tell the operator what to fix", st.Problem)
+	}
+	if strings.Contains(st.Problem, "not-the-secret") {
+		t.Errorf("problem %q holds the secret", st.Problem)
+	}
+	first := <-h.pauses
+	h.fire <- time.Now()
+	waitEvent(t, fake, "refused")
+	second := <-h.pauses
+	if first <= 0 || second <= 0 {
+		t.Errorf("pauses %v, %v: every retry must wait", first, second)
+	}
+}
+
+func TestNewerConnectionTakesOverAndTheOlderStopsFighting(t *testing.T) {
+	fake := newFake(t)
+	old := newHarness(t, fake, testSecret)
+	old.waitState(t, StateOnline)
+	waitEvent(t, fake, "subscribed")
+
+	newer := newHarness(t, fake, testSecret)
+	newer.waitState(t, StateOnline)
+	st := old.waitState(t, StateReplaced)
+	if !strings.Contains(st.Problem, "same BotID") {
+		t.Errorf("problem = %q", st.Problem)
+	}
+	// The older one waits the long pause, not a reconnect backoff: no storm.
+	if d := <-old.pauses; d != 15*time.Minute {
+		t.Errorf("pause after being replaced = %v, want 15m", d)
+	}
+	// The newer one keeps working.
+	if _, _, err := fake.Deliver(context.Background(), wecomtest.SmartBotMessage{User: "WangHao", Text: "help"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-newer.msgs; m.Text != "help" {
+		t.Errorf("newer got %+v", m)
+	}
+}
+
+func TestReconnectAfterALostConnection(t *testing.T) {
+	fake := newFake(t)
+	h := newHarness(t, fake, testSecret)
+	h.waitState(t, StateOnline)
+	waitEvent(t, fake, "subscribed")
+	fake.Drop()
+	h.waitState(t, StateRetrying)
+	if d := <-h.pauses; d <= 0 {
+		t.Errorf("pause %v", d)
+	}
+	h.fire <- time.Now()
+	h.waitState(t, StateOnline)
+	if s := h.c.Status(); s.Reconnects != 1 {
+		t.Errorf("reconnects = %d", s.Reconnects)
+	}
+	if _, _, err := fake.Deliver(context.Background(), wecomtest.SmartBotMessage{User: "WangHao", Text: "help"}); err != nil {
+		t.Fatal(err)
+	}
+	<-h.msgs
+}
+
+func TestHeartbeat(t *testing.T) {
+	fake := newFake(t)
+	c := New(Options{URL: fake.URL(), BotID: testBotID, Secret: testSecret, Heartbeat: 5 * time.Millisecond},
+		func(context.Context, chat.Message) error { return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for range 3 {
+		waitEvent(t, fake, "ping")
+	}
+}
+
+func TestCheckOnline(t *testing.T) {
+	fake := newFake(t)
+	ok := New(Options{URL: fake.URL(), BotID: testBotID, Secret: testSecret}, nil)
+	if err := ok.CheckOnline(context.Background()); err != nil {
+		t.Errorf("right secret: %v", err)
+	}
+	bad := New(Options{URL: fake.URL(), BotID: testBotID, Secret: "wrong-secret-value"}, nil)
+	err := bad.CheckOnline(context.Background())
+	if ae, isAPI := err.(*APIError); !isAPI || ae.Op != "subscribe" {
+		t.Errorf("wrong secret: %v", err)
+	}
+}
+
