@@ -242,4 +242,3 @@ func TestCheckOnline(t *testing.T) {
 		t.Errorf("wrong secret: %v", err)
 	}
 }
-
