@@ -47,6 +47,10 @@ type Options struct {
 	// Clock drives scheduled reports and alert checks (push.go); tests pass a
 	// schedule.ManualClock. Default: the wall clock.
 	Clock schedule.Clock
+	// SmartbotBackoff and SmartbotHeartbeat override the smart bot's reconnect pause and
+	// ping interval (tests).
+	SmartbotBackoff   func(attempt int) time.Duration
+	SmartbotHeartbeat time.Duration
 }
 
 // App is one running bot.
@@ -71,6 +75,8 @@ type App struct {
 	// console is the local console: the chat of `bot console`, or beside WeCom under
 	// `serve` with server.console (source.go); nil otherwise.
 	console *console.Console
+	// sb is the smart bot transport (smartbot.go); nil without wecom.smartbot.
+	sb *smartbotSide
 }
 
 // New opens the store (taking data_dir for this process), builds every part and binds
@@ -102,16 +108,24 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 
 	replier := o.Replier
 	if replier == nil {
-		a.wecom, err = wecom.NewClient(wecom.ClientConfig{
-			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
-			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now,
-		}, log.Named("wecom"))
-		if err != nil {
-			return nil, fmt.Errorf("app: wecom client: %w", err)
+		if cfg.WeCom.AppConfigured() || !cfg.WeCom.SmartBot.Configured() {
+			a.wecom, err = wecom.NewClient(wecom.ClientConfig{
+				CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
+				BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now,
+			}, log.Named("wecom"))
+			if err != nil {
+				return nil, fmt.Errorf("app: wecom client: %w", err)
+			}
+			r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
+			r.LimitPerMember(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per)
+			replier = a.observeReplier(r)
 		}
-		r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
-		r.LimitPerMember(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per)
-		replier = a.observeReplier(r)
+		if a.sb, err = a.initSmartbot(cfg); err != nil { // smartbot.go
+			return nil, fmt.Errorf("app: smartbot: %w", err)
+		}
+		if a.sb != nil {
+			replier = smartbotRouter{sb: a.observeReplier(a.sb.replier), next: replier}
+		}
 		if cfg.Server.Console {
 			if cfg.Server.CallbackPath == "/" {
 				return nil, errors.New("app: server.console needs a callback_path other than /")
@@ -143,10 +157,14 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 			a.Metrics().Command(command, replyResult(replies))
 		},
 	})
-	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.disp, Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
+	var journal inbox.Journal = a.store
+	if a.sb != nil && a.sb.hook != nil {
+		journal = finishJournal{Journal: a.store, hook: a.sb.hook} // closes webhook streams
+	}
+	a.inbox = inbox.New(inbox.Options{Journal: journal, Handler: a.disp, Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
 
 	a.router = chi.NewRouter()
-	if o.Replier == nil {
+	if o.Replier == nil && a.wecom != nil {
 		cb, err := wecom.NewCallback(wecom.CallbackConfig{
 			Token: cfg.WeCom.Token.Value(), EncodingAESKey: cfg.WeCom.EncodingAESKey.Value(),
 			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, MaxClockSkew: cfg.WeCom.MaxClockSkew.Std(), Now: o.Now,
@@ -156,7 +174,10 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		}
 		a.router.Method(http.MethodGet, cfg.Server.CallbackPath, cb)
 		a.router.Method(http.MethodPost, cfg.Server.CallbackPath, cb)
-		a.mountConsole() // server.console only
+	}
+	if o.Replier == nil {
+		a.sb.mount(a, cfg.WeCom.SmartBot.CallbackPath) // webhook mode only
+		a.mountConsole()                               // server.console only
 	}
 	a.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if err := a.initObserve(); err != nil { // observe.go: /readyz, /status, /metrics
@@ -224,6 +245,7 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	a.fleet.Start(ctx)
+	a.sb.run(ctx, a.log) // the smart bot's long connection, if any
 	go a.prune(ctx)
 	a.runPush(ctx)
 
@@ -242,6 +264,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.srv.Shutdown(sctx); err != nil {
 		a.log.Warn("http shutdown", zap.Error(err))
 	}
+	a.sb.wait()
 	if err := a.inbox.Close(sctx); err != nil {
 		a.log.Warn("some messages were cut short by shutdown; they resume at the next start", zap.Error(err))
 	}

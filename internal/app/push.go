@@ -54,16 +54,28 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 	if clock == nil {
 		clock = schedule.SystemClock{}
 	}
-	client, err := wecom.NewClient(wecom.ClientConfig{
-		CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
-		BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: a.o.WeComHTTPClient, Now: a.o.Now,
-	}, log.Named("wecom"))
-	if err != nil {
-		return nil, fmt.Errorf("app: push: wecom client: %w", err)
+	var (
+		client *wecom.Client
+		sender notify.Sender // stays nil (not a nil *Client) with a smart bot alone
+		no     = notify.Options{Logger: log.Named("notify"), Clock: clock}
+	)
+	if cfg.WeCom.AppConfigured() {
+		var err error
+		client, err = wecom.NewClient(wecom.ClientConfig{
+			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
+			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: a.o.WeComHTTPClient, Now: a.o.Now,
+		}, log.Named("wecom"))
+		if err != nil {
+			return nil, fmt.Errorf("app: push: wecom client: %w", err)
+		}
+		sender = client
+	}
+	if a.sb != nil && a.sb.ws != nil {
+		no.Smartbot = a.sb.replier // smartbot_chat and smartbot_user targets
 	}
 	p := &pusher{
 		client:   client,
-		notifier: notify.New(cfg, client, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock}),
+		notifier: notify.New(cfg, sender, a.store, no),
 		sched:    schedule.New(clock, log.Named("schedule")),
 	}
 	if len(cfg.Alerts.To) > 0 {
@@ -132,7 +144,9 @@ func stopPush(p *pusher) {
 	}
 	p.sched.Wait()
 	p.wg.Wait()
-	p.client.CloseIdleConnections()
+	if p.client != nil {
+		p.client.CloseIdleConnections()
+	}
 }
 
 // reloadPush swaps the schedules, targets and alert rules for those of cfg. A config

@@ -330,8 +330,8 @@ func (v *validator) target(name string, t *Target) {
 			n++
 		}
 	}
-	if (t.AppChat != "" || len(t.Users) > 0) && !v.c.WeCom.AppConfigured() {
-		v.add(key, "appchat and users targets send through the self-built app, which is not configured: use smartbot_chat or smartbot_user")
+	if (t.AppChat != "" || len(t.Users) > 0 || t.WebhookKey != "" || t.WebhookKeyFile != "") && !v.c.WeCom.AppConfigured() {
+		v.add(key, "appchat, webhook_key and users targets send through the self-built app's client, which is not configured: use smartbot_chat or smartbot_user")
 	}
 	switch {
 	case n == 0:

@@ -52,7 +52,7 @@ func TestSmartbotRules(t *testing.T) {
 		{"no secret", strings.Replace(smartbotOnly, "secret: fake-smartbot-secret", "name: x", 1), "wecom.smartbot.secret", "set wecom.smartbot.secret"},
 		{"bad mode", strings.Replace(smartbotOnly, "bot_id:", "mode: socket\n    bot_id:", 1), "wecom.smartbot.mode", "websocket or webhook"},
 		{"bad ws_url", strings.Replace(smartbotOnly, "bot_id:", "ws_url: https://x\n    bot_id:", 1), "wecom.smartbot.ws_url", "wss://"},
-		{"webhook needs token and key", strings.Replace(strings.Replace(smartbotOnly, "bot_id:", "mode: webhook\n    bot_id:", 1), "  family: {smartbot_chat: wrkSFfCgAAfake}\n  me: {smartbot_user: zhangsan}\n", "  r: {webhook_key: fake-robot-key}\n", 1), "wecom.smartbot.token", "set wecom.smartbot.token"},
+		{"webhook needs token and key", strings.Replace(strings.Replace(smartbotOnly, "bot_id:", "mode: webhook\n    bot_id:", 1), "  family: {smartbot_chat: wrkSFfCgAAfake}\n  me: {smartbot_user: zhangsan}\n", "", 1), "wecom.smartbot.token", "set wecom.smartbot.token"},
 		{"webhook cannot push", strings.Replace(smartbotOnly, "bot_id:", "mode: webhook\n    token: fake-token\n    encoding_aes_key: "+fakeAESKey+"\n    bot_id:", 1), "targets.family", "websocket mode"},
 		{"users target needs the app", strings.Replace(smartbotOnly, "me: {smartbot_user: zhangsan}", "me: {users: [zhangsan]}", 1), "targets.me", "self-built app"},
 		{"both kinds in one target", strings.Replace(smartbotOnly, "me: {smartbot_user: zhangsan}", "me: {smartbot_user: zhangsan, smartbot_chat: x}", 1), "targets.me", "only one"},

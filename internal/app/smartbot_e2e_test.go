@@ -1,0 +1,221 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
+)
+
+const (
+	sbBotID  = "aib-e2e-bot"
+	sbSecret = "smartbot-SECRET-5d1e-never-log-me"
+	sbGroup  = "wrkSFfCgAAe2egroup"
+)
+
+// smartbotYAML is the wecom.smartbot section of a long-connection bot on fake.
+func smartbotYAML(fake *wecomtest.SmartBot) string {
+	return "  smartbot:\n    bot_id: " + sbBotID + "\n    name: 运维助手\n    secret: " + sbSecret + "\n    ws_url: " + fake.URL() + "\n"
+}
+
+// startSmartbot runs a bot with a smart bot only (no self-built app) on fake and waits
+// until it subscribed.
+func startSmartbot(t *testing.T, env *apptest.Env, fake *wecomtest.SmartBot, o botOptions) *bot {
+	t.Helper()
+	o.cfg.SmartBot, o.cfg.NoApp = smartbotYAML(fake), true
+	b := startBot(t, env, o)
+	waitSB(t, fake.Events, "subscribed")
+	return b
+}
+
+func newSmartbotFake(t *testing.T) *wecomtest.SmartBot {
+	fake := wecomtest.NewSmartBot(sbBotID, sbSecret)
+	t.Cleanup(fake.Close)
+	return fake
+}
+
+func waitSB(t *testing.T, events chan wecomtest.SmartBotEvent, kind string) wecomtest.SmartBotEvent {
+	t.Helper()
+	for {
+		select {
+		case e := <-events:
+			if e.Kind == kind {
+				return e
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("no %s event from the fake", kind)
+		}
+	}
+}
+
+// nextOut waits for the bot's next message to chat.
+func nextOut(t *testing.T, fake *wecomtest.SmartBot, chat string) wecomtest.SmartBotOut {
+	t.Helper()
+	for {
+		select {
+		case o := <-fake.Out:
+			if o.ChatID == chat {
+				return o
+			}
+			t.Logf("message to another chat %s: %.60q", o.ChatID, o.Content)
+		case <-time.After(15 * time.Second):
+			t.Fatalf("no message to %s", chat)
+		}
+	}
+}
+
+func deliver(t *testing.T, fake *wecomtest.SmartBot, m wecomtest.SmartBotMessage) (reqID, msgID string) {
+	t.Helper()
+	reqID, msgID, err := fake.Deliver(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reqID, msgID
+}
+
+var codeRe = regexp.MustCompile(`确认 ([A-Z0-9]+)`)
+
+func TestSmartbotGroupListAndConfirmedShutdownE2E(t *testing.T) {
+	env := apptest.NewEnv(t)
+	fake := newSmartbotFake(t)
+	startSmartbot(t, env, fake, botOptions{})
+
+	// vm list in the group, the @mention after the text as a real client sends it.
+	reqID, _ := deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, ChatID: sbGroup, Text: "vm list@运维助手 "})
+	out := nextOut(t, fake, sbGroup)
+	if out.Cmd != "aibot_respond_msg" || out.ReqID != reqID || out.MsgType != "stream" || !out.Finish {
+		t.Errorf("list answer = %+v", out)
+	}
+	contains(t, "vm list in the group", out.Content, "homeassistant", "docker-host")
+
+	// vm shutdown 104: a text code in the group, not a card.
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, ChatID: sbGroup, Text: "@运维助手 vm shutdown 104"})
+	ask := nextOut(t, fake, sbGroup)
+	if ask.MsgType != "stream" {
+		t.Fatalf("confirmation in a group is %s, want markdown in a stream", ask.MsgType)
+	}
+	m := codeRe.FindStringSubmatch(ask.Content)
+	if m == nil {
+		t.Fatalf("no confirmation code in %q", ask.Content)
+	}
+	code := m[1]
+
+	// Another member of the group types the code: refused, nothing sent to PVE.
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Admin, ChatID: sbGroup, Text: "@运维助手 确认 " + code})
+	contains(t, "another member's confirmation", nextOut(t, fake, sbGroup).Content, "不是你发起的")
+	if n := env.PVE.Count("POST", "/nodes/pve2/qemu/104/status/shutdown"); n != 0 {
+		t.Fatalf("shutdown POSTs after another member's attempt = %d, want 0", n)
+	}
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Admin, ChatID: sbGroup, Text: "@运维助手 取消 " + code})
+	contains(t, "another member's cancel", nextOut(t, fake, sbGroup).Content, "不是你发起的")
+
+	// The member who asked confirms: exactly one shutdown POST, the result in the group.
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, ChatID: sbGroup, Text: "@运维助手 确认 " + code})
+	res := nextOut(t, fake, sbGroup)
+	for !strings.Contains(res.Content, "已关机") {
+		res = nextOut(t, fake, sbGroup) // "running" first when the task is slow
+	}
+	contains(t, "result", res.Content, "docker-host")
+	if n := env.PVE.Count("POST", "/nodes/pve2/qemu/104/status/shutdown"); n != 1 {
+		t.Errorf("shutdown POSTs = %d, want exactly 1", n)
+	}
+}
+
+func TestSmartbotReconnectLosesNothingAndAnswersOnceE2E(t *testing.T) {
+	env := apptest.NewEnv(t)
+	fake := newSmartbotFake(t)
+	startSmartbot(t, env, fake, botOptions{})
+
+	// The connection dies right after WeCom delivered a message.
+	msg := wecomtest.SmartBotMessage{User: apptest.Operator, ChatID: sbGroup, Text: "@运维助手 vm list"}
+	_, msg.MsgID = deliver(t, fake, msg)
+	fake.Drop()
+	waitSB(t, fake.Events, "subscribed") // the bot came back
+	// WeCom, unsure, delivers it again on the new connection.
+	deliver(t, fake, msg)
+	// Then a marker: once it is answered, the duplicate has long been seen.
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, ChatID: sbGroup, Text: "@运维助手 help"})
+
+	// Both the list and the marker are answered; the list once.
+	lists, marker := 0, false
+	for lists == 0 || !marker {
+		o := nextOut(t, fake, sbGroup)
+		if strings.Contains(o.Content, "docker-host") {
+			lists++
+		} else {
+			marker = true
+		}
+	}
+	if lists != 1 {
+		t.Errorf("vm list answered %d times, want exactly once", lists)
+	}
+	select {
+	case o := <-fake.Out:
+		t.Errorf("one more answer: %.80q", o.Content)
+	default:
+	}
+}
+
+func TestSmartbotSecondProcessIsDetectedE2E(t *testing.T) {
+	env := apptest.NewEnv(t)
+	fake := newSmartbotFake(t)
+	first := startSmartbot(t, env, fake, botOptions{})
+	second := startSmartbot(t, env, fake, botOptions{}) // WeCom kicks the first
+
+	st := waitSmartbotState(t, first, "replaced")
+	contains(t, "first bot's /status", st.Problem, "same BotID")
+	contains(t, "first bot's log", first.logs.String(), "another connection with the same BotID took over")
+	if s := waitSmartbotState(t, second, "online"); s.Reconnects != 0 {
+		t.Errorf("second bot reconnected %d times", s.Reconnects)
+	}
+	// No storm: the second keeps the connection and answers.
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, Text: "help"})
+	nextOut(t, fake, apptest.Operator)
+	select {
+	case e := <-fake.Events:
+		if e.Kind == "subscribed" || e.Kind == "kicked" {
+			t.Errorf("after the takeover: %+v", e)
+		}
+	default:
+	}
+}
+
+type sbStatus struct {
+	State      string `json:"state"`
+	Problem    string `json:"problem"`
+	Reconnects int    `json:"reconnects"`
+}
+
+// waitSmartbotState reads b's /status until the smart bot is in state.
+func waitSmartbotState(t *testing.T, b *bot, state string) sbStatus {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + b.app.Addr() + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var rep struct {
+			SmartBot *sbStatus `json:"smartbot"`
+		}
+		if err := json.Unmarshal(body, &rep); err != nil || rep.SmartBot == nil {
+			t.Fatalf("/status: %v: %s", err, body)
+		}
+		if rep.SmartBot.State == state {
+			return *rep.SmartBot
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("smart bot state %q, want %q", rep.SmartBot.State, state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
