@@ -264,13 +264,13 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.srv.Shutdown(sctx); err != nil {
 		a.log.Warn("http shutdown", zap.Error(err))
 	}
-	a.sb.wait()
 	if err := a.inbox.Close(sctx); err != nil {
 		a.log.Warn("some messages were cut short by shutdown; they resume at the next start", zap.Error(err))
 	}
 	if err := a.disp.Close(sctx); err != nil {
 		a.log.Warn("some task results were not followed to the end; they resume at the next start", zap.Error(err))
 	}
+	a.sb.stop() // after the last replies went out on it
 	a.waitPush()
 	if err := a.store.Close(); err != nil {
 		a.log.Error("closing the store", zap.Error(err))

@@ -23,6 +23,7 @@ type smartbotSide struct {
 	hook    *smartbot.Webhook // webhook mode
 	replier *smartbot.Replier
 	done    chan struct{} // closed when ws.Run returned
+	cancel  context.CancelFunc
 }
 
 // initSmartbot builds the smart bot side when wecom.smartbot is configured; nil otherwise.
@@ -68,11 +69,13 @@ func (sb *smartbotSide) mount(a *App, path string) {
 	a.router.Method(http.MethodPost, path, sb.hook)
 }
 
-// run keeps the long connection up until ctx ends.
+// run keeps the long connection up until stop: not only until ctx ends, since the
+// replies of the messages still in the inbox at shutdown go out on it.
 func (sb *smartbotSide) run(ctx context.Context, log *zap.Logger) {
 	if sb == nil || sb.ws == nil {
 		return
 	}
+	ctx, sb.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	sb.done = make(chan struct{})
 	go func() {
 		defer close(sb.done)
@@ -82,9 +85,10 @@ func (sb *smartbotSide) run(ctx context.Context, log *zap.Logger) {
 	}()
 }
 
-// wait waits for run to end.
-func (sb *smartbotSide) wait() {
+// stop closes the long connection and waits for run to end.
+func (sb *smartbotSide) stop() {
 	if sb != nil && sb.done != nil {
+		sb.cancel()
 		<-sb.done
 	}
 }
