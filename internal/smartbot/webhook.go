@@ -226,7 +226,7 @@ func (h *Webhook) callback(w http.ResponseWriter, ctx context.Context, pt []byte
 		return
 	}
 	if probe.MsgType == "stream" { // WeCom asks for the stream's current state
-		h.answerStream(w, ctx, probe.Stream.ID, nonce, 0)
+		h.answerStream(w, ctx, probe.Stream.ID, nonce, false)
 		return
 	}
 	sid := streamID(probe.MsgID)
@@ -264,7 +264,7 @@ func (h *Webhook) callback(w http.ResponseWriter, ctx context.Context, pt []byte
 		h.passive(w, []byte("{}"), nonce)
 		return
 	}
-	h.answerStream(w, ctx, sid, nonce, h.o.FirstWait)
+	h.answerStream(w, ctx, sid, nonce, true)
 }
 
 // streamID derives the stream of a message from its msgid, so that WeCom's retry of the
@@ -288,10 +288,14 @@ func (h *Webhook) open(sid, responseURL string) {
 	}
 }
 
-// answerStream writes the stream's state, after waiting up to wait for something to show.
-func (h *Webhook) answerStream(w http.ResponseWriter, ctx context.Context, sid, nonce string, wait time.Duration) {
-	t := time.NewTimer(wait)
+// answerStream writes the stream's state. The first answer to a message waits (up to
+// FirstWait) until the bot has something to show; a refresh answers at once when the
+// stream is finished, otherwise at its next change or after FirstWait, so that WeCom's
+// polls are not answered in a busy loop.
+func (h *Webhook) answerStream(w http.ResponseWriter, ctx context.Context, sid, nonce string, first bool) {
+	t := time.NewTimer(h.o.FirstWait)
 	defer t.Stop()
+	changedOnce := false
 	for {
 		h.mu.Lock()
 		s, ok := h.streams[sid]
@@ -301,23 +305,23 @@ func (h *Webhook) answerStream(w http.ResponseWriter, ctx context.Context, sid, 
 			changed chan struct{}
 		)
 		if ok {
-			content, done, changed = strings.Join(s.parts, "\n\n"), s.done, s.changed
-			if !done && h.o.Now().Sub(s.created) > h.o.StreamWindow {
-				s.done, done = true, true // what comes later goes to response_url
+			if !s.done && h.o.Now().Sub(s.created) > h.o.StreamWindow {
+				s.done = true // what comes later goes to response_url
 			}
+			content, done, changed = strings.Join(s.parts, "\n\n"), s.done, s.changed
 		}
 		h.mu.Unlock()
 		if !ok {
 			h.passive(w, mustStream(sid, true, "…"), nonce)
 			return
 		}
-		if done || content != "" && wait == 0 {
+		if done || changedOnce || first && content != "" {
 			h.passive(w, mustStream(sid, done, content), nonce)
 			return
 		}
 		select {
 		case <-changed:
-			wait = 0 // answer with the first reply; later ones come with the refreshes
+			changedOnce = true
 		case <-t.C:
 			h.passive(w, mustStream(sid, false, content), nonce)
 			return
