@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
 )
 
@@ -31,8 +33,22 @@ func startSmartbot(t *testing.T, env *apptest.Env, fake *wecomtest.SmartBot, o b
 	t.Helper()
 	o.cfg.SmartBot, o.cfg.NoApp = smartbotYAML(fake), true
 	b := startBot(t, env, o)
+	checkNoSmartbotSecrets(t, b)
 	waitSB(t, fake.Events, "subscribed")
 	return b
+}
+
+// checkNoSmartbotSecrets checks, when the test ends, that the smart bot's secrets never
+// reached b's log or data_dir.
+func checkNoSmartbotSecrets(t *testing.T, b *bot) {
+	t.Cleanup(func() {
+		b.stop()
+		for _, secret := range []string{sbSecret, sbToken, sbAESKey} {
+			if strings.Contains(b.logs.String(), secret) {
+				t.Errorf("a smart bot secret reached the log")
+			}
+		}
+	})
 }
 
 func newSmartbotFake(t *testing.T) *wecomtest.SmartBot {
@@ -217,5 +233,162 @@ func waitSmartbotState(t *testing.T, b *bot, state string) sbStatus {
 			t.Fatalf("smart bot state %q, want %q", rep.SmartBot.State, state)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const (
+	sbToken = "sbTOKEN7c1fNeverLog"
+)
+
+// sbAESKey is the smart bot's own EncodingAESKey (43 characters).
+var sbAESKey = strings.TrimRight(base64.StdEncoding.EncodeToString([]byte("smartbot-aes-key-0123456789abcde")), "=")
+
+// startSmartbotWebhook runs a bot with a webhook-mode smart bot only and returns the
+// sender that plays WeCom for it.
+func startSmartbotWebhook(t *testing.T, env *apptest.Env, o botOptions) (*bot, *wecomtest.SmartBotSender) {
+	t.Helper()
+	o.cfg.NoApp = true
+	o.cfg.SmartBot = "  smartbot:\n    mode: webhook\n    bot_id: " + sbBotID + "\n    name: 运维助手\n    token: " + sbToken +
+		"\n    encoding_aes_key: " + sbAESKey + "\n    callback_path: /wecom/smartbot\n"
+	b := startBot(t, env, o)
+	s := &wecomtest.SmartBotSender{URL: "http://" + b.app.Addr() + "/wecom/smartbot", Token: sbToken, EncodingAESKey: sbAESKey, BotID: sbBotID}
+	s.StartResponseURLs(t)
+	checkNoSmartbotSecrets(t, b)
+	return b, s
+}
+
+// finish refreshes a stream until WeCom would be told it is finished.
+func finish(t *testing.T, s *wecomtest.SmartBotSender, rep wecomtest.SmartBotReply) wecomtest.SmartBotReply {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; !rep.Stream.Finish; i++ {
+		if i == 100 {
+			t.Fatalf("stream %s never finished", rep.Stream.ID)
+		}
+		var err error
+		if rep, err = s.Refresh(ctx, rep.Stream.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rep
+}
+
+func TestSmartbotWebhookGroupFlowsE2E(t *testing.T) {
+	env := apptest.NewEnv(t)
+	// A tiny quick wait: the shutdown's result comes after the stream closed, through
+	// the message's response_url.
+	_, s := startSmartbotWebhook(t, env, botOptions{quickWait: time.Millisecond})
+	ctx := context.Background()
+
+	if status, body, err := s.Verify(ctx, "5927782489442352469"); err != nil || status != 200 || body != "5927782489442352469" {
+		t.Fatalf("URL check = %d %q %v", status, body, err)
+	}
+
+	rep, err := s.Text(ctx, apptest.Operator, sbGroup, "vm list@运维助手 ", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = finish(t, s, rep)
+	contains(t, "vm list over the webhook", rep.Stream.Content, "homeassistant", "docker-host")
+
+	// WeCom's retry of a message (same msgid) is not run again: same stream, no new work.
+	msgID := "CAIQ16HMjQYYretry"
+	first, err := s.Text(ctx, apptest.Operator, sbGroup, "@运维助手 vm shutdown 104", msgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first = finish(t, s, first)
+	again, err := s.Text(ctx, apptest.Operator, sbGroup, "@运维助手 vm shutdown 104", msgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Stream.ID != first.Stream.ID || again.Stream.Content != first.Stream.Content {
+		t.Errorf("retry answered %+v, want the first answer %+v", again, first)
+	}
+	m := codeRe.FindStringSubmatch(first.Stream.Content)
+	if m == nil {
+		t.Fatalf("no confirmation code in %q", first.Stream.Content)
+	}
+
+	// Another member cannot confirm.
+	other, err := s.Text(ctx, apptest.Admin, sbGroup, "@运维助手 确认 "+m[1], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	contains(t, "another member's confirmation", finish(t, s, other).Stream.Content, "不是你发起的")
+	if n := env.PVE.Count("POST", "/nodes/pve2/qemu/104/status/shutdown"); n != 0 {
+		t.Fatalf("shutdown POSTs after another member's attempt = %d", n)
+	}
+
+	// The asker confirms: one POST; "running" in the stream, the result at response_url.
+	ok, err := s.Text(ctx, apptest.Operator, sbGroup, "@运维助手 确认 "+m[1], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	finish(t, s, ok)
+	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	late, err := s.Late(lctx)
+	if err != nil {
+		t.Fatal("no late answer at response_url")
+	}
+	if late.MsgType != "markdown" {
+		t.Errorf("late answer = %+v", late)
+	}
+	contains(t, "late result", late.Content, "docker-host", "已关机")
+	if n := env.PVE.Count("POST", "/nodes/pve2/qemu/104/status/shutdown"); n != 1 {
+		t.Errorf("shutdown POSTs = %d, want exactly 1", n)
+	}
+}
+
+func TestSmartbotPushesToAGroupE2E(t *testing.T) {
+	env := apptest.NewEnv(t)
+	fake := newSmartbotFake(t)
+	clock := schedule.NewManualClock(time.Date(2026, 5, 1, 0, 40, 0, 0, time.UTC)) // 08:40 in Shanghai
+	startSmartbot(t, env, fake, botOptions{clock: clock, cfg: apptest.ConfigOptions{Extra: `timezone: Asia/Shanghai
+targets:
+  family: { smartbot_chat: ` + sbGroup + ` }
+schedules:
+  - name: morning
+    cron: "5 9 * * *"
+    report: summary
+    to: [family]
+alerts:
+  interval: 1m
+  to: [family]
+  rules:
+    storage_usage: { enabled: false }
+    guest_stopped: { enabled: false }
+`}})
+	// WeCom lets the bot post only to a chat that has talked to it.
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, ChatID: sbGroup, Text: "@运维助手 help"})
+	nextOut(t, fake, sbGroup)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if !clock.BlockUntil(ctx.Done(), 3) {
+		t.Fatal("scheduler did not start")
+	}
+	clock.Set(time.Date(2026, 5, 1, 1, 5, 0, 0, time.UTC))
+	sum := nextOut(t, fake, sbGroup)
+	if sum.Cmd != "aibot_send_msg" || sum.MsgType != "markdown" || !strings.HasPrefix(sum.Content, "**集群概览** · 2026-05-01 09:05") {
+		t.Errorf("summary = %+v", sum)
+	}
+
+	env.PVE.SetNodeOnline("pve2", false)
+	for i := 0; ; i++ {
+		if i == 60 {
+			t.Fatal("no alert after an hour offline")
+		}
+		clock.Advance(time.Minute)
+		select {
+		case o := <-fake.Out:
+			if o.ChatID != sbGroup || o.Cmd != "aibot_send_msg" {
+				t.Fatalf("alert went to %+v", o)
+			}
+			contains(t, "alert", o.Content, "pve2")
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
