@@ -43,6 +43,10 @@ type Message struct {
 	// WeCom callback when server.console is true). It is not part of the de-duplication
 	// key; the console keeps its IDs apart by prefixing them "console:".
 	Source string
+	// Chat is the group chat a smart-bot message came from (its chatid), so that
+	// `whoami` in a group can show what to put in a smartbot_chat target; empty in a 1:1
+	// chat and for the app. Not kept across a restart.
+	Chat string
 }
 
 // ReplyKind says what a reply is, so that a renderer can choose a fitting form.

@@ -88,7 +88,7 @@ func TestGroupMessageIsAnsweredInTheGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := <-h.msgs
-	if m.User != "WangHao" || m.Text != "vm list" || m.ID != IDPrefix+msgID || m.Kind != chat.KindText {
+	if m.User != "WangHao" || m.Text != "vm list" || m.ID != IDPrefix+msgID || m.Kind != chat.KindText || m.Chat != "wrkSFfCgAAtest" {
 		t.Fatalf("message = %+v", m)
 	}
 	conv, ok := ParseSource(m.Source)

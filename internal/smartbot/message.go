@@ -197,6 +197,9 @@ func parseCallback(body []byte, conv Conversation, botName string, now time.Time
 	}
 	m.ID = IDPrefix + cb.MsgID
 	m.Source = conv.Source()
+	if conv.Group() {
+		m.Chat = conv.ID
+	}
 	return m, conv, nil
 }
 
