@@ -392,3 +392,41 @@ alerts:
 		}
 	}
 }
+
+// In a 1:1 chat a confirmation is a card; its button comes back as a card event on the
+// long connection, and the answer goes to the chat (WeCom takes no stream for a click).
+func TestSmartbotSingleChatCardClickE2E(t *testing.T) {
+	env := apptest.NewEnv(t)
+	fake := newSmartbotFake(t)
+	startSmartbot(t, env, fake, botOptions{})
+
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, Text: "vm shutdown 104"})
+	card := nextOut(t, fake, apptest.Operator)
+	if card.MsgType != "template_card" {
+		t.Fatalf("1:1 confirmation = %+v, want a card", card)
+	}
+	var tc struct {
+		TaskID  string `json:"task_id"`
+		Buttons []struct {
+			Key string `json:"key"`
+		} `json:"button_list"`
+	}
+	if err := json.Unmarshal(card.Card, &tc); err != nil || len(tc.Buttons) == 0 {
+		t.Fatalf("card %s: %v", card.Card, err)
+	}
+	confirm := tc.Buttons[0].Key
+	if !strings.HasPrefix(confirm, "confirm:") {
+		t.Fatalf("first button %q", confirm)
+	}
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, EventKey: confirm, TaskID: tc.TaskID})
+	res := nextOut(t, fake, apptest.Operator)
+	for !strings.Contains(res.Content+string(res.Card), "已关机") {
+		res = nextOut(t, fake, apptest.Operator)
+	}
+	if res.Cmd != "aibot_send_msg" {
+		t.Errorf("click answered with %s, want aibot_send_msg", res.Cmd)
+	}
+	if n := env.PVE.Count("POST", "/nodes/pve2/qemu/104/status/shutdown"); n != 1 {
+		t.Errorf("shutdown POSTs = %d, want exactly 1", n)
+	}
+}
