@@ -430,3 +430,31 @@ func TestSmartbotSingleChatCardClickE2E(t *testing.T) {
 		t.Errorf("shutdown POSTs = %d, want exactly 1", n)
 	}
 }
+
+// A power action that takes a while: the group sees "running" in a stream, and the
+// result finishes the same stream.
+func TestSmartbotPowerActionStreamsItsProgressE2E(t *testing.T) {
+	env := apptest.NewEnv(t)
+	fake := newSmartbotFake(t)
+	startSmartbot(t, env, fake, botOptions{quickWait: time.Millisecond})
+	env.PVE.SetLatency(20 * time.Millisecond) // the task outlasts the quick wait
+
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, ChatID: sbGroup, Text: "@运维助手 vm shutdown 104"})
+	m := codeRe.FindStringSubmatch(nextOut(t, fake, sbGroup).Content)
+	if m == nil {
+		t.Fatal("no confirmation code")
+	}
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, ChatID: sbGroup, Text: "@运维助手 确认 " + m[1]})
+	running := nextOut(t, fake, sbGroup)
+	if running.MsgType != "stream" || running.Finish {
+		t.Fatalf("first answer = %+v, want an open stream", running)
+	}
+	done := nextOut(t, fake, sbGroup)
+	if done.StreamID != running.StreamID || !done.Finish || done.ReqID != running.ReqID {
+		t.Fatalf("result = %+v, want it to finish stream %s", done, running.StreamID)
+	}
+	contains(t, "finished stream", done.Content, running.Content, "已关机")
+	if n := env.PVE.Count("POST", "/nodes/pve2/qemu/104/status/shutdown"); n != 1 {
+		t.Errorf("shutdown POSTs = %d, want exactly 1", n)
+	}
+}

@@ -104,6 +104,10 @@ type Reply struct {
 	// response_code) instead of sending a new message. Renderers that cannot update
 	// send it as a new message.
 	UpdateCode string
+	// FollowUp says that another reply will follow this one for the same message (a
+	// task still running: its result comes later). A renderer that can keep a message
+	// open (the smart bot's stream) shows the result in the same bubble.
+	FollowUp bool
 }
 
 // Replier delivers replies to one user.

@@ -3,6 +3,7 @@ package smartbot
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,5 +241,43 @@ func TestCheckOnline(t *testing.T) {
 	err := bad.CheckOnline(context.Background())
 	if ae, isAPI := err.(*APIError); !isAPI || ae.Op != "subscribe" {
 		t.Errorf("wrong secret: %v", err)
+	}
+}
+
+func TestFollowUpFinishesTheStreamOrFallsBackAfterTheWindow(t *testing.T) {
+	fake := newFake(t)
+	var offset atomic.Int64
+	fake.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	h := newHarness(t, fake, testSecret)
+	h.waitState(t, StateOnline)
+	r := NewReplier(h.c, nil, "zh", nil, nil)
+	ctx := context.Background()
+
+	for _, late := range []bool{false, true} {
+		if _, _, err := fake.Deliver(ctx, wecomtest.SmartBotMessage{User: "WangHao", ChatID: "grp1", Text: "@运维助手 确认 AB12"}); err != nil {
+			t.Fatal(err)
+		}
+		m := <-h.msgs
+		rctx := chat.WithSource(ctx, m.Source)
+		if err := r.Reply(rctx, m.User, chat.Reply{Kind: chat.ReplyCard, Title: "正在关机", FollowUp: true}); err != nil {
+			t.Fatal(err)
+		}
+		running := <-fake.Out
+		if running.Finish {
+			t.Fatalf("running = %+v, want an open stream", running)
+		}
+		if late {
+			offset.Store(int64(7 * time.Minute)) // past the stream's 6 minutes
+		}
+		if err := r.Reply(rctx, m.User, chat.Reply{Kind: chat.ReplyCard, Title: "已关机"}); err != nil {
+			t.Fatal(err)
+		}
+		res := <-fake.Out
+		switch {
+		case !late && (res.StreamID != running.StreamID || !res.Finish || !strings.Contains(res.Content, "正在关机")):
+			t.Errorf("in time: result = %+v", res)
+		case late && (res.Cmd != "aibot_send_msg" || res.ChatID != "grp1" || !strings.Contains(res.Content, "已关机")):
+			t.Errorf("late: result = %+v, want a new message to the group", res)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -34,6 +36,15 @@ type Replier struct {
 	budget *wecom.SendBudget
 	log    *zap.Logger
 	newID  func() string
+
+	mu   sync.Mutex
+	open map[string]openStream // by req_id: a stream waiting for a task's result
+}
+
+// openStream is a long-connection stream left unfinished by a FollowUp reply.
+type openStream struct {
+	id, content string
+	at          time.Time
 }
 
 var _ chat.Replier = (*Replier)(nil)
@@ -43,7 +54,8 @@ func NewReplier(ws *Client, hook *Webhook, lang string, budget *wecom.SendBudget
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Replier{ws: ws, hook: hook, lang: lang, budget: budget, log: log, newID: func() string { return "s" + rand.Text() }}
+	return &Replier{ws: ws, hook: hook, lang: lang, budget: budget, log: log, newID: func() string { return "s" + rand.Text() },
+		open: map[string]openStream{}}
 }
 
 // Reply sends rep to the conversation in ctx; user is the member who asked.
@@ -57,15 +69,21 @@ func (r *Replier) Reply(ctx context.Context, user string, rep chat.Reply) error 
 	if !conv.Group() && !conv.Webhook && r.ws != nil && (rep.Kind == chat.ReplyCard || rep.Kind == chat.ReplyConfirm) {
 		return r.card(ctx, conv, rep)
 	}
-	for _, part := range wecom.RenderMarkdown(rep, r.lang, MaxContentBytes) {
-		if err := r.markdown(ctx, conv, part); err != nil {
+	parts := wecom.RenderMarkdown(rep, r.lang, MaxContentBytes)
+	for i, part := range parts {
+		if err := r.markdown(ctx, conv, part, rep.FollowUp && i == len(parts)-1); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Replier) markdown(ctx context.Context, conv Conversation, content string) error {
+// markdown sends one markdown part. On the long connection a part whose result follows
+// (followUp) leaves its stream open, and the next part for the same message finishes it
+// with both: a power action shows "running" and then its result in one bubble, within
+// the stream's 6 minutes (pve.task_timeout is 5m by default; past it WeCom refuses with
+// 846608 and the result goes to the chat as a new message).
+func (r *Replier) markdown(ctx context.Context, conv Conversation, content string, followUp bool) error {
 	if err := r.budget.Wait(ctx, conv.ID); err != nil {
 		return err
 	}
@@ -79,16 +97,44 @@ func (r *Replier) markdown(ctx context.Context, conv Conversation, content strin
 		return errors.New("smartbot: no long connection to send on")
 	}
 	if conv.ReqID != "" && !conv.Click {
-		err := r.ws.Respond(ctx, conv.ReqID, newStream(r.newID(), true, content))
+		id, full := r.newID(), content
+		r.mu.Lock()
+		if st, ok := r.open[conv.ReqID]; ok {
+			id, full = st.id, st.content+"\n\n"+content
+		}
+		r.mu.Unlock()
+		err := r.ws.Respond(ctx, conv.ReqID, newStream(id, !followUp, full))
+		if err == nil {
+			r.keepOpen(conv.ReqID, id, full, followUp)
+			return nil
+		}
 		var ae *APIError
 		if !errors.As(err, &ae) {
-			return err // sent, or the connection is down: the inbox tries again
+			return err // the connection is down: the inbox tries again
 		}
+		r.keepOpen(conv.ReqID, "", "", false)
 		r.log.Info("smartbot: WeCom would not take a reply to the message; sending it to the chat instead", zap.Int("errcode", ae.Code))
 	}
 	b := markdownBody{ChatID: conv.ID, ChatType: chatTypeCode(conv.Type), MsgType: "markdown"}
 	b.Markdown.Content = content
 	return r.ws.Send(ctx, b)
+}
+
+// keepOpen remembers (open) or forgets the unfinished stream of reqID.
+func (r *Replier) keepOpen(reqID, id, content string, open bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !open {
+		delete(r.open, reqID)
+		return
+	}
+	now := time.Now()
+	for k, st := range r.open { // results that never came (a restart, a cancelled wait)
+		if now.Sub(st.at) > 10*time.Minute {
+			delete(r.open, k)
+		}
+	}
+	r.open[reqID] = openStream{id: id, content: content, at: now}
 }
 
 // card sends a template card to a 1:1 chat.

@@ -29,6 +29,8 @@ import (
 //   - aibot_respond_msg must name the req_id of a callback it sent; aibot_send_msg must
 //     name a chat that has talked to the bot ("需要用户在会话中给机器人发过消息");
 //   - text is refused by aibot_send_msg with 40008;
+//   - a stream takes frames for 6 minutes from its first and none after finish
+//     (846608);
 //   - per conversation at most 30 messages a minute and 1000 an hour, replies and sends
 //     together; beyond, errcode 45009 [T WSD].
 type SmartBot struct {
@@ -49,6 +51,9 @@ type SmartBot struct {
 	reqs   map[string]sbReq // callback req_id -> conversation
 	talked map[string]bool  // chat ids that have talked to the bot
 	sent   map[string][]time.Time
+	// streams: when each stream got its first frame, and whether it finished
+	streamAt   map[string]time.Time
+	streamDone map[string]bool
 	// Refuse, when set, answers every respond/send with this errcode (tests of the fallback).
 	refuse map[string]int
 }
@@ -91,7 +96,8 @@ type sbFrame struct {
 // NewSmartBot starts the fake endpoint; Close stops it.
 func NewSmartBot(botID, secret string) *SmartBot {
 	s := &SmartBot{BotID: botID, Secret: secret, Events: make(chan SmartBotEvent, 1024), Out: make(chan SmartBotOut, 1024),
-		reqs: map[string]sbReq{}, talked: map[string]bool{}, sent: map[string][]time.Time{}, refuse: map[string]int{}}
+		reqs: map[string]sbReq{}, talked: map[string]bool{}, sent: map[string][]time.Time{}, refuse: map[string]int{},
+		streamAt: map[string]time.Time{}, streamDone: map[string]bool{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -245,6 +251,17 @@ func (s *SmartBot) take(f sbFrame, reqID string) (int, string) {
 			return 40008, "invalid message type"
 		}
 		out.Content, out.Finish, out.StreamID = b.Stream.Content, b.Stream.Finish, b.Stream.ID
+		if b.MsgType == "stream" {
+			// A stream lives 6 minutes from its first frame and ends with finish [T WSD].
+			first, seen := s.streamAt[b.Stream.ID]
+			if b.Stream.ID == "" || s.streamDone[b.Stream.ID] || seen && s.now().Sub(first) > 6*time.Minute {
+				return 846608, "stream message update expired"
+			}
+			if !seen {
+				s.streamAt[b.Stream.ID] = s.now()
+			}
+			s.streamDone[b.Stream.ID] = b.Stream.Finish
+		}
 	default:
 		if !s.talked[b.ChatID] {
 			return 40003, "chat has not talked to the bot"
