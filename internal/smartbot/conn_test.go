@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
 )
 
@@ -279,5 +280,34 @@ func TestFollowUpFinishesTheStreamOrFallsBackAfterTheWindow(t *testing.T) {
 		case late && (res.Cmd != "aibot_send_msg" || res.ChatID != "grp1" || !strings.Contains(res.Content, "已关机")):
 			t.Errorf("late: result = %+v, want a new message to the group", res)
 		}
+	}
+}
+
+func TestPerConversationBudget(t *testing.T) {
+	fake := newFake(t)
+	h := newHarness(t, fake, testSecret)
+	h.waitState(t, StateOnline)
+	r := NewReplier(h.c, nil, "zh", wecom.NewSendBudget(2, time.Hour), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	source := func(chatID string) context.Context {
+		if _, _, err := fake.Deliver(ctx, wecomtest.SmartBotMessage{User: "WangHao", ChatID: chatID, Text: "help"}); err != nil {
+			t.Fatal(err)
+		}
+		return chat.WithSource(ctx, (<-h.msgs).Source)
+	}
+	g1 := source("grp1")
+	for i := range 2 {
+		if err := r.Reply(g1, "WangHao", chat.Reply{Kind: chat.ReplyText, Title: "ok"}); err != nil {
+			t.Fatalf("reply %d: %v", i+1, err)
+		}
+	}
+	// The third within the hour would wait past the context: refused at once.
+	if err := r.Reply(g1, "WangHao", chat.Reply{Kind: chat.ReplyText, Title: "ok"}); err == nil {
+		t.Error("a third message to grp1 went out within the budget of 2")
+	}
+	// Another conversation has its own budget.
+	if err := r.Reply(source("grp2"), "WangHao", chat.Reply{Kind: chat.ReplyText, Title: "ok"}); err != nil {
+		t.Errorf("grp2: %v", err)
 	}
 }
