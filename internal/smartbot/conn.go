@@ -90,6 +90,8 @@ type Client struct {
 	reqMu   sync.Mutex
 	reqLock map[string]*reqLock // one frame in flight per req_id, in order
 	missed  atomic.Int32
+
+	chats map[string]bool // group chats seen since start (read loop only)
 }
 
 type reqLock struct {
@@ -130,7 +132,7 @@ func New(o Options, accept AcceptFunc) *Client {
 		o.After = time.After
 	}
 	return &Client{o: o, accept: accept, log: o.Logger, pending: map[string]chan frame{},
-		online: make(chan struct{}), reqLock: map[string]*reqLock{},
+		online: make(chan struct{}), reqLock: map[string]*reqLock{}, chats: map[string]bool{},
 		status: Status{State: StateConnecting, Since: o.Now()}}
 }
 
@@ -377,13 +379,18 @@ func (c *Client) callback(ctx context.Context, f frame) (replaced bool) {
 	if json.Unmarshal(f.Body, &probe) == nil && probe.Event.EventType == eventDisconnected {
 		return true
 	}
-	m, _, err := parseCallback(f.Body, Conversation{ReqID: f.Headers.ReqID}, c.o.BotName, c.o.Now())
+	m, conv, err := parseCallback(f.Body, Conversation{ReqID: f.Headers.ReqID}, c.o.BotName, c.o.Now())
 	if errors.Is(err, errIgnored) {
 		return false
 	}
 	if err != nil {
 		c.log.Warn("smartbot: a callback the bot cannot read was ignored", zap.Error(err))
 		return false
+	}
+	if conv.Group() && !c.chats[conv.ID] && len(c.chats) < 1000 {
+		c.chats[conv.ID] = true
+		c.log.Info("smartbot: a group chat talks to the bot; to push reports and alerts there, use this target",
+			zap.String("smartbot_chat", conv.ID), zap.String("from", m.User))
 	}
 	if err := c.accept(ctx, m); err != nil {
 		// WeCom does not redeliver on the long connection when we fail: say so.
