@@ -145,8 +145,19 @@ func TestSmartbotGroupListAndConfirmedShutdownE2E(t *testing.T) {
 }
 
 func TestSmartbotReconnectLosesNothingAndAnswersOnceE2E(t *testing.T) {
+	// Whether WeCom takes a reply to a req_id of the connection before is not documented:
+	// both ways, the message is answered once.
+	for _, perConn := range []bool{false, true} {
+		t.Run(map[bool]string{false: "req_id outlives its connection", true: "req_id bound to its connection"}[perConn], func(t *testing.T) {
+			testReconnect(t, perConn)
+		})
+	}
+}
+
+func testReconnect(t *testing.T, reqIDsPerConnection bool) {
 	env := apptest.NewEnv(t)
 	fake := newSmartbotFake(t)
+	fake.ReqIDsPerConnection = reqIDsPerConnection
 	startSmartbot(t, env, fake, botOptions{})
 
 	// The connection dies right after WeCom delivered a message.

@@ -42,6 +42,10 @@ type SmartBot struct {
 	Out chan SmartBotOut
 	// Now gives the clock of the rate limits (time.Now when nil).
 	Now func() time.Time
+	// ReqIDsPerConnection makes a callback's req_id valid only on the connection that
+	// carried it. Whether WeCom takes a reply to a req_id of an earlier connection is not
+	// documented [unverified]; tests run both ways.
+	ReqIDsPerConnection bool
 
 	srv *httptest.Server
 
@@ -76,7 +80,10 @@ type SmartBotOut struct {
 	Card     json.RawMessage // template_card
 }
 
-type sbReq struct{ chatID string }
+type sbReq struct {
+	chatID string
+	conn   int
+}
 
 type sbConn struct {
 	n    int
@@ -208,7 +215,7 @@ func (s *SmartBot) serve(w http.ResponseWriter, r *http.Request) {
 			c.answer(ctx, reqID, 0, "ok")
 			s.event("ping", c.n)
 		case "aibot_respond_msg", "aibot_send_msg":
-			code, msg := s.take(f, reqID)
+			code, msg := s.take(f, reqID, c.n)
 			c.answer(ctx, reqID, code, msg)
 		default:
 			c.answer(ctx, reqID, 40058, "unknown cmd")
@@ -217,7 +224,7 @@ func (s *SmartBot) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // take checks and records one respond or send frame; it returns WeCom's errcode.
-func (s *SmartBot) take(f sbFrame, reqID string) (int, string) {
+func (s *SmartBot) take(f sbFrame, reqID string, conn int) (int, string) {
 	var b struct {
 		ChatID  string `json:"chatid"`
 		MsgType string `json:"msgtype"`
@@ -243,7 +250,7 @@ func (s *SmartBot) take(f sbFrame, reqID string) (int, string) {
 	switch f.Cmd {
 	case "aibot_respond_msg":
 		req, ok := s.reqs[reqID]
-		if !ok {
+		if !ok || s.ReqIDsPerConnection && req.conn != conn {
 			return 846605, "invalid req_id"
 		}
 		out.ChatID = req.chatID
@@ -354,7 +361,7 @@ func (s *SmartBot) Deliver(ctx context.Context, m SmartBotMessage) (reqID, msgID
 	}
 	reqID = newFakeReqID()
 	s.mu.Lock()
-	s.reqs[reqID] = sbReq{chatID: chatID}
+	s.reqs[reqID] = sbReq{chatID: chatID, conn: c.n}
 	s.talked[chatID] = true
 	s.mu.Unlock()
 	if err := c.send(ctx, sbFrame{Cmd: cmd, Headers: map[string]any{"req_id": reqID}, Body: mustJSON(body)}); err != nil {
