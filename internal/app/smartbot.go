@@ -43,7 +43,7 @@ func (a *App) initSmartbot(cfg *config.Config) (*smartbotSide, error) {
 	sb := &smartbotSide{}
 	if sc.Webhook() {
 		hook, err := smartbot.NewWebhook(smartbot.WebhookOptions{Token: sc.Token.Value(), EncodingAESKey: sc.EncodingAESKey.Value(),
-			BotName: sc.Name, HTTPClient: a.o.WeComHTTPClient, Logger: log, Now: a.o.Now}, accept)
+			BotName: sc.Name, MaxClockSkew: cfg.WeCom.MaxClockSkew.Std(), HTTPClient: a.o.WeComHTTPClient, Logger: log, Now: a.o.Now}, accept)
 		if err != nil {
 			return nil, err
 		}

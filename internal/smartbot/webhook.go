@@ -43,6 +43,9 @@ type WebhookOptions struct {
 	// StreamWindow is how long a stream may stay open (default 5m30s: WeCom stops
 	// asking 6 minutes after the member's message).
 	StreamWindow time.Duration
+	// MaxClockSkew refuses callbacks whose signed timestamp is further than this from
+	// Now (wecom.max_clock_skew); 0 turns the check off.
+	MaxClockSkew time.Duration
 	HTTPClient   *http.Client // for response_url; a 10 s client when nil
 	Logger       *zap.Logger
 	Now          func() time.Time
@@ -204,12 +207,29 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// verify checks the signature, then (so that forged requests cannot fill the log) the
+// timestamp's distance from now.
 func (h *Webhook) verify(sig, ts, nonce, encrypt string) bool {
 	if sig == "" || ts == "" || nonce == "" || encrypt == "" {
 		return false
 	}
 	want := signature(h.token, ts, nonce, encrypt)
-	return subtle.ConstantTimeCompare([]byte(want), []byte(sig)) == 1
+	if subtle.ConstantTimeCompare([]byte(want), []byte(sig)) != 1 {
+		return false
+	}
+	if h.o.MaxClockSkew <= 0 {
+		return true
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	if d := h.o.Now().Sub(time.Unix(sec, 0)); d > h.o.MaxClockSkew || d < -h.o.MaxClockSkew {
+		h.log.Warn("smartbot webhook refused: timestamp too far from now, check this machine's clock",
+			zap.Duration("offset", d.Round(time.Second)), zap.Duration("max_clock_skew", h.o.MaxClockSkew))
+		return false
+	}
+	return true
 }
 
 // callback handles one decrypted callback and writes the passive reply.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/silenceper/wechat/v2/util"
 
@@ -111,6 +112,21 @@ func TestEveryPostSignatureFailureGetsTheSameAnswer(t *testing.T) {
 	q.Set("msg_signature", strings.Repeat("0", 40))
 	if status, _, _ := s.PostRaw(ctx, q, body); status != 403 {
 		t.Errorf("wrong signature: HTTP %d, want 403", status)
+	}
+}
+
+func TestStaleTimestampIsRefused(t *testing.T) {
+	h, err := NewWebhook(WebhookOptions{Token: testToken, EncodingAESKey: testKey, MaxClockSkew: 10 * time.Minute,
+		Now: func() time.Time { return time.Unix(1700000000, 0).Add(time.Hour) }}, func(context.Context, chat.Message) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	s := &wecomtest.SmartBotSender{URL: srv.URL, Token: testToken, EncodingAESKey: testKey}
+	q, body := envelope(s, sealByHand(t, `{"msgid":"m","from":{"userid":"u"},"msgtype":"text","text":{"content":"help"}}`, ""))
+	if status, _, _ := s.PostRaw(context.Background(), q, body); status != 403 {
+		t.Errorf("an hour-old callback: HTTP %d, want 403", status)
 	}
 }
 
