@@ -469,3 +469,22 @@ func TestSmartbotPowerActionStreamsItsProgressE2E(t *testing.T) {
 		t.Errorf("shutdown POSTs = %d, want exactly 1", n)
 	}
 }
+
+// An app and a smart bot in one bot: each conversation is answered where it came from,
+// and the follow-up of an action started in the group goes to the group.
+func TestAppAndSmartbotTogetherE2E(t *testing.T) {
+	env := apptest.NewEnv(t)
+	fake := newSmartbotFake(t)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{SmartBot: smartbotYAML(fake)}})
+	checkNoSmartbotSecrets(t, b)
+	waitSB(t, fake.Events, "subscribed")
+
+	b.text(apptest.Operator, "vm list")
+	contains(t, "app answer", apptest.MessageText(b.waitSent(1)[0]), "docker-host")
+
+	deliver(t, fake, wecomtest.SmartBotMessage{User: apptest.Operator, ChatID: sbGroup, Text: "@运维助手 vm list"})
+	contains(t, "group answer", nextOut(t, fake, sbGroup).Content, "docker-host")
+	if n := len(env.WeCom.Sent()); n != 1 {
+		t.Errorf("the app sent %d messages, want only its own answer", n)
+	}
+}

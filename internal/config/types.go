@@ -107,7 +107,8 @@ type SmartBot struct {
 
 // Configured reports whether a smart bot is set up.
 func (s SmartBot) Configured() bool {
-	return s.BotID != "" || s.Mode != "" || s.Secret != "" || s.SecretFile != "" || s.Token != "" || s.TokenFile != ""
+	return s.BotID != "" || s.Mode != "" || s.Name != "" || s.Secret != "" || s.SecretFile != "" || s.WSURL != "" ||
+		s.Token != "" || s.TokenFile != "" || s.EncodingAESKey != "" || s.EncodingAESKeyFile != "" || s.CallbackPath != ""
 }
 
 // Webhook reports whether the smart bot runs in webhook mode.

@@ -143,7 +143,7 @@ func TestRefusedReplyFallsBackToSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := <-h.msgs
-	fake.RefuseCmd("aibot_respond_msg", 846608) // stream expired
+	fake.RefuseCmd("aibot_respond_msg", 846605) // invalid req_id
 	r := NewReplier(h.c, nil, "zh", nil, nil)
 	if err := r.Reply(chat.WithSource(ctx, m.Source), m.User, chat.Reply{Kind: chat.ReplyText, Title: "ok"}); err != nil {
 		t.Fatal(err)
@@ -309,5 +309,33 @@ func TestPerConversationBudget(t *testing.T) {
 	// Another conversation has its own budget.
 	if err := r.Reply(source("grp2"), "WangHao", chat.Reply{Kind: chat.ReplyText, Title: "ok"}); err != nil {
 		t.Errorf("grp2: %v", err)
+	}
+}
+
+func TestRetriedReplyIsNotShownTwice(t *testing.T) {
+	fake := newFake(t)
+	h := newHarness(t, fake, testSecret)
+	h.waitState(t, StateOnline)
+	ctx := context.Background()
+	if _, _, err := fake.Deliver(ctx, wecomtest.SmartBotMessage{User: "WangHao", ChatID: "grp1", Text: "@运维助手 vm list"}); err != nil {
+		t.Fatal(err)
+	}
+	m := <-h.msgs
+	r := NewReplier(h.c, nil, "zh", nil, nil)
+	rctx := chat.WithSource(ctx, m.Source)
+	rep := chat.Reply{Kind: chat.ReplyList, Title: "虚拟机列表", Lines: []string{"104 docker-host"}}
+	for i := range 2 { // the second as the inbox's retry after a lost acknowledgement
+		if err := r.Reply(rctx, m.User, rep); err != nil {
+			t.Fatalf("try %d: %v", i+1, err)
+		}
+	}
+	if err := r.Reply(rctx, m.User, chat.Reply{Kind: chat.ReplyText, Title: "marker"}); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-fake.Out; !strings.Contains(o.Content, "docker-host") {
+		t.Fatalf("first = %+v", o)
+	}
+	if o := <-fake.Out; !strings.Contains(o.Content, "marker") {
+		t.Errorf("the list was shown again: %+v", o)
 	}
 }

@@ -3,6 +3,8 @@ package smartbot
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,10 +99,13 @@ func (r *Replier) markdown(ctx context.Context, conv Conversation, content strin
 		return errors.New("smartbot: no long connection to send on")
 	}
 	if conv.ReqID != "" && !conv.Click {
-		id, full := r.newID(), content
+		// The stream id follows from the message and the content, so that the inbox's
+		// retry of a reply whose acknowledgement was lost is the same stream, not a
+		// second bubble.
+		id, full, fresh := streamFor(conv.ReqID, content), content, true
 		r.mu.Lock()
 		if st, ok := r.open[conv.ReqID]; ok {
-			id, full = st.id, st.content+"\n\n"+content
+			id, full, fresh = st.id, st.content+"\n\n"+content, false
 		}
 		r.mu.Unlock()
 		err := r.ws.Respond(ctx, conv.ReqID, newStream(id, !followUp, full))
@@ -112,12 +117,27 @@ func (r *Replier) markdown(ctx context.Context, conv Conversation, content strin
 		if !errors.As(err, &ae) {
 			return err // the connection is down: the inbox tries again
 		}
+		if ae.Code == errcodeStreamExpired && fresh && !followUp {
+			// This finished stream went out before; only WeCom's answer was lost.
+			r.log.Info("smartbot: a reply already delivered was not sent again")
+			return nil
+		}
 		r.keepOpen(conv.ReqID, "", "", false)
 		r.log.Info("smartbot: WeCom would not take a reply to the message; sending it to the chat instead", zap.Int("errcode", ae.Code))
 	}
 	b := markdownBody{ChatID: conv.ID, ChatType: chatTypeCode(conv.Type), MsgType: "markdown"}
 	b.Markdown.Content = content
 	return r.ws.Send(ctx, b)
+}
+
+// errcodeStreamExpired is WeCom's answer to a frame for a stream that is finished or
+// older than 6 minutes (846608, "stream message update expired") [T WSD].
+const errcodeStreamExpired = 846608
+
+// streamFor is the stream id of a reply: the same for the same message and content.
+func streamFor(reqID, content string) string {
+	h := sha1.Sum([]byte(reqID + "\x00" + content))
+	return "ops" + hex.EncodeToString(h[:12])
 }
 
 // keepOpen remembers (open) or forgets the unfinished stream of reqID.
