@@ -2,6 +2,7 @@ package smartbot
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -337,5 +338,37 @@ func TestRetriedReplyIsNotShownTwice(t *testing.T) {
 	}
 	if o := <-fake.Out; !strings.Contains(o.Content, "marker") {
 		t.Errorf("the list was shown again: %+v", o)
+	}
+}
+
+// The fake holds WeCom's per-conversation limit, so that a bot without its budget would
+// be caught: the 31st message in a minute is refused with 45009.
+func TestFakeEnforcesTheConversationLimit(t *testing.T) {
+	fake := newFake(t)
+	h := newHarness(t, fake, testSecret)
+	h.waitState(t, StateOnline)
+	ctx := context.Background()
+	if _, _, err := fake.Deliver(ctx, wecomtest.SmartBotMessage{User: "WangHao", ChatID: "grp1", Text: "help"}); err != nil {
+		t.Fatal(err)
+	}
+	<-h.msgs
+	b := markdownBody{ChatID: "grp1", ChatType: 2, MsgType: "markdown"}
+	b.Markdown.Content = "x"
+	for i := range 30 {
+		if err := h.c.Send(ctx, b); err != nil {
+			t.Fatalf("message %d: %v", i+1, err)
+		}
+	}
+	var ae *APIError
+	if err := h.c.Send(ctx, b); !errors.As(err, &ae) || ae.Code != 45009 {
+		t.Errorf("31st message: %v, want errcode 45009", err)
+	}
+	// Text is not a message type aibot_send_msg takes.
+	if err := h.c.Send(ctx, map[string]any{"chatid": "grp1", "msgtype": "text", "text": map[string]string{"content": "x"}}); !errors.As(err, &ae) || ae.Code != 40008 {
+		t.Errorf("text to a chat: %v, want errcode 40008", err)
+	}
+	// Nor may the bot post to a chat that never talked to it.
+	if err := h.c.Send(ctx, markdownBody{ChatID: "grp-never", ChatType: 2, MsgType: "markdown"}); !errors.As(err, &ae) {
+		t.Errorf("to a chat that never talked: %v, want a refusal", err)
 	}
 }
