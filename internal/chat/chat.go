@@ -40,8 +40,10 @@ type Message struct {
 	Time         time.Time
 	// Source is the chat the message came from, so that its replies go back there:
 	// "" for WeCom, "console" for the local console (which `serve` mounts next to the
-	// WeCom callback when server.console is true). It is not part of the de-duplication
-	// key; the console keeps its IDs apart by prefixing them "console:".
+	// WeCom callback when server.console is true), "smartbot?…" for the smart bot (the
+	// conversation and how to answer it: package smartbot encodes and reads it). It is not
+	// part of the de-duplication key; the console and the smart bot keep their IDs apart
+	// by prefixing them "console:" and "smartbot:".
 	Source string
 	// Chat is the group chat a smart-bot message came from (its chatid), so that
 	// `whoami` in a group can show what to put in a smartbot_chat target; empty in a 1:1
