@@ -135,6 +135,23 @@ func TestNodeOffline(t *testing.T) {
 	want(t, "quiet after", e.step(time.Minute))
 }
 
+// A member that sends no statistics is "unknown" in PVE: the alert says "no data", not
+// "offline", and a dead node's guests, still listed as running for 5 minutes, are left to
+// node_offline.
+func TestNodeNoDataIsNotOffline(t *testing.T) {
+	e := newEnv(t, nil)
+	want(t, "all well", e.step(0))
+	e.pve.SetNodeSilent("pve1", true)
+	want(t, "pending", e.step(time.Minute))
+	got := e.step(2 * time.Minute)
+	want(t, "after for", got, "节点无数据：pve1", "pvestatd")
+	if strings.Contains(got[0], "离线") {
+		t.Errorf("a silent node reads as offline: %q", got[0])
+	}
+	e.pve.SetNodeSilent("pve1", false)
+	want(t, "back", e.step(time.Minute), "✅ 节点恢复上报数据：pve1")
+}
+
 func TestStorageHysteresis(t *testing.T) {
 	e := newEnv(t, nil)
 	total := uint64(94 * gib)
@@ -225,7 +242,7 @@ func TestGuestStopped(t *testing.T) {
 // stopGuest stops a guest through the fake's API, as the PVE web UI would.
 func stopGuest(t *testing.T, e *env, vmid int) {
 	t.Helper()
-	g, err := e.fleet.Find(context.Background(), "home/"+itoa(vmid))
+	g, err := e.fleet.Find(context.Background(), "home/"+itoa(vmid), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,4 +278,13 @@ func TestUnreachable(t *testing.T) {
 	e.step(time.Minute)
 	e.step(time.Minute)
 	want(t, "fires after 3m", e.step(time.Minute), "🔴 无法连接集群：home")
+}
+
+// Alert times are in the configured zone, not the host's: UTC 04:01 is 00:01 in New York.
+func TestAlertTimesInConfiguredZone(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Timezone = "America/New_York"; c.Alerts.QuietHours = config.QuietHours{} })
+	e.step(0)
+	e.pve.SetNodeOnline("pve2", false)
+	e.step(time.Minute)
+	want(t, "fired", e.step(2*time.Minute), "🔴 节点离线：pve2", "开始于：05-01 00:01")
 }

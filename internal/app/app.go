@@ -20,6 +20,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/console"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/inbox"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/notify"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
@@ -41,6 +42,11 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Replier replaces the WeCom replier (the local console).
 	Replier chat.Replier
+	// PushSender, when set, receives scheduled reports and alerts instead of WeCom (the
+	// demo's group chat pane in the console; see NewWithConsole's PushToConsole).
+	PushSender notify.Sender
+	// PushToConsole makes NewWithConsole send pushes to the console's group panes.
+	PushToConsole bool
 	// ReplyBackoff overrides the first pause before a reply WeCom refused is tried again
 	// (tests).
 	ReplyBackoff time.Duration
@@ -69,9 +75,16 @@ type App struct {
 	fleet   *pve.Fleet
 	disp    *commands.Dispatcher
 	inbox   *inbox.Inbox
-	router  chi.Router
-	ln      net.Listener
-	srv     *http.Server
+	// router is the public listener's (server.listen): the callback, /healthz, /readyz.
+	// Under `bot demo` and `bot console` (no callback) it serves the admin routes too.
+	router chi.Router
+	ln     net.Listener
+	srv    *http.Server
+	// admin is the operator's listener (server.admin_listen): /status, /metrics and the
+	// console beside WeCom; nil when off and under `bot demo` and `bot console`.
+	admin    chi.Router
+	adminLn  net.Listener
+	adminSrv *http.Server
 	// console is the local console: the chat of `bot console`, or beside WeCom under
 	// `serve` with server.console (source.go); nil otherwise.
 	console *console.Console
@@ -111,7 +124,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		if cfg.WeCom.AppConfigured() || !cfg.WeCom.SmartBot.Configured() {
 			a.wecom, err = wecom.NewClient(wecom.ClientConfig{
 				CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
-				BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now,
+				BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now, Observe: a.observeWeCom,
 			}, log.Named("wecom"))
 			if err != nil {
 				return nil, fmt.Errorf("app: wecom client: %w", err)
@@ -127,8 +140,8 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 			replier = smartbotRouter{sb: a.observeReplier(a.sb.replier), next: replier}
 		}
 		if cfg.Server.Console {
-			if cfg.Server.CallbackPath == "/" {
-				return nil, errors.New("app: server.console needs a callback_path other than /")
+			if cfg.Server.AdminListen == "" {
+				return nil, errors.New("app: server.console needs server.admin_listen: the console is served only there")
 			}
 			replier = a.withConsole(replier) // source.go: console replies to the console
 		}
@@ -164,6 +177,9 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	a.inbox = inbox.New(inbox.Options{Journal: journal, Handler: a.disp, Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
 
 	a.router = chi.NewRouter()
+	if o.Replier == nil && cfg.Server.AdminListen != "" {
+		a.admin = chi.NewRouter()
+	}
 	if o.Replier == nil && a.wecom != nil {
 		cb, err := wecom.NewCallback(wecom.CallbackConfig{
 			Token: cfg.WeCom.Token.Value(), EncodingAESKey: cfg.WeCom.EncodingAESKey.Value(),
@@ -179,7 +195,11 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		a.sb.mount(a, cfg.WeCom.SmartBot.CallbackPath) // webhook mode only
 		a.mountConsole()                               // server.console only
 	}
-	a.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	healthz := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	a.router.Get("/healthz", healthz)
+	if a.admin != nil {
+		a.admin.Get("/healthz", healthz)
+	}
 	if err := a.initObserve(); err != nil { // observe.go: /readyz, /status, /metrics
 		return nil, err
 	}
@@ -191,15 +211,37 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Server.Listen, err)
 	}
-	a.srv = &http.Server{
-		Handler:           a.router,
+	a.srv = a.httpServer(a.router)
+	if a.admin != nil {
+		a.adminLn, err = net.Listen("tcp", cfg.Server.AdminListen)
+		if err != nil {
+			_ = a.ln.Close()
+			return nil, fmt.Errorf("app: listen on %s (server.admin_listen): %w", cfg.Server.AdminListen, err)
+		}
+		a.adminSrv = a.httpServer(a.admin)
+	}
+	return a, nil
+}
+
+// httpServer serves h with the bot's timeouts.
+func (a *App) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       90 * time.Second,
-		ErrorLog:          zap.NewStdLog(log.Named("http")),
+		ErrorLog:          zap.NewStdLog(a.log.Named("http")),
 	}
-	return a, nil
+}
+
+// opsRouter is where the operator's routes go: the admin listener under `serve`, the one
+// listener of `bot demo` and `bot console`; nil when server.admin_listen is off.
+func (a *App) opsRouter() chi.Router {
+	if a.o.Replier != nil {
+		return a.router
+	}
+	return a.admin
 }
 
 // accept hands a verified callback message to the inbox, translating its "queue full"
@@ -212,11 +254,17 @@ func (a *App) accept(ctx context.Context, m chat.Message) error {
 	return err
 }
 
-// Addr is the address the bot listens on.
+// Addr is the address of the public listener (server.listen).
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
-// Router lets the console and tests mount more routes before Run.
-func (a *App) Router() chi.Router { return a.router }
+// AdminAddr is the address of the admin listener (server.admin_listen); "" when there is
+// none. Under `bot demo` and `bot console` the admin routes are on Addr.
+func (a *App) AdminAddr() string {
+	if a.adminLn == nil {
+		return ""
+	}
+	return a.adminLn.Addr().String()
+}
 
 // Handle runs a message through the inbox as if it came from WeCom (the local console).
 func (a *App) Handle(ctx context.Context, m chat.Message) error { return a.inbox.Accept(ctx, m) }
@@ -249,9 +297,13 @@ func (a *App) Run(ctx context.Context) error {
 	go a.prune(ctx)
 	a.runPush(ctx)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- a.srv.Serve(a.ln) }()
-	a.log.Info("bot serving", zap.String("listen", a.Addr()), zap.String("callback_path", a.cfg.Server.CallbackPath))
+	if a.adminSrv != nil {
+		go func() { errc <- a.adminSrv.Serve(a.adminLn) }()
+	}
+	a.log.Info("bot serving", zap.String("listen", a.Addr()), zap.String("admin_listen", a.AdminAddr()),
+		zap.String("callback_path", a.cfg.Server.CallbackPath))
 
 	var serveErr error
 	select {
@@ -263,6 +315,11 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if err := a.srv.Shutdown(sctx); err != nil {
 		a.log.Warn("http shutdown", zap.Error(err))
+	}
+	if a.adminSrv != nil {
+		if err := a.adminSrv.Shutdown(sctx); err != nil {
+			a.log.Warn("admin http shutdown", zap.Error(err))
+		}
 	}
 	if err := a.inbox.Close(sctx); err != nil {
 		a.log.Warn("some messages were cut short by shutdown; they resume at the next start", zap.Error(err))

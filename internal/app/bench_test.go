@@ -66,7 +66,10 @@ func BenchmarkCallbackPath(b *testing.B) {
 }
 
 // listFleet is an in-memory fleet of n guests on 3 nodes, for benchmarks.
-type listFleet struct{ guests []pve.Guest }
+type listFleet struct {
+	commands.Fleet // the methods the benchmark does not need: calling one panics
+	guests         []pve.Guest
+}
 
 func newListFleet(n int) *listFleet {
 	f := &listFleet{}
@@ -84,7 +87,9 @@ func newListFleet(n int) *listFleet {
 	return f
 }
 
-func (f *listFleet) Find(context.Context, string) (pve.Guest, error) { return f.guests[0], nil }
+func (f *listFleet) Find(context.Context, string, func(pve.Guest) bool) (pve.Guest, error) {
+	return f.guests[0], nil
+}
 func (f *listFleet) Guests(context.Context) ([]pve.Guest, map[string]error) {
 	return append([]pve.Guest(nil), f.guests...), nil
 }

@@ -225,7 +225,7 @@ func waitSmartbotState(t *testing.T, b *bot, state string) sbStatus {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get("http://" + b.app.Addr() + "/status")
+		resp, err := http.Get(b.adminURL("/status"))
 		if err != nil {
 			t.Fatal(err)
 		}

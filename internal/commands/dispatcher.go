@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,7 @@ import (
 
 // Fleet is what commands needs from PVE; *pve.Fleet implements it.
 type Fleet interface {
-	Find(ctx context.Context, target string) (pve.Guest, error)
+	Find(ctx context.Context, target string, visible func(pve.Guest) bool) (pve.Guest, error)
 	Guests(ctx context.Context) ([]pve.Guest, map[string]error)
 	GuestStatus(ctx context.Context, g pve.Guest) (pve.GuestStatus, error)
 	Do(ctx context.Context, g pve.Guest, a pve.Action) (upid string, err error)
@@ -38,6 +39,13 @@ type Fleet interface {
 	Storage(ctx context.Context) ([]pve.Storage, map[string]error)
 	Tasks(ctx context.Context, limit int) ([]pve.Task, map[string]error)
 	ClusterNames() []string
+
+	// snapshots
+	Snapshots(ctx context.Context, g pve.Guest) (pve.Snapshots, error)
+	TakeSnapshot(ctx context.Context, g pve.Guest, name, description string, vmstate bool) (upid string, err error)
+	Rollback(ctx context.Context, g pve.Guest, name string, start bool) (upid string, err error)
+	DeleteSnapshot(ctx context.Context, g pve.Guest, name string) (upid string, err error)
+	GuestConfig(ctx context.Context, g pve.Guest) (pve.GuestConfig, error)
 }
 
 // Store is the embedded state commands needs; *store.Store implements it.
@@ -66,6 +74,10 @@ type Options struct {
 	QuickWait time.Duration
 	// TaskTimeout bounds the follow-up wait (default 5m; pve.task_timeout).
 	TaskTimeout time.Duration
+	// HARound is the HA manager's round (default pve.HARound): an HA request is given
+	// pve.HABound of it, from the action's start by Now, before the bot says it did not
+	// happen. HAPoll is how often the guest's state is read meanwhile (default 2s).
+	HARound, HAPoll time.Duration
 	// Observe, when set, is told of every message handled: the command's name (its verb,
 	// "card_click", "unknown" for text that did not parse, or the message kind) and the
 	// replies. The bot counts commands with it; the text is parsed only once.
@@ -82,6 +94,7 @@ type settings struct {
 	textMode   bool
 	perUser    config.Rate
 	multi      bool // more than one cluster: show cluster names
+	zone       *time.Location
 }
 
 // Dispatcher handles messages; it implements chat.Handler.
@@ -90,8 +103,9 @@ type Dispatcher struct {
 	log *zap.Logger
 	cur atomic.Pointer[settings]
 
-	limMu    sync.Mutex
-	limiters map[string]*userLimit
+	limMu     sync.Mutex
+	limiters  map[string]*userLimit
+	strangers strangers // unknown members (strangers.go)
 
 	follow sync.WaitGroup // background task waits
 	bg     context.Context
@@ -117,6 +131,12 @@ func New(cfg *config.Config, o Options) *Dispatcher {
 	if o.TaskTimeout <= 0 {
 		o.TaskTimeout = 5 * time.Minute
 	}
+	if o.HARound <= 0 {
+		o.HARound = pve.HARound
+	}
+	if o.HAPoll <= 0 {
+		o.HAPoll = 2 * time.Second
+	}
 	bg, stop := context.WithCancel(context.Background())
 	d := &Dispatcher{o: o, log: o.Logger, limiters: map[string]*userLimit{}, bg: bg, stop: stop}
 	d.SetConfig(cfg)
@@ -140,6 +160,7 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 	if s.confirmTTL <= 0 {
 		s.confirmTTL = 5 * time.Minute
 	}
+	s.zone = defaultZone
 	for _, a := range cfg.Confirm {
 		s.confirm[a] = true
 	}
@@ -171,6 +192,10 @@ type req struct {
 	user access.User
 	text string // the command text (typed, or a menu item's key)
 	verb Verb   // once parsed
+	// params is what the action needs besides its guest (a snapshot's name…); it is kept
+	// with the confirmation and the journal entry, so a confirmed or resumed action is sent
+	// exactly as asked.
+	params url.Values
 }
 
 // name is what Observe calls the message.
@@ -187,6 +212,20 @@ func (r *req) name() string {
 }
 
 func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, args...) }
+
+// defaultZone is where times are shown: China's, where the users are.
+var defaultZone = func() *time.Location {
+	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return l
+	}
+	return time.FixedZone("CST", 8*3600)
+}()
+
+// zone is the time zone times are shown in.
+func (r *req) zone() *time.Location { return r.s.zone }
+
+// clock shows a moment as people read it, in the configured zone.
+func (r *req) clock(t time.Time) string { return t.In(r.s.zone).Format("2006-01-02 15:04") }
 
 // Handle answers one message.
 func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {
@@ -205,8 +244,7 @@ func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
 		if m.Kind == chat.KindEnter {
 			return nil
 		}
-		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "unknown user", Command: clip(m.Text)})
-		return []chat.Reply{textReply(chat.SeverityWarning, r.t("unknown_user", m.User))}
+		return d.stranger(ctx, r)
 	}
 	r.user = u
 	switch m.Kind {
@@ -236,45 +274,18 @@ func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
 }
 
 func (d *Dispatcher) run(ctx context.Context, r *req, cmd Command) []chat.Reply {
-	if a := cmd.Action(); a != "" && isRead(a) {
-		if dec := r.s.policy.Decide(r.user.ID, a, nil); !dec.Allowed {
+	s, ok := specOf(cmd.Verb)
+	if !ok || s.Run == nil {
+		return []chat.Reply{helpReply(r.s.lang, "")}
+	}
+	if s.Action != "" && !s.Changes {
+		// reads are checked here; state changes are checked against their target by their handler
+		if dec := r.s.policy.Decide(r.user.ID, s.Action, nil); !dec.Allowed {
 			d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
 			return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
 		}
 	}
-	switch cmd.Verb {
-	case VerbHelp:
-		return []chat.Reply{helpReply(r.s.lang, cmd.Topic)}
-	case VerbStatus:
-		return []chat.Reply{d.status(ctx, r)}
-	case VerbList:
-		return []chat.Reply{d.list(ctx, r, cmd)}
-	case VerbGuestStatus:
-		return []chat.Reply{d.guestStatus(ctx, r, cmd)}
-	case VerbNodeList, VerbNodeStatus:
-		return []chat.Reply{d.nodes(ctx, r, cmd)}
-	case VerbStorage:
-		return []chat.Reply{d.storage(ctx, r)}
-	case VerbTasks:
-		return []chat.Reply{d.tasks(ctx, r)}
-	case VerbAudit:
-		return []chat.Reply{d.auditList(ctx, r, cmd)}
-	case VerbConfirm:
-		return d.confirmCode(ctx, r, cmd.Code, "")
-	case VerbCancel:
-		return []chat.Reply{d.cancel(ctx, r, cmd.Code, "")}
-	case VerbStart, VerbShutdown, VerbReboot, VerbSuspend, VerbResume, VerbStop, VerbReset:
-		return d.power(ctx, r, cmd)
-	}
-	return []chat.Reply{helpReply(r.s.lang, "")}
-}
-
-func isRead(action string) bool {
-	switch action {
-	case "status", "list", "node", "storage", "task", "audit":
-		return true
-	}
-	return false
+	return s.Run(d, ctx, r, cmd)
 }
 
 // allow applies the per-user rate limit.

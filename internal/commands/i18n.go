@@ -7,61 +7,51 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 )
 
-var helpTable = []struct {
-	topic, id string
-	en, zh    string // usage
-}{
-	{"help", "help", "help [command]", "帮助 [命令]"},
-	{"status", "status", "status", "概览"},
-	{"list", "list", "vm list [filter]", "列表 [筛选]"},
-	{"list", "ct_list", "ct list [filter]", "容器 列表 [筛选]"},
-	{"status", "guest_status", "vm status <target>", "状态 <目标>"},
-	{"start", "start", "vm start <target>", "启动 <目标>"},
-	{"shutdown", "shutdown", "vm shutdown <target>", "关机 <目标>"},
-	{"reboot", "reboot", "vm reboot <target>", "重启 <目标>"},
-	{"suspend", "suspend", "vm suspend <target>", "暂停 <目标>"},
-	{"resume", "resume", "vm resume <target>", "恢复 <目标>"},
-	{"stop", "stop", "vm stop <target>", "强制关机 <目标>"},
-	{"reset", "reset", "vm reset <target>", "重置 <目标>"},
-	{"node", "node_list", "node list", "节点"},
-	{"node", "node_status", "node status <node>", "节点 状态 <节点>"},
-	{"storage", "storage", "storage list", "存储"},
-	{"task", "task", "task list", "任务"},
-	{"audit", "audit", "audit [n]", "审计 [n]"},
-	{"confirm", "confirm", "confirm <code>", "确认 <代码>"},
-	{"cancel", "cancel", "cancel <code>", "取消 <代码>"},
-}
-
-// HelpTopics lists the canonical help topics in table order ("help", "status", "list"...).
+// HelpTopics lists the help topics in table order ("help", "status", "list"...).
 func HelpTopics() []string {
 	var out []string
-	for _, r := range helpTable {
-		if !slices.Contains(out, r.topic) {
-			out = append(out, r.topic)
+	for i := range table {
+		if s := &table[i]; len(s.Words) > 0 && !slices.Contains(out, s.topic()) {
+			out = append(out, s.topic())
 		}
 	}
 	return out
 }
 
+// usage is u in lang.
+func usage(lang i18n.Lang, u Text) string {
+	if lang == i18n.LangEN {
+		return u.EN
+	}
+	return u.ZH
+}
+
+// other is the language that lang is not, for "help <command>", which shows both.
+func other(lang i18n.Lang) i18n.Lang {
+	if lang == i18n.LangEN {
+		return i18n.LangZH
+	}
+	return i18n.LangEN
+}
+
 // Help returns the help text as lines: the overview for topic "" (or an unknown topic),
 // else the usage in both languages, the aliases and the description of that topic.
 func Help(lang i18n.Lang, topic string) []string {
-	usage := func(en, zh string) string {
-		if lang == i18n.LangEN {
-			return en
-		}
-		return zh
-	}
 	var lines []string
-	for _, r := range helpTable {
-		if topic != "" && r.topic != topic {
+	target := false
+	for i := range table {
+		s := &table[i]
+		if len(s.Words) == 0 || topic != "" && s.topic() != topic {
 			continue
 		}
-		if topic == "" {
-			lines = append(lines, usage(r.en, r.zh)+" — "+i18n.T(lang, "help_"+r.id))
-			continue
+		target = target || s.Args == ArgTarget && s.Noun == "guest"
+		for _, h := range s.Help {
+			u := usage(lang, h.Text)
+			if topic != "" {
+				u += " · " + usage(other(lang), h.Text)
+			}
+			lines = append(lines, u+" — "+i18n.T(lang, "help_"+h.ID))
 		}
-		lines = append(lines, usage(r.en, r.zh)+" · "+usage(r.zh, r.en)+" — "+i18n.T(lang, "help_"+r.id))
 	}
 	if len(lines) == 0 {
 		return Help(lang, "")
@@ -74,19 +64,36 @@ func Help(lang i18n.Lang, topic string) []string {
 		sep = ", "
 	}
 	lines = append(lines, i18n.T(lang, "help_aliases", strings.Join(aliases(topic), sep)))
-	switch topic {
-	case "status", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset":
+	if target {
 		lines = append(lines, i18n.T(lang, "help_target"))
 	}
 	return lines
 }
 
-// aliases lists the command words of topic from the parser's vocabulary.
+// aliases lists the words of topic: the words of its rows, or for a family whose words
+// need their noun ("node status"), the nouns.
 func aliases(topic string) []string {
 	var out []string
-	for _, v := range vocab {
-		if (v.kind == wGuestVerb || v.kind == wTop) && topicOfVerb(Verb(v.val)) == topic && !slices.Contains(out, v.word) {
-			out = append(out, v.word)
+	add := func(w string) {
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	for i := range table {
+		s := &table[i]
+		if s.topic() != topic {
+			continue
+		}
+		if standalone(s.Noun) {
+			for _, w := range s.Words {
+				add(w)
+			}
+			continue
+		}
+		for _, n := range nouns {
+			if n.family == s.Noun {
+				add(n.word)
+			}
 		}
 	}
 	return out

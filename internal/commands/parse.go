@@ -47,8 +47,13 @@ const (
 	VerbStorage     Verb = "storage"
 	VerbTasks       Verb = "tasks"
 	VerbAudit       Verb = "audit"
+	VerbSnapshots   Verb = "snapshots"
+	VerbSnapshot    Verb = "snapshot"
+	VerbRollback    Verb = "rollback"
+	VerbDelSnapshot Verb = "delsnapshot"
 	VerbConfirm     Verb = "confirm"
 	VerbCancel      Verb = "cancel"
+	VerbMute        Verb = "mute" // an alert card's button only
 )
 
 // Guest kinds as PVE names them; Command.Kind is one of these or "" for both.
@@ -60,46 +65,31 @@ const (
 // Command is one parsed command. Fields that a verb does not use stay zero.
 type Command struct {
 	Verb   Verb
-	Kind   string // "" (any guest) | "qemu" | "lxc": set by "ct ..." / "qemu ..."
-	Target string // guest (VMID, name, part of a name, "cluster/x") or node; lower-case
-	Filter string // list filter, lower-case, may hold spaces
-	N      int    // audit: entries wanted, 0 = the dispatcher's default
-	Code   string // confirm/cancel: upper-case
-	Topic  string // help: canonical command name ("start", "node"...), "" = overview
-	Raw    string // the input exactly as received
+	Kind   string   // "" (any guest) | "qemu" | "lxc": set by "ct ..." / "qemu ..."
+	Target string   // guest (VMID, name, part of a name, "cluster/x") or node; lower-case
+	Filter string   // list filter, lower-case, may hold spaces
+	N      int      // audit: entries wanted, 0 = the dispatcher's default
+	Code   string   // confirm/cancel: upper-case
+	Topic  string   // help: canonical command name ("start", "node"...), "" = overview
+	Args   []string // ArgTargetArgs: the words after the target, lower-case (a snapshot name, a node…)
+	Raw    string   // the input exactly as received
 }
 
 // Action returns the action name that roles allow for c ("start", "list", "node"...), or ""
 // for help, confirm and cancel, which every listed user may use (confirm re-checks the
-// confirmed action's own right).
+// confirmed action's own right). It is the row's Spec.Action.
 func (c Command) Action() string {
-	switch c.Verb {
-	case VerbStatus:
-		return "status"
-	case VerbList, VerbGuestStatus:
-		return "list"
-	case VerbStart, VerbShutdown, VerbReboot, VerbSuspend, VerbResume, VerbStop, VerbReset:
-		return string(c.Verb)
-	case VerbNodeList, VerbNodeStatus:
-		return "node"
-	case VerbStorage:
-		return "storage"
-	case VerbTasks:
-		return "task"
-	case VerbAudit:
-		return "audit"
+	if s, ok := specOf(c.Verb); ok {
+		return s.Action
 	}
 	return ""
 }
 
-// IsPower reports whether c changes a guest's power state (the actions read_only refuses
-// and protected guests reserve to admins).
+// IsPower reports whether c changes state (Spec.Changes): the commands read_only refuses
+// and protected guests reserve to admins.
 func (c Command) IsPower() bool {
-	switch c.Verb {
-	case VerbStart, VerbShutdown, VerbReboot, VerbSuspend, VerbResume, VerbStop, VerbReset:
-		return true
-	}
-	return false
+	s, ok := specOf(c.Verb)
+	return ok && s.Changes
 }
 
 // ParseError says why an input is not a command. Msg is English for logs; Message renders
@@ -154,91 +144,63 @@ func Normalize(s string) string {
 	return b.String()
 }
 
-// word kinds of the vocabulary.
-type wordKind int
-
-const (
-	wNoun      wordKind = iota + 1 // vm / ct / qemu: a guest verb follows
-	wGuestVerb                     // list, status, start... (alone or after a noun)
-	wTop                           // help, 概览, node, storage, task, audit, confirm, cancel
-	wNodeSub                       // list / status after "node"
-)
-
-// vocab maps every command word, English and Chinese, to what it means. It is the single
-// place where aliases live; the help text and suggestions are derived from it and from
-// helpTable.
-var vocab = []struct {
-	word string
-	kind wordKind
-	val  string // noun: kind; guest verb: Verb; top: Verb; node sub: Verb
-}{
-	{"vm", wNoun, ""}, {"虚拟机", wNoun, ""}, {"guest", wNoun, ""},
-	{"qemu", wNoun, KindQEMU}, {"ct", wNoun, KindLXC}, {"lxc", wNoun, KindLXC}, {"容器", wNoun, KindLXC},
-
-	{"list", wGuestVerb, string(VerbList)}, {"ls", wGuestVerb, string(VerbList)}, {"列表", wGuestVerb, string(VerbList)},
-	{"status", wGuestVerb, string(VerbGuestStatus)}, {"状态", wGuestVerb, string(VerbGuestStatus)},
-	{"start", wGuestVerb, string(VerbStart)}, {"启动", wGuestVerb, string(VerbStart)}, {"开机", wGuestVerb, string(VerbStart)},
-	{"shutdown", wGuestVerb, string(VerbShutdown)}, {"关机", wGuestVerb, string(VerbShutdown)},
-	{"reboot", wGuestVerb, string(VerbReboot)}, {"restart", wGuestVerb, string(VerbReboot)}, {"重启", wGuestVerb, string(VerbReboot)},
-	{"suspend", wGuestVerb, string(VerbSuspend)}, {"pause", wGuestVerb, string(VerbSuspend)},
-	{"暂停", wGuestVerb, string(VerbSuspend)}, {"挂起", wGuestVerb, string(VerbSuspend)},
-	{"resume", wGuestVerb, string(VerbResume)}, {"恢复", wGuestVerb, string(VerbResume)},
-	{"stop", wGuestVerb, string(VerbStop)}, {"停止", wGuestVerb, string(VerbStop)}, {"强制关机", wGuestVerb, string(VerbStop)},
-	{"reset", wGuestVerb, string(VerbReset)}, {"重置", wGuestVerb, string(VerbReset)},
-
-	{"help", wTop, string(VerbHelp)}, {"?", wTop, string(VerbHelp)}, {"帮助", wTop, string(VerbHelp)},
-	{"概览", wTop, string(VerbStatus)}, {"overview", wTop, string(VerbStatus)}, {"summary", wTop, string(VerbStatus)},
-	{"node", wTop, string(VerbNodeList)}, {"nodes", wTop, string(VerbNodeList)}, {"节点", wTop, string(VerbNodeList)},
-	{"storage", wTop, string(VerbStorage)}, {"存储", wTop, string(VerbStorage)},
-	{"task", wTop, string(VerbTasks)}, {"tasks", wTop, string(VerbTasks)}, {"任务", wTop, string(VerbTasks)},
-	{"audit", wTop, string(VerbAudit)}, {"审计", wTop, string(VerbAudit)},
-	{"confirm", wTop, string(VerbConfirm)}, {"确认", wTop, string(VerbConfirm)},
-	{"cancel", wTop, string(VerbCancel)}, {"取消", wTop, string(VerbCancel)},
-
-	{"list", wNodeSub, string(VerbNodeList)}, {"ls", wNodeSub, string(VerbNodeList)}, {"列表", wNodeSub, string(VerbNodeList)},
-	{"status", wNodeSub, string(VerbNodeStatus)}, {"状态", wNodeSub, string(VerbNodeStatus)},
+// entry is one word of the vocabulary: a noun (noun >= 0) or a word of a command
+// (spec >= 0, an index in table).
+type entry struct {
+	word   string
+	family string // the noun's family, or the family of the command (Spec.Noun)
+	spec   int
+	noun   int
 }
 
-// hanWords are the vocabulary words that start with a non-ASCII rune, longest first: a verb
-// touching its target ("启动101") is split at the longest of them.
-var hanWords = func() []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, v := range vocab {
-		if v.word[0] >= utf8.RuneSelf && !seen[v.word] {
-			seen[v.word] = true
-			out = append(out, v.word)
-		}
-	}
-	// longest first (stable enough for a handful of words)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && len(out[j]) > len(out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}()
+// first reports whether e may start a command: a noun, or a word of a standalone family.
+func (e entry) first() bool { return e.noun >= 0 || standalone(e.family) }
 
-// vocabIndex maps a word to its vocab entries.
-var vocabIndex = func() map[string][]int {
-	m := map[string][]int{}
+// vocab holds every word of the table and of nouns; vocabIndex maps a word to its entries;
+// hanWords are the words that start with a non-ASCII rune, longest first: a command word
+// touching what follows ("启动101") is split at the longest of them. Built by buildVocab.
+var (
+	vocab      []entry
+	vocabIndex map[string][]int
+	hanWords   []string
+)
+
+func buildVocab() {
+	vocab = nil
+	for j, n := range nouns {
+		vocab = append(vocab, entry{word: n.word, family: n.family, spec: -1, noun: j})
+	}
+	for i, s := range table {
+		for _, w := range s.Words {
+			vocab = append(vocab, entry{word: w, family: s.Noun, spec: i, noun: -1})
+		}
+	}
+	vocabIndex = map[string][]int{}
+	hanWords = nil
 	for i, v := range vocab {
-		m[v.word] = append(m[v.word], i)
+		if len(vocabIndex[v.word]) == 0 && v.word[0] >= utf8.RuneSelf {
+			hanWords = append(hanWords, v.word)
+		}
+		vocabIndex[v.word] = append(vocabIndex[v.word], i)
 	}
-	return m
-}()
+	slices.SortStableFunc(hanWords, func(a, b string) int { return len(b) - len(a) })
+}
 
-// lookup finds word as one of kinds, trying the kinds in order.
-func lookup(word string, kinds ...wordKind) (wordKind, string, bool) {
-	idx := vocabIndex[word]
-	for _, k := range kinds {
-		for _, i := range idx {
-			if vocab[i].kind == k {
-				return k, vocab[i].val, true
-			}
+// lookup finds word among the entries that ok accepts, nouns first, then in table order.
+func lookup(word string, ok func(entry) bool) (entry, bool) {
+	for _, i := range vocabIndex[word] {
+		if ok(vocab[i]) {
+			return vocab[i], true
 		}
 	}
-	return 0, "", false
+	return entry{}, false
+}
+
+func isFirst(e entry) bool { return e.first() }
+
+// inFamily accepts the command words (not nouns) of family.
+func inFamily(family string) func(entry) bool {
+	return func(e entry) bool { return e.spec >= 0 && e.family == family }
 }
 
 // cmdParser walks the normalized tokens.
@@ -255,7 +217,7 @@ func (p *cmdParser) keyword() (string, bool) {
 		return "", false
 	}
 	t := p.toks[p.i]
-	if _, _, ok := lookup(t, wNoun, wGuestVerb, wTop); ok {
+	if len(vocabIndex[t]) > 0 {
 		return t, true
 	}
 	split := ""
@@ -267,7 +229,7 @@ func (p *cmdParser) keyword() (string, bool) {
 			}
 		}
 	} else if j := strings.IndexFunc(t, func(r rune) bool { return r >= utf8.RuneSelf }); j > 0 {
-		if _, _, ok := lookup(t[:j], wNoun, wGuestVerb, wTop); ok {
+		if len(vocabIndex[t[:j]]) > 0 {
 			split = t[:j]
 		}
 	}
@@ -307,69 +269,130 @@ func Parse(input string) (Command, error) {
 
 func (p *cmdParser) parse() (Command, error) {
 	w, _ := p.keyword()
-	kind, val, ok := lookup(w, wNoun, wGuestVerb, wTop)
+	e, ok := lookup(w, isFirst)
 	if !ok {
-		return Command{}, p.fail(suggest(w, "", wNoun, wGuestVerb, wTop), "parse_unknown", clipWord(w))
+		return Command{}, p.fail(suggest(w, "", isFirst), "parse_unknown", clipWord(w))
 	}
 	p.i++
-	switch kind {
-	case wNoun:
-		return p.guest(w, val)
-	case wGuestVerb:
-		if Verb(val) == VerbGuestStatus && len(p.rest()) == 0 {
-			return Command{Verb: VerbStatus}, nil // "status" alone: the cluster summary
-		}
-		return p.guestVerb(w, Verb(val), "")
+	if e.noun >= 0 {
+		return p.family(w, nouns[e.noun])
 	}
-	switch Verb(val) {
-	case VerbHelp:
-		return p.help()
-	case VerbStatus, VerbStorage, VerbTasks:
-		if Verb(val) != VerbStatus && len(p.rest()) > 0 {
-			if _, v, ok := lookup(p.rest()[0], wNodeSub); ok && Verb(v) == VerbNodeList {
-				p.i++ // "storage list", "任务 列表"
+	s := &table[e.spec]
+	if s.Verb == VerbGuestStatus && len(p.rest()) == 0 {
+		return Command{Verb: VerbStatus}, nil // "status" alone: the cluster summary
+	}
+	return p.args(w, s, "")
+}
+
+// family parses what follows a noun ("vm", "容器", "节点"): a word of its family, or
+// nothing for the family's Bare row.
+func (p *cmdParser) family(w string, n noun) (Command, error) {
+	if p.i >= len(p.toks) {
+		for i := range table {
+			if table[i].Noun == n.family && table[i].Bare {
+				return p.args(w, &table[i], n.kind)
 			}
 		}
-		if err := p.end(w); err != nil {
-			return Command{}, err
-		}
-		return Command{Verb: Verb(val)}, nil
-	case VerbNodeList:
-		return p.node(w)
-	case VerbAudit:
-		return p.audit(w)
-	default: // confirm, cancel
-		return p.code(w, Verb(val))
 	}
-}
-
-// guest parses what follows a noun ("vm", "容器"): a guest verb, list by default.
-func (p *cmdParser) guest(noun, kind string) (Command, error) {
-	if p.i >= len(p.toks) {
-		return Command{Verb: VerbList, Kind: kind}, nil
-	}
-	w, _ := p.keyword()
-	_, val, ok := lookup(w, wGuestVerb)
+	sub, _ := p.keyword()
+	e, ok := lookup(sub, inFamily(n.family))
 	if !ok {
-		return Command{}, p.fail(suggest(w, noun, wGuestVerb), "parse_unknown_verb", noun, clipWord(w))
+		sugg := suggest(sub, w, inFamily(n.family))
+		if len(sugg) == 0 && len(p.rest()) == 1 && validTarget(sub) {
+			if s := familyTarget(n.family); s != nil { // "node pve1": most likely its status
+				sugg = []string{w + " " + canonical(s.Words, w) + " " + sub}
+			}
+		}
+		return Command{}, p.fail(sugg, "parse_unknown_verb", w, clipWord(sub))
 	}
 	p.i++
-	return p.guestVerb(noun+" "+w, Verb(val), kind)
+	return p.args(w+" "+sub, &table[e.spec], n.kind)
 }
 
-// guestVerb parses the arguments of a guest verb; what names the command in messages.
-func (p *cmdParser) guestVerb(what string, v Verb, kind string) (Command, error) {
-	if v == VerbReset && kind == KindLXC {
+// familyTarget is the first read-only row of family that takes a target (its status).
+func familyTarget(family string) *Spec {
+	for i := range table {
+		if s := &table[i]; s.Noun == family && s.Args == ArgTarget && !s.Changes {
+			return s
+		}
+	}
+	return nil
+}
+
+// canonical is the first of words in the script of like: Chinese for a Chinese word,
+// English otherwise.
+func canonical(words []string, like string) string {
+	han := like != "" && like[0] >= utf8.RuneSelf
+	for _, w := range words {
+		if (w[0] >= utf8.RuneSelf) == han {
+			return w
+		}
+	}
+	return words[0]
+}
+
+// args parses the arguments of s; what names the command as typed, for messages.
+func (p *cmdParser) args(what string, s *Spec, kind string) (Command, error) {
+	if s.QEMUOnly && kind == KindLXC {
 		return Command{}, p.fail(nil, "parse_ct_reset")
 	}
-	if v == VerbList {
-		return Command{Verb: VerbList, Kind: kind, Filter: strings.Join(p.rest(), " ")}, nil
+	c := Command{Verb: s.Verb, Kind: kind}
+	var err error
+	switch s.Args {
+	case ArgNone:
+		if r := p.rest(); s.ListWord && len(r) > 0 && isListWord(r[0]) {
+			p.i++ // "storage list", "任务 列表"
+		}
+		err = p.end(what)
+	case ArgFilter:
+		c.Filter = strings.Join(p.rest(), " ")
+	case ArgTarget:
+		c.Target, err = p.target(what)
+	case ArgCount:
+		c.N, err = p.count(what)
+	case ArgCode:
+		c.Code, err = p.code(what)
+	case ArgTopic:
+		c.Topic, err = p.topic()
+	case ArgTargetArgs:
+		c.Target, c.Args, err = p.targetArgs(what, s)
 	}
-	t, err := p.target(what)
 	if err != nil {
 		return Command{}, err
 	}
-	return Command{Verb: v, Kind: kind, Target: t}, nil
+	return c, nil
+}
+
+// targetArgs takes a target and then what the row allows after it: at least MinArgs and at
+// most MaxArgs words, each short.
+func (p *cmdParser) targetArgs(what string, s *Spec) (string, []string, error) {
+	r := p.rest()
+	if len(r) == 0 {
+		return "", nil, p.fail(nil, "parse_missing_target", what)
+	}
+	if !validTarget(r[0]) {
+		return "", nil, p.fail(nil, "parse_bad_target", clipWord(r[0]))
+	}
+	args := r[1:]
+	if len(args) < s.MinArgs {
+		return "", nil, p.fail(nil, "parse_missing_arg", what)
+	}
+	if len(args) > s.MaxArgs {
+		return "", nil, p.fail(nil, "parse_too_many", what, clipWord(strings.Join(args[s.MaxArgs:], " ")))
+	}
+	for _, a := range args {
+		if len(a) > maxTargetLen {
+			return "", nil, p.fail(nil, "parse_bad_target", clipWord(a))
+		}
+	}
+	p.i = len(p.toks)
+	return r[0], slices.Clone(args), nil
+}
+
+// isListWord reports whether w is a word of the guest list ("list", "列表").
+func isListWord(w string) bool {
+	s, _ := specOf(VerbList)
+	return slices.Contains(s.Words, w)
 }
 
 // target takes exactly one target as the last token.
@@ -418,53 +441,24 @@ func (p *cmdParser) end(what string) error {
 	return nil
 }
 
-func (p *cmdParser) node(noun string) (Command, error) {
-	if p.i >= len(p.toks) {
-		return Command{Verb: VerbNodeList}, nil
-	}
-	w, _ := p.keyword()
-	_, val, ok := lookup(w, wNodeSub)
-	if !ok {
-		sugg := suggest(w, noun, wNodeSub)
-		if len(sugg) == 0 && len(p.rest()) == 1 && validTarget(w) {
-			status := "status" // "node pve1": they most likely meant its status
-			if noun[0] >= utf8.RuneSelf {
-				status = "状态"
-			}
-			sugg = []string{noun + " " + status + " " + w}
-		}
-		return Command{}, p.fail(sugg, "parse_unknown_verb", noun, clipWord(w))
-	}
-	p.i++
-	if Verb(val) == VerbNodeList {
-		if err := p.end(noun + " " + w); err != nil {
-			return Command{}, err
-		}
-		return Command{Verb: VerbNodeList}, nil
-	}
-	t, err := p.target(noun + " " + w)
-	if err != nil {
-		return Command{}, err
-	}
-	return Command{Verb: VerbNodeStatus, Target: t}, nil
-}
-
-func (p *cmdParser) audit(w string) (Command, error) {
+// count parses an optional positive number ("audit 5"), clamped to MaxAuditN.
+func (p *cmdParser) count(what string) (int, error) {
 	r := p.rest()
 	if len(r) == 0 {
-		return Command{Verb: VerbAudit}, nil
+		return 0, nil
 	}
 	if len(r) > 1 {
-		return Command{}, p.fail(nil, "parse_too_many", w, clipWord(strings.Join(r[1:], " ")))
+		return 0, p.fail(nil, "parse_too_many", what, clipWord(strings.Join(r[1:], " ")))
 	}
 	n, err := strconv.Atoi(r[0])
 	if err != nil && isDigits(r[0]) {
 		n, err = MaxAuditN, nil // a huge number: as many as we give
 	}
 	if err != nil || n <= 0 {
-		return Command{}, p.fail(nil, "parse_bad_number", w, clipWord(r[0]))
+		return 0, p.fail(nil, "parse_bad_number", what, clipWord(r[0]))
 	}
-	return Command{Verb: VerbAudit, N: min(n, MaxAuditN)}, nil
+	p.i++
+	return min(n, MaxAuditN), nil
 }
 
 func isDigits(s string) bool {
@@ -476,20 +470,21 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// code parses "confirm <code>" / "cancel <code>". Codes are compared upper-case.
-func (p *cmdParser) code(w string, v Verb) (Command, error) {
+// code parses the code of "confirm <code>" / "cancel <code>". Codes are compared upper-case.
+func (p *cmdParser) code(what string) (string, error) {
 	r := p.rest()
 	if len(r) == 0 {
-		return Command{}, p.fail(nil, "parse_missing_code", w)
+		return "", p.fail(nil, "parse_missing_code", what)
 	}
 	if len(r) > 1 {
-		return Command{}, p.fail(nil, "parse_too_many", w, clipWord(strings.Join(r[1:], " ")))
+		return "", p.fail(nil, "parse_too_many", what, clipWord(strings.Join(r[1:], " ")))
 	}
 	c := r[0]
 	if len(c) > 64 || !validCode(c) {
-		return Command{}, p.fail(nil, "parse_bad_code", clipWord(c))
+		return "", p.fail(nil, "parse_bad_code", clipWord(c))
 	}
-	return Command{Verb: v, Code: strings.ToUpper(c)}, nil
+	p.i++
+	return strings.ToUpper(c), nil
 }
 
 func validCode(s string) bool {
@@ -502,59 +497,42 @@ func validCode(s string) bool {
 	return s != ""
 }
 
-// help parses "help [topic]"; the topic may be any command word in either language, after
-// an optional noun ("help vm start").
-func (p *cmdParser) help() (Command, error) {
-	r := p.rest()
-	if len(r) == 0 {
-		return Command{Verb: VerbHelp}, nil
+// topic parses the optional topic of "help [topic]": any command word in either language,
+// after an optional noun ("help vm start"; a noun alone means its family's Bare row).
+func (p *cmdParser) topic() (string, error) {
+	if len(p.rest()) == 0 {
+		return "", nil
 	}
 	w, _ := p.keyword()
-	topic, ok := topicOf(w)
+	e, ok := lookup(w, isFirst)
+	if !ok {
+		return "", p.fail(suggest(w, "help", isFirst), "parse_unknown_topic", clipWord(w))
+	}
 	p.i++
-	if ok && topic == "" { // a noun: "help vm start" -> start, "help vm" -> list
-		topic = "list"
+	what := "help " + w
+	if e.noun >= 0 {
+		family := nouns[e.noun].family
+		e.spec = bareOf(family)
 		if p.i < len(p.toks) {
-			w, _ = p.keyword()
-			topic, ok = topicOf(w)
-			p.i++
-			if ok && topic == "" {
-				topic = "list"
+			sub, _ := p.keyword()
+			se, ok := lookup(sub, inFamily(family))
+			if !ok {
+				return "", p.fail(suggest(sub, what, inFamily(family)), "parse_unknown_topic", clipWord(sub))
 			}
+			p.i++
+			what += " " + sub
+			e = se
 		}
 	}
-	if !ok {
-		return Command{}, p.fail(suggest(w, "help", wGuestVerb, wTop), "parse_unknown_topic", clipWord(w))
+	if err := p.end(what); err != nil {
+		return "", err
 	}
-	if err := p.end("help " + w); err != nil {
-		return Command{}, err
-	}
-	return Command{Verb: VerbHelp, Topic: topic}, nil
+	return table[e.spec].topic(), nil
 }
 
-// topicOf maps a command word to its help topic; nouns map to "" with ok.
-func topicOf(w string) (string, bool) {
-	kind, val, ok := lookup(w, wNoun, wGuestVerb, wTop)
-	if !ok {
-		return "", false
-	}
-	if kind == wNoun {
-		return "", true
-	}
-	return topicOfVerb(Verb(val)), true
-}
-
-// topicOfVerb is the help topic (a helpTable name) that documents v.
-func topicOfVerb(v Verb) string {
-	switch v {
-	case VerbGuestStatus:
-		return "status"
-	case VerbNodeList, VerbNodeStatus:
-		return "node"
-	case VerbTasks:
-		return "task"
-	}
-	return string(v)
+// bareOf is the index of family's Bare row.
+func bareOf(family string) int {
+	return slices.IndexFunc(table, func(s Spec) bool { return s.Noun == family && s.Bare })
 }
 
 // clipWord shortens a user's word for a message.
@@ -569,7 +547,7 @@ func clipWord(s string) string {
 
 // suggest returns up to three command words close to w (edit distance with transpositions,
 // or w being a prefix of at least three letters), prefixed with the noun the user gave.
-func suggest(w, noun string, kinds ...wordKind) []string {
+func suggest(w, noun string, accept func(entry) bool) []string {
 	type cand struct {
 		s string
 		d int
@@ -581,11 +559,7 @@ func suggest(w, noun string, kinds ...wordKind) []string {
 		return nil
 	}
 	for _, v := range vocab {
-		ok := false
-		for _, k := range kinds {
-			ok = ok || v.kind == k
-		}
-		if !ok || v.word == "?" || seen[v.word] {
+		if !accept(v) || v.word == "?" || seen[v.word] {
 			continue
 		}
 		vr := []rune(v.word)

@@ -316,30 +316,33 @@ func TestCommandAction(t *testing.T) {
 	}
 }
 
-// TestVocabularyParses makes sure every word in the vocabulary reaches a command, so an
+// TestVocabularyParses makes sure every word in the vocabulary reaches its command, so an
 // alias cannot be added to the table and silently fail to parse.
 func TestVocabularyParses(t *testing.T) {
 	for _, v := range vocab {
 		in := v.word
-		switch v.kind {
-		case wGuestVerb:
-			in += " 101"
-			if Verb(v.val) == VerbList {
-				in = v.word
+		var want Verb
+		if v.noun >= 0 {
+			want = table[bareOf(v.family)].Verb
+		} else {
+			s := table[v.spec]
+			want = s.Verb
+			if !standalone(s.Noun) {
+				in = nouns[slices.IndexFunc(nouns, func(n noun) bool { return n.family == s.Noun })].word + " " + in
 			}
-		case wNodeSub:
-			in = "node " + v.word + " pve1"
-			if Verb(v.val) == VerbNodeList {
-				in = "node " + v.word
-			}
-		case wTop:
-			if Verb(v.val) == VerbConfirm || Verb(v.val) == VerbCancel {
+			switch s.Args {
+			case ArgTarget:
+				in += " 101"
+			case ArgTargetArgs:
+				in += " 101" + strings.Repeat(" x1", s.MinArgs)
+			case ArgCode:
 				in += " ab12"
 			}
 		}
 		t.Run(in, func(t *testing.T) {
-			if _, err := Parse(in); err != nil {
-				t.Errorf("Parse(%q): %v", in, err)
+			c, err := Parse(in)
+			if err != nil || c.Verb != want {
+				t.Errorf("Parse(%q) = %v, %v; want verb %s", in, c.Verb, err, want)
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,27 +27,22 @@ const (
 	keyCancel  = "cancel:"
 )
 
-// power handles start, shutdown, reboot, suspend, resume, stop and reset.
+// power handles start, shutdown, reboot, suspend, resume, stop and reset. The order of the
+// checks is what keeps hidden guests hidden: the role first (its answer names no guest),
+// then the target among the guests the user may see, then access to that guest, and only
+// then facts about it (its kind, its state).
 func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Reply {
 	action := cmd.Action()
-	g, err := d.o.Fleet.Find(ctx, cmd.Target)
-	if err != nil {
-		return []chat.Reply{d.findError(ctx, r, cmd.Target, action, err)}
-	}
-	if cmd.Kind != "" && g.Type != cmd.Kind {
-		// "ct start 101" where 101 is a VM: say so rather than act on the wrong kind.
-		return []chat.Reply{textReply(chat.SeverityWarning, r.t("wrong_kind", guestLabel(r, g), typeWord(r.s.lang, g.Type)))}
+	g, rep := d.writeTarget(ctx, r, cmd, action)
+	if rep != nil {
+		return []chat.Reply{*rep}
 	}
 	if g.Type == "lxc" && action == "reset" {
 		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_reset"))}
 	}
-	sub := g.Subject()
-	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed || !r.s.policy.Visible(r.user.ID, sub) {
-		if dec.Allowed { // invisible guests read as unknown ones
-			dec = access.Decision{Reason: access.ReasonOutOfScope}
-		}
-		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
-		return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+	if g.Type == "lxc" && (action == "suspend" || action == "resume") {
+		// PVE's CT suspend is an experimental CRIU checkpoint that leaves it stopped.
+		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_suspend"))}
 	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)
 	if err != nil {
@@ -55,8 +52,8 @@ func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Repl
 		d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "already in state", Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID, Result: msg})
 		return []chat.Reply{textReply(chat.SeverityInfo, msg)}
 	}
-	if r.s.confirm[action] {
-		return []chat.Reply{d.askConfirmation(ctx, r, st, action)}
+	if matched := byPart(g, cmd); r.s.confirm[action] || matched != "" {
+		return []chat.Reply{d.askConfirmation(ctx, r, st, action, matched)}
 	}
 	return d.execute(ctx, r, g, action, r.m.ID, "")
 }
@@ -79,9 +76,15 @@ func alreadyThere(r *req, st pve.GuestStatus, action string) (string, bool) {
 		if st.Status == "stopped" {
 			return r.t("already", label, stateWord(r.s.lang, "stopped")), true
 		}
+		if action == "shutdown" && paused {
+			return r.t("paused_cannot", label, actionWord(r.s.lang, action)), true
+		}
 	case "reboot", "reset", "suspend":
 		if st.Status == "stopped" {
 			return r.t("not_running", label, actionWord(r.s.lang, action)), true
+		}
+		if action == "reboot" && paused {
+			return r.t("paused_cannot", label, actionWord(r.s.lang, action)), true
 		}
 		if action == "suspend" && paused {
 			return r.t("already", label, stateWord(r.s.lang, "paused")), true
@@ -119,19 +122,27 @@ func newCode() string {
 	return string(b)
 }
 
-func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action string) chat.Reply {
+// askConfirmation stores a one-time confirmation of action on st's guest and answers with the
+// card that asks for it. matched is the target the user typed when it named the guest by a
+// part of its name only; the card then says which guest it matched. impact says what will
+// happen; without it, the action's own sentence.
+func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action, matched string, impact ...string) chat.Reply {
 	g := st.Guest
 	now := d.o.Now()
 	c := store.Confirmation{
 		ID: newID(16), Code: newCode(), User: r.user.ID, Action: action,
 		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, GuestName: g.Name,
-		Created: now, Expires: now.Add(r.s.confirmTTL),
+		Params: r.params.Encode(), Created: now, Expires: now.Add(r.s.confirmTTL),
 	}
 	if err := d.o.Store.CreateConfirmation(ctx, c); err != nil {
 		d.log.Error("cannot store confirmation", zap.Error(err))
 		return textReply(chat.SeverityError, r.t("internal_error"))
 	}
-	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "confirmation requested", Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
+	reason := "confirmation requested"
+	if matched != "" {
+		reason += " (matched by part of a name)"
+	}
+	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: reason, Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
 	sub := g.Subject()
 	fields := []chat.Field{
 		{Label: r.t("f_node"), Value: g.Node},
@@ -149,6 +160,13 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	if r.s.policy.Protected(sub) {
 		fields = append(fields, chat.Field{Label: r.t("f_protected"), Value: r.t("yes")})
 	}
+	lines := impact
+	if len(lines) == 0 {
+		lines = []string{r.t("confirm_effect_"+action, guestLabel(r, g))}
+	}
+	if matched != "" {
+		lines = append([]string{r.t("matched_by_part", matched, guestLabel(r, g))}, lines...)
+	}
 	mins := int(r.s.confirmTTL.Round(time.Minute) / time.Minute)
 	if mins < 1 {
 		mins = 1
@@ -158,7 +176,7 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 		Severity: severityFor(action),
 		Title:    r.t("confirm_title", actionWord(r.s.lang, action), guestLabel(r, g)),
 		Fields:   fields,
-		Lines:    []string{r.t("confirm_effect_"+action, guestLabel(r, g))},
+		Lines:    lines,
 		Buttons: []chat.Button{
 			{Text: r.t("btn_confirm"), Key: keyConfirm + c.ID, Style: 1},
 			{Text: r.t("btn_cancel"), Key: keyCancel + c.ID, Style: 2},
@@ -228,6 +246,7 @@ func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCo
 		return []chat.Reply{d.confirmError(ctx, r, err)}
 	}
 	r.text = c.Action + " " + c.Cluster + "/" + strconv.Itoa(c.VMID)
+	r.params, _ = url.ParseQuery(c.Params)
 	g := pve.Guest{Cluster: c.Cluster, Node: c.Node, Type: c.GuestType, VMID: c.VMID, Name: c.GuestName}
 	start := d.o.Now()
 	if rep, ok := d.begin(ctx, r, g, c.Action, c.ID, updateCode, start); !ok {
@@ -238,7 +257,7 @@ func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCo
 		rep.UpdateCode = updateCode
 		return []chat.Reply{rep}
 	}
-	found, err := d.o.Fleet.Find(ctx, c.Cluster+"/"+strconv.Itoa(c.VMID))
+	found, err := d.o.Fleet.Find(ctx, c.Cluster+"/"+strconv.Itoa(c.VMID), nil)
 	if err != nil {
 		return refuse(d.findError(ctx, r, strconv.Itoa(c.VMID), c.Action, err), "not sent: guest not found")
 	}
@@ -283,7 +302,7 @@ func (d *Dispatcher) execute(ctx context.Context, r *req, g pve.Guest, action, j
 func (d *Dispatcher) begin(ctx context.Context, r *req, g pve.Guest, action, journalID, updateCode string, start time.Time) (chat.Reply, bool) {
 	fresh, err := d.o.Store.BeginAction(ctx, store.Action{
 		ID: journalID, MessageKey: r.m.ID, Source: r.m.Source, User: r.user.ID, Action: action,
-		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, Started: start,
+		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, Started: start, Params: r.params.Encode(),
 	})
 	if err != nil {
 		d.log.Error("cannot record action before sending it", zap.Error(err))
@@ -300,7 +319,7 @@ func (d *Dispatcher) begin(ctx context.Context, r *req, g pve.Guest, action, jou
 // send makes the one POST and waits a little for the task; a task still running after
 // QuickWait is followed in the background and its result sent as a new message.
 func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, journalID, updateCode string, start time.Time) []chat.Reply {
-	upid, err := d.o.Fleet.Do(ctx, g, pve.Action(action))
+	upid, err := d.post(ctx, r, g, action)
 	if err != nil {
 		d.finishAction(r, g, action, journalID, "", start, err.Error())
 		rep := d.actionFailed(r, g, action, err)
@@ -314,6 +333,19 @@ func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, jour
 	res, err := d.o.Fleet.Wait(quick, g, upid)
 	stillRunning := errors.Is(quick.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
+	if err == nil && res.OK && res.HA && !res.Settled {
+		// The HA manager has the request; the guest moves in its next rounds.
+		d.follow.Add(1)
+		go func() {
+			defer d.follow.Done()
+			if rep, ok := d.awaitHA(r, g, action, journalID, upid, start); ok {
+				d.notify(chat.WithSource(d.bg, r.m.Source), r.user.ID, rep)
+			}
+		}()
+		rep := d.haWaitingReply(r, g, action, res.FinalState)
+		rep.UpdateCode = updateCode
+		return []chat.Reply{rep}
+	}
 	if err == nil {
 		rep := d.resultReply(r, g, action, journalID, upid, start, res)
 		rep.UpdateCode = updateCode
@@ -348,6 +380,11 @@ func (d *Dispatcher) followUp(r *req, g pve.Guest, action, journalID, upid strin
 			}
 			d.finishAction(r, g, action, journalID, upid, start, err.Error())
 			rep = d.actionFailed(r, g, action, err)
+		} else if res.OK && res.HA && !res.Settled {
+			var ok bool
+			if rep, ok = d.awaitHA(r, g, action, journalID, upid, start); !ok {
+				return
+			}
 		} else {
 			rep = d.resultReply(r, g, action, journalID, upid, start, res)
 		}
@@ -357,6 +394,90 @@ func (d *Dispatcher) followUp(r *req, g pve.Guest, action, journalID, upid strin
 			}
 		}
 	}()
+}
+
+// haWaitingReply says that the HA manager has the request and when to expect the result.
+func (d *Dispatcher) haWaitingReply(r *req, g pve.Guest, action, state string) chat.Reply {
+	bound := pve.HABound(g, pve.Action(action), d.o.HARound)
+	fields := []chat.Field{{Label: r.t("f_node"), Value: g.Node}}
+	if state != "" {
+		fields = append(fields, chat.Field{Label: r.t("f_state"), Value: stateWord(r.s.lang, state)})
+	}
+	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
+		Title:  r.t("ha_waiting", guestLabel(r, g), actionWord(r.s.lang, action)),
+		Fields: fields,
+		Lines:  []string{r.t("ha_waiting_line", int(d.o.HARound/time.Second), i18n.Duration(r.s.lang, bound))},
+	}
+}
+
+// awaitHA follows an HA request, in its own context, until the guest's state shows it, the
+// HA manager puts the service in error state, or the bound (HA rounds plus the guest's own
+// timeout, counted from the action's start by the dispatcher's clock) has passed. It returns
+// the one final answer, or false when the bot is shutting down (the action stays "sent" and
+// Recover takes it up).
+func (d *Dispatcher) awaitHA(r *req, g pve.Guest, action, journalID, upid string, start time.Time) (chat.Reply, bool) {
+	ctx := chat.WithSource(d.bg, r.m.Source)
+	want := "stopped"
+	if action == "start" {
+		want = "running"
+	}
+	bound := pve.HABound(g, pve.Action(action), d.o.HARound)
+	deadline := start.Add(bound)
+	last := pve.GuestStatus{Guest: g}
+	for {
+		st, err := d.o.Fleet.GuestStatus(ctx, g)
+		if err == nil {
+			last = st
+			paused := st.QMPStatus == "paused" || st.QMPStatus == "suspended"
+			switch {
+			case st.Status == want && !(want == "running" && paused):
+				return d.resultReply(r, g, action, journalID, upid, start,
+					pve.TaskResult{UPID: upid, OK: true, Exit: "OK", HA: true, Settled: true, FinalState: want, Duration: d.o.Now().Sub(start)}), true
+			case st.HAState == "error":
+				d.finishAction(r, g, action, journalID, upid, start, "HA service in error state")
+				return d.haFailedReply(r, g, action, "ha_error", st, bound), true
+			}
+		} else if ctx.Err() == nil {
+			d.log.Info("cannot read the state of a guest the HA manager is working on", zap.String("upid", upid), zap.Error(err))
+		}
+		if ctx.Err() != nil {
+			return chat.Reply{}, false
+		}
+		if !d.o.Now().Before(deadline) {
+			d.finishAction(r, g, action, journalID, upid, start, "HA request not carried out within "+bound.String())
+			return d.haFailedReply(r, g, action, "ha_not_done", last, bound), true
+		}
+		t := time.NewTimer(d.o.HAPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return chat.Reply{}, false
+		case <-t.C:
+		}
+	}
+}
+
+// haSID is the guest's HA resource id, as ha-manager names it: vm:<id> or ct:<id>.
+func haSID(g pve.Guest) string {
+	if g.Type == "lxc" {
+		return "ct:" + strconv.Itoa(g.VMID)
+	}
+	return "vm:" + strconv.Itoa(g.VMID)
+}
+
+func (d *Dispatcher) haFailedReply(r *req, g pve.Guest, action, key string, st pve.GuestStatus, bound time.Duration) chat.Reply {
+	sid := haSID(g)
+	fields := []chat.Field{{Label: r.t("f_node"), Value: g.Node}, {Label: r.t("f_state"), Value: stateWord(r.s.lang, st.Status)}}
+	if st.HAState != "" {
+		fields = append(fields, chat.Field{Label: r.t("f_ha_state"), Value: st.HAState})
+	}
+	title := r.t("ha_not_done", guestLabel(r, g), actionWord(r.s.lang, action), i18n.Duration(r.s.lang, bound))
+	lines := []string{r.t("ha_check", sid)}
+	if key == "ha_error" {
+		title = r.t("ha_error", guestLabel(r, g), actionWord(r.s.lang, action))
+		lines = []string{r.t("ha_error_fix", sid)}
+	}
+	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError, Title: title, Fields: fields, Lines: lines}
 }
 
 func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid string, start time.Time, res pve.TaskResult) chat.Reply {
@@ -369,19 +490,29 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 		if res.Exit == "" {
 			res.Exit = "unexpected status"
 		}
-		d.finishAction(r, g, action, journalID, upid, start, res.Exit)
+		reason := res.Exit
+		if res.Reason != "" {
+			reason = res.Reason // the task log's words, not "exit code 255"
+			d.finishAction(r, g, action, journalID, upid, start, res.Exit+": "+res.Reason)
+		} else {
+			d.finishAction(r, g, action, journalID, upid, start, res.Exit)
+		}
 		if rep, ok := alreadyFromPVE(r, g, action, res.Exit); ok {
 			return rep
 		}
-		return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
+		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
 			Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
-			Fields: []chat.Field{{Label: r.t("f_reason"), Value: res.Exit}, {Label: r.t("f_node"), Value: g.Node}},
+			Fields: append([]chat.Field{{Label: r.t("f_reason"), Value: explainPVE(r, reason)}, {Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...),
 		}
+		if strings.Contains(res.Reason, "in error state") {
+			rep.Lines = []string{r.t("ha_error_fix", haSID(g))}
+		}
+		return rep
 	}
 	d.finishAction(r, g, action, journalID, upid, start, "OK")
 	title := r.t("result_ok", guestLabel(r, g), doneWord(r.s.lang, action), dur)
 	rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityOK, Title: title,
-		Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
+		Fields: append([]chat.Field{{Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...)}
 	if res.Exit != "" && res.Exit != "OK" {
 		rep.Fields = append(rep.Fields, chat.Field{Label: r.t("f_task"), Value: res.Exit})
 	}
@@ -407,6 +538,9 @@ func (d *Dispatcher) actionFailed(r *req, g pve.Guest, action string, err error)
 	if errors.As(err, &pe) {
 		if rep, ok := alreadyFromPVE(r, g, action, pe.Reason); ok {
 			return rep
+		}
+		if strings.Contains(pe.Reason, "VM is paused - cannot shutdown") {
+			return textReply(chat.SeverityWarning, r.t("paused_cannot", guestLabel(r, g), actionWord(r.s.lang, action)))
 		}
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
@@ -444,8 +578,9 @@ func (d *Dispatcher) Recover(ctx context.Context) {
 	s := d.cur.Load()
 	for _, a := range acts {
 		r := &req{s: s, m: chat.Message{ID: a.MessageKey, User: a.User, Source: a.Source}, user: access.User{ID: a.User}, text: a.Action}
+		r.params, _ = url.ParseQuery(a.Params)
 		g := pve.Guest{Cluster: a.Cluster, Node: a.Node, Type: a.GuestType, VMID: a.VMID}
-		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID)); err == nil {
+		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID), nil); err == nil {
 			g = found
 		}
 		upid := a.UPID
@@ -483,12 +618,10 @@ func taskMatches(action, typ string) bool {
 		"shutdown": {"qmshutdown", "vzshutdown", "hastop"}, "reboot": {"qmreboot", "vzreboot"},
 		"reset": {"qmreset"}, "suspend": {"qmsuspend", "qmpause", "vzsuspend"}, "resume": {"qmresume", "vzresume"},
 	}
-	for _, w := range want[action] {
-		if w == typ {
-			return true
-		}
+	if s, ok := senders[action]; ok {
+		return slices.Contains(s.tasks, typ)
 	}
-	return false
+	return slices.Contains(want[action], typ)
 }
 
 func (d *Dispatcher) notify(ctx context.Context, user string, rep chat.Reply) {

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wecom-home-ops/wecom-home-ops/internal/access"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
@@ -34,6 +36,17 @@ func (d *Dispatcher) visibleGuests(ctx context.Context, r *req) ([]pve.Guest, ma
 	return out, errs
 }
 
+// find resolves a target among the guests the user may see, so that a guest outside the
+// scope reads exactly like one that does not exist: same answer, same close names, never
+// part of an ambiguity. Admins resolve among every guest and get the precise answer (out
+// of their scope, wrong kind) for a guest their own scope leaves out.
+func (d *Dispatcher) find(ctx context.Context, r *req, target string) (pve.Guest, error) {
+	if r.user.Role == config.RoleAdmin {
+		return d.o.Fleet.Find(ctx, target, nil)
+	}
+	return d.o.Fleet.Find(ctx, target, func(g pve.Guest) bool { return r.s.policy.Visible(r.user.ID, g.Subject()) })
+}
+
 // clusterErrors turns per-cluster failures into lines the user can act on.
 func (d *Dispatcher) clusterErrors(r *req, errs map[string]error) []string {
 	names := make([]string, 0, len(errs))
@@ -50,6 +63,8 @@ func (d *Dispatcher) clusterErrors(r *req, errs map[string]error) []string {
 
 func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	guests, errs := d.visibleGuests(ctx, r)
+	nodes, _ := d.o.Fleet.Nodes(ctx)
+	down := pve.DownNodes(nodes)
 	filter := strings.ToLower(strings.TrimSpace(cmd.Filter))
 	var lines []string
 	running := 0
@@ -62,10 +77,15 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 			continue
 		}
 		shown++
-		if g.Status == "running" {
+		ns, stale := down[g.Cluster+"/"+g.Node]
+		if g.Status == "running" && !stale {
 			running++
 		}
-		lines = append(lines, guestLine(r, g))
+		line := guestLine(r, g)
+		if stale {
+			line += " · " + staleNote(r, g.Node, ns)
+		}
+		lines = append(lines, line)
 	}
 	title := r.t("list_title")
 	if cmd.Kind == "lxc" {
@@ -76,11 +96,26 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	if shown == 0 {
 		rep.Lines = []string{r.t("list_empty")}
 	}
+	if u, ok := r.s.policy.User(r.user.ID); ok && u.Scope.NamesPool() && d.poolsUnknown(ctx) {
+		rep.Lines = append(rep.Lines, r.t("pool_unknown_scope"))
+	}
 	if len(errs) > 0 {
 		rep.Severity = chat.SeverityWarning
 		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
 	}
 	return rep
+}
+
+// poolsUnknown reports whether some guest's pool could not be read (the token lacks
+// Pool.Audit), so that a pool-based scope may be missing guests.
+func (d *Dispatcher) poolsUnknown(ctx context.Context) bool {
+	all, _ := d.o.Fleet.Guests(ctx)
+	for _, g := range all {
+		if g.PoolUnknown {
+			return true
+		}
+	}
+	return false
 }
 
 func matchesFilter(r *req, g pve.Guest, f string) bool {
@@ -97,12 +132,22 @@ func matchesFilter(r *req, g pve.Guest, f string) bool {
 	return false
 }
 
+// staleNote says that a guest's state may be out of date because its node is down or silent.
+func staleNote(r *req, node, nodeStatus string) string {
+	if nodeStatus == "offline" {
+		return r.t("stale_offline", node)
+	}
+	return r.t("stale_nodata", node)
+}
+
 func statusIcon(status string) string {
 	switch status {
 	case "running":
 		return "🟢"
 	case "stopped":
 		return "⚪"
+	case "paused", "suspended", "prelaunch":
+		return "⏸️"
 	}
 	return "❓"
 }
@@ -130,12 +175,12 @@ func guestLine(r *req, g pve.Guest) string {
 }
 
 func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.Reply {
-	g, err := d.o.Fleet.Find(ctx, cmd.Target)
+	g, err := d.find(ctx, r, cmd.Target)
 	if err != nil {
 		return d.findError(ctx, r, cmd.Target, "list", err)
 	}
-	if !r.s.policy.Visible(r.user.ID, g.Subject()) {
-		return d.findError(ctx, r, cmd.Target, "list", &pve.NotFoundError{Target: cmd.Target})
+	if !r.s.policy.Visible(r.user.ID, g.Subject()) { // an admin outside their own scope
+		return textReply(chat.SeverityWarning, access.Decision{Reason: access.ReasonOutOfScope}.Message(string(r.s.lang)))
 	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)
 	if err != nil {
@@ -176,16 +221,19 @@ func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
 	nodes, nerrs := d.o.Fleet.Nodes(ctx)
 	guests, gerrs := d.visibleGuests(ctx, r)
 	stor, _ := d.o.Fleet.Storage(ctx)
-	type counts struct{ run, stop int }
+	type counts struct{ run, stop, paused int }
 	per := map[string]*counts{}
 	for _, g := range guests {
 		k := g.Cluster + "/" + g.Node
 		if per[k] == nil {
 			per[k] = &counts{}
 		}
-		if g.Status == "running" {
+		switch {
+		case g.Status == "running":
 			per[k].run++
-		} else if !g.Template {
+		case g.Status == "paused" || g.Status == "suspended" || g.Status == "prelaunch":
+			per[k].paused++
+		case !g.Template:
 			per[k].stop++
 		}
 	}
@@ -197,7 +245,14 @@ func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
 		if c == nil {
 			c = &counts{}
 		}
-		lines = append(lines, nodeLine(r, n)+" · "+r.t("guest_counts", c.run, c.stop))
+		line := nodeLine(r, n) + " · " + r.t("guest_counts", c.run, c.stop)
+		if n.Status != "online" {
+			// Its guests' last state may be minutes old: none counts as running.
+			line = nodeLine(r, n) + " · " + r.t("stale_counts", c.run+c.stop+c.paused)
+		} else if c.paused > 0 {
+			line += r.t("guest_counts_paused", c.paused)
+		}
+		lines = append(lines, line)
 	}
 	if len(stor) > 0 {
 		lines = append(lines, "**"+r.t("h_storage")+"**")
@@ -224,7 +279,11 @@ func nodeLine(r *req, n pve.Node) string {
 		name = n.Cluster + "/" + n.Name
 	}
 	icon := "🟢"
-	if n.Status != "online" {
+	switch n.Status {
+	case "online":
+	case "unknown":
+		return fmt.Sprintf("🟠 %s · %s", name, r.t("node_no_data"))
+	default:
 		icon = "🔴"
 		return fmt.Sprintf("%s %s · %s", icon, name, stateWord(r.s.lang, n.Status))
 	}
@@ -399,9 +458,7 @@ func (d *Dispatcher) findError(ctx context.Context, r *req, target, action strin
 	case errors.As(err, &nf):
 		var close []string
 		for _, g := range nf.Close {
-			if r.s.policy.Visible(r.user.ID, g.Subject()) {
-				close = append(close, guestLabel(r, g))
-			}
+			close = append(close, guestLabel(r, g))
 		}
 		rep := textReply(chat.SeverityWarning, r.t("not_found", target))
 		if len(close) > 0 {
@@ -412,17 +469,7 @@ func (d *Dispatcher) findError(ctx context.Context, r *req, target, action strin
 	case errors.As(err, &amb):
 		var names []string
 		for _, g := range amb.Matches {
-			if r.s.policy.Visible(r.user.ID, g.Subject()) {
-				names = append(names, guestLabel(r, g))
-			}
-		}
-		if len(names) == 0 {
-			return d.findError(ctx, r, target, action, &pve.NotFoundError{Target: target})
-		}
-		if len(names) == 1 {
-			// Only one of the matches is visible to this user; still ask for a precise target,
-			// so that what others can see does not change what a command does.
-			names = names[:1]
+			names = append(names, guestLabel(r, g))
 		}
 		return textReply(chat.SeverityWarning, r.t("ambiguous", target, strings.Join(names, r.t("list_sep"))))
 	}

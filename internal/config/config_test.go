@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 )
 
 // A valid AES key in the shape WeCom generates (43 characters, decodes to 32 bytes).
@@ -53,6 +55,7 @@ pve:
       protected: ["100", "tag:infra", "home/name:router"]
     - name: lab-2
       base_url: https://10.0.0.2:8006
+      web_url: https://pve-lab.example.lan/
       token_id: root@pam!x1
       token_secret: x
       insecure_skip_verify: true
@@ -117,7 +120,7 @@ func TestDefaults(t *testing.T) {
 		{"pve.timeout", c.PVE.Timeout.Std(), 15 * time.Second},
 		{"pve.task_timeout", c.PVE.TaskTimeout.Std(), 5 * time.Minute},
 		{"pve.clusters", len(c.PVE.Clusters), 0},
-		{"confirm", c.Confirm, []string{"shutdown", "reboot", "stop", "reset", "suspend"}},
+		{"confirm", c.Confirm, []string{"shutdown", "reboot", "suspend", "stop", "reset", "rollback", "delete_snapshot"}},
 		{"confirm_ttl", c.ConfirmTTL.Std(), 5 * time.Minute},
 		{"read_only", c.ReadOnly, false},
 		{"rate_limit.per_user", c.RateLimit.PerUser, Rate{N: 20, Per: time.Minute}},
@@ -143,6 +146,8 @@ func TestFull(t *testing.T) {
 		{"MaxClockSkewSet", c.WeCom.MaxClockSkewSet, true},
 		{"audit", c.Retention.Audit.Std(), 30 * 24 * time.Hour},
 		{"base_url trimmed", home.BaseURL, "https://192.168.1.10:8006"},
+		{"web_url defaults to base_url", home.WebURL, "https://192.168.1.10:8006"},
+		{"web_url trimmed", c.PVE.Clusters[1].WebURL, "https://pve-lab.example.lan"},
 		{"fingerprint normalised", []string(home.Fingerprint), []string{"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"}},
 		{"protected", home.ProtectedSel.Strings(), []string{"100", "tag:infra", "home/name:router"}},
 		{"token secret", home.TokenSecret.Value(), "11111111-2222-3333-4444-555555555555"},
@@ -158,6 +163,25 @@ func TestFull(t *testing.T) {
 		if !reflect.DeepEqual(ck.got, ck.want) {
 			t.Errorf("%s = %v, want %v", ck.name, ck.got, ck.want)
 		}
+	}
+}
+
+// TestAdminListen: on by default on loopback, "" turns it off.
+func TestAdminListen(t *testing.T) {
+	if got, want := mustParse(t, minimal).Server.AdminListen, "127.0.0.1:8081"; got != want {
+		t.Errorf("default admin_listen = %q, want %q", got, want)
+	}
+	c := mustParse(t, "server:\n  admin_listen: \"\"\n"+minimal)
+	if got := c.Server.AdminListen; got != "" {
+		t.Errorf(`admin_listen: "" gives %q, want "" (off)`, got)
+	}
+}
+
+// TestMaxClockSkewLimitIsDedupeRetention: a skew the store cannot back with its dedupe
+// records would let a captured callback be replayed.
+func TestMaxClockSkewLimitIsDedupeRetention(t *testing.T) {
+	if MaxClockSkewLimit != store.DefaultDedupeRetention {
+		t.Errorf("MaxClockSkewLimit = %v, store keeps dedupe records %v: they must match", MaxClockSkewLimit, store.DefaultDedupeRetention)
 	}
 }
 
@@ -276,7 +300,7 @@ rate_limit: {per_user: lots}
 		`config.yaml:14: pve.clusters[0].base_url: must not end in /api2/json: the bot adds /api2/json`,
 		`config.yaml:15: pve.clusters[0].token_id: must be an API token id user@realm!tokenname, like chatbot@pve!bot`,
 		`config.yaml:19: users[0].role: unknown role "boss": use admin, operator, viewer or define it under roles`,
-		`config.yaml:20: confirm[1]: "list" is not a power action; use start, shutdown, reboot, suspend, resume, stop, reset`,
+		`config.yaml:20: confirm[1]: "list" is not a power action; use start, shutdown, reboot, suspend, resume, stop, reset, snapshot, rollback, delete_snapshot`,
 		`config.yaml:21: rate_limit.per_user: must be like 20/m, 100/h, 5/s or 0 (off)`,
 	}, "\n")
 	if got := ps.Error(); got != want {
@@ -290,7 +314,12 @@ func TestSyntaxErrors(t *testing.T) {
 		wantLine  int
 		wantMsg   string
 	}{
-		{"bad indent", "server:\n  listen: a\n bad: b\n", 2, "did not find expected key"},
+		{"bad indent", "server:\n  listen: a\n bad: b\n", 3, "did not find expected key"},
+		// yaml.v3 names the line where the enclosing block starts; the bot names the line
+		// that is wrong.
+		{"bad indent deep in a block", "wecom:\n  agent_id: 1\n\n  # the app\n  secret: x\n  token: y\n\n" +
+			"  reply_mode: card\n corp_id: ww1\n  encoding_aes_key: z\n", 9, "did not find expected key (in the block that starts at line"},
+		{"bad indent in a list item", "users:\n  - id: a\n    role: admin\n\n  # b\n  - id: b\n    scope: []\n   role: viewer\n", 8, "did not find expected"},
 		{"duplicate key", minimal + "language: zh\nlanguage: en\n", 8, "language: given twice (first at line 7)"},
 		{"duplicate role", minimal + "roles:\n  a: {allow: []}\n  a: {allow: [list]}\n", 9, "roles.a: given twice (first at line 8)"},
 		{"two documents", minimal + "---\nlanguage: en\n", 7, "only one YAML document"},
@@ -443,6 +472,13 @@ func TestValidationRules(t *testing.T) {
 		{"reply_mode", func(c *Config) { c.WeCom.ReplyMode = "markdown" }, "wecom.reply_mode", "card or text"},
 		{"max_clock_skew negative", func(c *Config) { c.WeCom.MaxClockSkew = -1 }, "wecom.max_clock_skew", "negative"},
 		{"max_clock_skew zero ok", func(c *Config) { c.WeCom.MaxClockSkew = 0 }, "", ""},
+		{"max_clock_skew 48h ok", func(c *Config) { c.WeCom.MaxClockSkew = Duration(48 * time.Hour) }, "", ""},
+		{"max_clock_skew over the dedupe retention", func(c *Config) { c.WeCom.MaxClockSkew = Duration(49 * time.Hour) }, "wecom.max_clock_skew", "at most 48h"},
+		{"admin_listen off ok", func(c *Config) { c.Server.AdminListen = "" }, "", ""},
+		{"admin_listen without port", func(c *Config) { c.Server.AdminListen = "localhost" }, "server.admin_listen", "host:port"},
+		{"admin_listen same as listen", func(c *Config) { c.Server.AdminListen = c.Server.Listen }, "server.admin_listen", "must differ from server.listen"},
+		{"console without admin_listen", func(c *Config) { c.Server.Console, c.Server.AdminListen = true, "" }, "server.console", "needs server.admin_listen"},
+		{"console with admin_listen ok", func(c *Config) { c.Server.Console = true }, "", ""},
 		{"pve.timeout", func(c *Config) { c.PVE.Timeout = 0 }, "pve.timeout", "positive"},
 		{"pve.task_timeout", func(c *Config) { c.PVE.TaskTimeout = -1 }, "pve.task_timeout", "positive"},
 		{"no clusters ok", func(c *Config) { c.PVE.Clusters = nil; c.Users[1].Scope = nil }, "", ""},
@@ -487,6 +523,8 @@ func TestValidationRules(t *testing.T) {
 		{"confirm not power", func(c *Config) { c.Confirm = []string{"stop", "audit"} }, "confirm[1]", `"audit" is not a power action`},
 		{"confirm every power action", func(c *Config) { c.Confirm = slices.Clone(PowerActions) }, "", ""},
 		{"confirm_ttl", func(c *Config) { c.ConfirmTTL = 0 }, "confirm_ttl", "positive"},
+		{"web_url without scheme", func(c *Config) { c.PVE.Clusters[1].WebURL = "pve.lan:8006" }, "pve.clusters[1].web_url", "http"},
+		{"web_url with fragment", func(c *Config) { c.PVE.Clusters[1].WebURL = "https://pve.lan/#x" }, "pve.clusters[1].web_url", "fragment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -593,8 +631,8 @@ func TestFingerprintForms(t *testing.T) {
 func TestBuiltinRoles(t *testing.T) {
 	roles := BuiltinRoles()
 	want := map[string][]string{
-		"viewer":   {"status", "list", "node", "storage", "task"},
-		"operator": {"status", "list", "node", "storage", "task", "start", "shutdown", "reboot", "suspend", "resume", "mute"},
+		"viewer":   {"status", "list", "node", "storage", "task", "snapshots"},
+		"operator": {"status", "list", "node", "storage", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "mute"},
 		"admin":    Actions,
 	}
 	if !reflect.DeepEqual(roles, want) {

@@ -16,8 +16,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -36,7 +38,7 @@ const (
 // Default is a Config holding every default, as Load starts from.
 func Default() *Config {
 	return &Config{
-		Server:    Server{Listen: "127.0.0.1:8080", CallbackPath: "/wecom/callback"},
+		Server:    Server{Listen: "127.0.0.1:8080", CallbackPath: "/wecom/callback", AdminListen: "127.0.0.1:8081"},
 		DataDir:   "./data",
 		Language:  "zh",
 		Retention: Retention{Audit: Duration(180 * 24 * time.Hour)},
@@ -46,7 +48,7 @@ func Default() *Config {
 			MaxClockSkew: Duration(10 * time.Minute),
 		},
 		PVE:        PVE{Timeout: Duration(15 * time.Second), TaskTimeout: Duration(5 * time.Minute)},
-		Confirm:    []string{"shutdown", "reboot", "stop", "reset", "suspend"},
+		Confirm:    slices.Clone(defaultConfirm),
 		ConfirmTTL: Duration(5 * time.Minute),
 		RateLimit:  RateLimit{PerUser: Rate{N: 20, Per: time.Minute}, PerMember: Rate{N: 30, Per: time.Minute}},
 		Timezone:   DefaultTimezone,
@@ -60,7 +62,7 @@ func Default() *Config {
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: open: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
@@ -153,14 +155,14 @@ func (d *decoder) document(data []byte) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		d.syntax(err)
+		d.syntax(data, err)
 		return nil
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
 		d.add("", next.Line, "only one YAML document is allowed (remove the extra ---)")
 	} else if !errors.Is(err, io.EOF) {
-		d.syntax(err)
+		d.syntax(data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -168,15 +170,49 @@ func (d *decoder) document(data []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
-func (d *decoder) syntax(err error) {
+func (d *decoder) syntax(data []byte, err error) {
 	d.syntaxErr = true
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if at := problemLine(data, line, m[2]); at != line {
+			d.add("", at, "%s (in the block that starts at line %d)", m[2], line)
+			return
+		}
 		d.add("", line, "%s", m[2])
 		return
 	}
 	d.add("", 0, "%s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// problemLine finds the line a YAML parser error is about. yaml.v3 reports where the
+// enclosing block starts ("line 20: did not find expected key" for a mis-indented key
+// on line 51), not where the parser gave up. A document cut after a line boundary is
+// usually still valid YAML, so the first cut at or after that line which fails with
+// the same message ends at the offending line. When no cut does, line stays.
+func problemLine(data []byte, line int, msg string) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	// Bounded: a real config is a few hundred lines; a huge or hostile file keeps the
+	// parser's own line rather than costing a parse per line.
+	if line < 1 || line > len(lines) || len(data) > 256<<10 || len(lines) > 2000 {
+		return line
+	}
+	end := 0
+	for _, l := range lines[:line-1] {
+		end += len(l)
+	}
+	for k := line; k <= len(lines); k++ {
+		end += len(lines[k-1])
+		var n yaml.Node
+		err := yaml.Unmarshal(data[:end], &n)
+		if err == nil {
+			continue
+		}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && m[2] == msg {
+			return k
+		}
+	}
+	return line
 }
 
 func join(path, key string) string {
@@ -500,7 +536,14 @@ func relativeTo(dir, p string) string {
 // readSmall reads a regular file of at most max bytes. Errors name the path,
 // never the content.
 func readSmall(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	// Stat before opening, and open without blocking: opening a FIFO for reading waits
+	// for a writer, which would hang check, start-up and every reload.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, pathless(err))
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", path, pathless(err))
 	}

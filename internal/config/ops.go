@@ -1,6 +1,9 @@
 package config
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // MenuItem is one button of the WeCom app's menu (bot menu sync). A click sends Key
 // back to the bot, which runs it as a typed command; an item with SubButtons opens
@@ -22,9 +25,7 @@ const (
 
 // DefaultMenu is the menu used when the config has no menu section: the three commands
 // mobile users reach for most.
-func DefaultMenu() []MenuItem {
-	return []MenuItem{{Name: "概览", Key: "status"}, {Name: "列表", Key: "vm list"}, {Name: "帮助", Key: "help"}}
-}
+func DefaultMenu() []MenuItem { return slices.Clone(defaultMenu) }
 
 // MenuItems is the configured menu, or DefaultMenu when there is none.
 func (c *Config) MenuItems() []MenuItem {

@@ -5,17 +5,9 @@ import (
 	"strings"
 )
 
-// Actions are the command names a role may allow; `roles.*.allow` entries must
-// be among them. internal/access and internal/commands use the same names.
-var Actions = []string{
-	"status", "list", "node", "storage", "task",
-	"start", "shutdown", "reboot", "suspend", "resume", "stop", "reset",
-	"audit", "mute",
-}
-
-// PowerActions are the actions that change a guest's state: the only ones
-// `confirm` may list, and the ones `read_only` refuses.
-var PowerActions = []string{"start", "shutdown", "reboot", "suspend", "resume", "stop", "reset"}
+// Actions, PowerActions and what each built-in role allows are generated from the command
+// table of internal/commands into actions_gen.go; internal/access and internal/commands use
+// the same names.
 
 // The built-in role names.
 const (
@@ -28,13 +20,11 @@ const (
 // operator also powers guests on and off cleanly and mutes alerts, admin may
 // do everything. A new map each call, so callers may change it.
 func BuiltinRoles() map[string][]string {
-	viewer := []string{"status", "list", "node", "storage", "task"}
-	operator := append(slices.Clone(viewer), "start", "shutdown", "reboot", "suspend", "resume", "mute")
-	return map[string][]string{
-		RoleViewer:   viewer,
-		RoleOperator: operator,
-		RoleAdmin:    slices.Clone(Actions),
+	out := map[string][]string{}
+	for name, actions := range builtinAllow {
+		out[name] = slices.Clone(actions)
 	}
+	return out
 }
 
 // RoleAllows gives the actions a role allows: a role defined in `roles`

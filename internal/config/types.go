@@ -43,14 +43,19 @@ type Config struct {
 
 type lineIndex struct{ m map[string]int }
 
-// Server is the HTTP listener.
+// Server is the HTTP listeners: the public one WeCom calls and the operator's.
 type Server struct {
+	// Listen is the public listener: only the callback path, /healthz and /readyz.
 	Listen       string `yaml:"listen"`        // default 127.0.0.1:8080
 	CallbackPath string `yaml:"callback_path"` // default /wecom/callback
-	// Console also serves the local chat console (`bot console`) at "/" of this
-	// listener, next to the WeCom callback. Off by default: the console answers only
-	// requests from this machine (loopback peer, loopback Host, no proxy headers), so it is
-	// for an operator on the bot's host, never for the public side of a reverse proxy.
+	// AdminListen is the operator's listener: /status, /metrics and, with Console, the
+	// console. Never publish it: behind a TCP tunnel or a whole-site proxy every client
+	// looks local. "" turns it off.
+	AdminListen string `yaml:"admin_listen"` // default 127.0.0.1:8081
+	// Console also serves the local chat console (`bot console`) at "/" of the admin
+	// listener. Off by default: the console answers only requests from this machine
+	// (loopback peer, loopback Host, no proxy headers), so it is for an operator on the
+	// bot's host, never for the public side of a reverse proxy.
 	Console bool `yaml:"console"`
 }
 
@@ -123,10 +128,13 @@ type PVE struct {
 
 // Cluster is one PVE cluster (or single node) reached with one API token.
 type Cluster struct {
-	Name               string     `yaml:"name"`
-	BaseURL            string     `yaml:"base_url"`  // https://host:8006, /api2/json is added by the bot
-	Endpoints          []string   `yaml:"endpoints"` // more nodes, tried in order when base_url does not answer
-	TokenID            string     `yaml:"token_id"`  // user@realm!name
+	Name      string   `yaml:"name"`
+	BaseURL   string   `yaml:"base_url"`  // https://host:8006, /api2/json is added by the bot
+	Endpoints []string `yaml:"endpoints"` // more nodes, tried in order when base_url does not answer
+	// WebURL is the PVE web UI address people open in a browser (links on cards); Load
+	// sets it to BaseURL when empty.
+	WebURL             string     `yaml:"web_url"`
+	TokenID            string     `yaml:"token_id"` // user@realm!name
 	TokenSecret        Secret     `yaml:"token_secret"`
 	TokenSecretFile    string     `yaml:"token_secret_file"`
 	Fingerprint        StringList `yaml:"fingerprint"` // SHA-256 of the leaf certificate(s); Load normalises to "AB:CD:..."

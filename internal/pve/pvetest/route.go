@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -36,6 +37,16 @@ func (s *Server) route(c *call) {
 	case get && c.path == "/nodes":
 		if s.verifyParams(c, "GET /nodes") {
 			s.handleNodes(c)
+		}
+		return
+	case get && c.path == "/cluster/backup":
+		if s.check(c, "/", "Sys.Audit") && s.verifyParams(c, "GET /cluster/backup") {
+			s.handleBackupJobs(c)
+		}
+		return
+	case get && c.path == "/cluster/backup-info/not-backed-up":
+		if s.check(c, "/", "Sys.Audit") && s.verifyParams(c, "GET /cluster/backup-info/not-backed-up") {
+			s.handleNotBackedUp(c)
 		}
 		return
 	case get && c.path == "/access/permissions":
@@ -104,7 +115,9 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		if !s.check(c, "/vms/"+rest[1], priv) || !s.reachable(c, node) || !s.verifyParams(c, key) {
 			return
 		}
-		if post && !s.quorate(c) {
+		if post && action == "start" && !s.quorate(c) {
+			// Only start calls check_cfs_quorum (Qemu.pm, LXC/Status.pm); stop, shutdown
+			// and the others run without quorum.
 			return
 		}
 		if !s.guestExists(c, node, typ, vmid) {
@@ -115,9 +128,191 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		} else {
 			s.handleAction(c, node, typ, vmid, action)
 		}
+	case post && len(rest) == 1 && rest[0] == "vzdump":
+		if s.reachable(c, node) && s.verifyParams(c, "POST /nodes/{node}/vzdump") {
+			s.handleVzdump(c, node)
+		}
+	case get && len(rest) == 3 && rest[0] == "storage" && rest[2] == "content":
+		if s.reachable(c, node) && s.verifyParams(c, "GET /nodes/{node}/storage/{storage}/content") {
+			s.handleContent(c, node, rest[1])
+		}
+	case post && len(rest) == 1 && rest[0] == "status":
+		if s.check(c, "/nodes/"+node, "Sys.PowerMgmt") && s.reachable(c, node) && s.verifyParams(c, "POST /nodes/{node}/status") {
+			s.handleNodePower(c, node)
+		}
+	case post && len(rest) == 1 && rest[0] == "wakeonlan":
+		// not proxied: the answering node sends the packet
+		if s.check(c, "/nodes/"+node, "Sys.PowerMgmt") && s.verifyParams(c, "POST /nodes/{node}/wakeonlan") {
+			s.handleWake(c, node)
+		}
+	case len(rest) == 3 && isGuestType(rest[0]) && (get && rest[2] == "config" || rest[2] == "migrate" && (post || get && rest[0] == "qemu")):
+		typ := rest[0]
+		vmid, err := strconv.Atoi(rest[1])
+		if err != nil || vmid <= 0 {
+			s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
+				map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", rest[1])})
+			return
+		}
+		priv := "VM.Migrate"
+		if rest[2] == "config" {
+			priv = "VM.Audit"
+		}
+		if !s.check(c, "/vms/"+rest[1], priv) || !s.reachable(c, node) ||
+			!s.verifyParams(c, c.method+" /nodes/{node}/"+typ+"/{vmid}/"+rest[2]) || !s.guestExists(c, node, typ, vmid) {
+			return
+		}
+		switch {
+		case rest[2] == "config":
+			s.handleGuestConfig(c, vmid)
+		case get:
+			s.handleMigrateCheck(c, vmid)
+		default:
+			s.handleMigrate(c, node, typ, vmid)
+		}
+	case len(rest) >= 3 && isGuestType(rest[0]) && rest[2] == "snapshot":
+		s.routeSnapshot(c, node, rest[0], rest[1], rest[3:])
+	case get && ((len(rest) == 4 && rest[0] == "qemu" && rest[2] == "agent" && rest[3] == "network-get-interfaces") ||
+		(len(rest) == 3 && rest[0] == "lxc" && rest[2] == "interfaces")):
+		s.routeAddresses(c, node, rest[0], rest[1])
 	default:
 		s.notImplemented(c)
 	}
+}
+
+// routeAddresses serves a guest's addresses: the QEMU guest agent's
+// network-get-interfaces, or a container's interfaces (pve-container 5.0.6, PVE 8.1+).
+func (s *Server) routeAddresses(c *call, node, typ, id string) {
+	major, minor := s.release()
+	key := "GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces"
+	// PVE 7.4 and 8.x check VM.Monitor for every agent command; 9.0 replaced it with
+	// VM.GuestAgent.Audit (or .Unrestricted) (qemu-server Agent.pm).
+	privs := []string{"VM.Monitor"}
+	if major >= 9 {
+		privs = []string{"VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted"}
+	}
+	if typ == "lxc" {
+		if major < 8 || (major == 8 && minor < 1) {
+			s.notImplemented(c)
+			return
+		}
+		key, privs = "GET /nodes/{node}/lxc/{vmid}/interfaces", []string{"VM.Audit"}
+	}
+	vmid, err := strconv.Atoi(id)
+	if err != nil || vmid <= 0 {
+		s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
+			map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", id)})
+		return
+	}
+	path := "/vms/" + id
+	s.mu.Lock()
+	allowed := false
+	for _, p := range privs {
+		allowed = allowed || s.canLocked(c.tok, path, p)
+	}
+	s.mu.Unlock()
+	if !allowed {
+		s.fail(c, http.StatusForbidden, fmt.Sprintf("Permission check failed (%s, %s)", path, privs[0]), nil)
+		return
+	}
+	if !s.reachable(c, node) || !s.verifyParams(c, key) || !s.guestExists(c, node, typ, vmid) {
+		return
+	}
+	s.mu.Lock()
+	g := s.guests[vmid].Guest
+	g.NICs = slices.Clone(g.NICs)
+	s.mu.Unlock()
+	running := g.Status == "running"
+	if typ == "lxc" {
+		if !running {
+			s.ok(c, nil, nil) // a stopped container: {"data":null}, HTTP 200
+			return
+		}
+		s.ok(c, lxcInterfaces(g.NICs, major > 8 || (major == 8 && minor >= 4)), nil)
+		return
+	}
+	// The order of qemu-server's agent_available checks.
+	switch {
+	case g.Agent == "":
+		s.fail(c, http.StatusInternalServerError, "No QEMU guest agent configured", nil)
+	case !running:
+		s.fail(c, http.StatusInternalServerError, fmt.Sprintf("VM %d is not running", vmid), nil)
+	case g.Agent != AgentRunning:
+		s.fail(c, http.StatusInternalServerError, "QEMU guest agent is not running", nil)
+	default:
+		s.ok(c, map[string]any{"result": agentInterfaces(g.NICs)}, nil)
+	}
+}
+
+// agentInterfaces is the QGA guest-network-get-interfaces reply.
+func agentInterfaces(nics []NIC) []map[string]any {
+	out := []map[string]any{}
+	for _, n := range nics {
+		e := map[string]any{"name": n.Name,
+			"statistics": map[string]any{"rx-bytes": 0, "rx-packets": 0, "tx-bytes": 0, "tx-packets": 0}}
+		if n.MAC != "" {
+			e["hardware-address"] = n.MAC
+		}
+		var addrs []map[string]any
+		for _, a := range n.Addrs {
+			ip, prefix, v6 := splitCIDR(a)
+			typ := "ipv4"
+			if v6 {
+				typ = "ipv6"
+			}
+			addrs = append(addrs, map[string]any{"ip-address": ip, "ip-address-type": typ, "prefix": prefix})
+		}
+		if addrs != nil {
+			e["ip-addresses"] = addrs
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// lxcInterfaces is GET /nodes/{node}/lxc/{vmid}/interfaces: before pve-container 5.2.6
+// (PVE 8.4) only name, hwaddr and the last address of each family as inet/inet6; from
+// then on also ip-addresses, typed inet/inet6 (not ipv4/ipv6 as from the agent).
+func lxcInterfaces(nics []NIC, full bool) []map[string]any {
+	out := []map[string]any{}
+	for _, n := range nics {
+		e := map[string]any{"name": n.Name, "hwaddr": n.MAC}
+		var addrs []map[string]any
+		for _, a := range n.Addrs {
+			ip, prefix, v6 := splitCIDR(a)
+			fam := "inet"
+			if v6 {
+				fam = "inet6"
+			}
+			e[fam] = a
+			addrs = append(addrs, map[string]any{"ip-address": ip, "ip-address-type": fam, "prefix": prefix})
+		}
+		if full {
+			e["hardware-address"] = n.MAC
+			if addrs != nil {
+				e["ip-addresses"] = addrs
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func splitCIDR(a string) (ip string, prefix int, v6 bool) {
+	ip, p, _ := strings.Cut(a, "/")
+	prefix, _ = strconv.Atoi(p)
+	return ip, prefix, strings.Contains(ip, ":")
+}
+
+// release is the major and minor of Options.Version ("8.2.4" → 8, 2).
+func (s *Server) release() (major, minor int) {
+	parts := strings.FieldsFunc(s.opts.Version, func(r rune) bool { return r == '.' || r == '-' })
+	if len(parts) > 0 {
+		major, _ = strconv.Atoi(parts[0])
+	}
+	if len(parts) > 1 {
+		minor, _ = strconv.Atoi(parts[1])
+	}
+	return major, minor
 }
 
 // reachable answers like pveproxy when the request would be proxied to a node it cannot reach.
@@ -195,18 +390,34 @@ func (s *Server) handleVersion(c *call) {
 	s.ok(c, map[string]any{"version": s.opts.Version, "release": rel, "repoid": repo}, nil)
 }
 
-func (s *Server) guestEntryLocked(g *guestState) map[string]any {
+func (s *Server) guestEntryLocked(t *token, g *guestState) map[string]any {
 	e := map[string]any{"id": g.Type + "/" + itoa(g.VMID), "vmid": g.VMID, "type": g.Type, "node": g.Node}
-	if g.Pool != "" {
+	if g.Pool != "" && s.canLocked(t, "/pool/"+g.Pool, "Pool.Audit") {
+		// Since PVE 7.0 the pool is left out without Pool.Audit on it (Cluster.pm).
 		e["pool"] = g.Pool
 	}
-	if n := s.nodes[g.Node]; n == nil || !n.Online {
+	// tags, lock and hastate come from pmxcfs and stay; the rest comes from the RRD.
+	if len(g.Tags) > 0 {
+		e["tags"] = strings.Join(g.Tags, ";")
+	}
+	if g.Lock != "" {
+		e["lock"] = g.Lock
+	}
+	if g.hastate != "" {
+		e["hastate"] = g.hastate
+	}
+	if !s.rrdLocked(s.nodes[g.Node]) {
 		e["status"] = "unknown"
 		return e
 	}
 	running := g.Status == "running"
 	e["name"] = g.Name
 	e["status"] = g.Status
+	if g.Type == "qemu" && running && g.Paused {
+		// pvestatd feeds the RRD with qmpstatus when it has one (pvestatd.pm
+		// update_qemu_status: $d->{qmpstatus} || $d->{status}).
+		e["status"] = "paused"
+	}
 	e["template"] = b2i(g.Template)
 	e["maxcpu"] = g.MaxCPU
 	e["maxmem"] = g.MaxMem
@@ -219,16 +430,18 @@ func (s *Server) guestEntryLocked(g *guestState) map[string]any {
 		e["netin"], e["netout"] = g.Mem/3, g.Mem/7
 		e["diskread"], e["diskwrite"] = g.MaxDisk/50, g.MaxDisk/90
 	}
-	if len(g.Tags) > 0 {
-		e["tags"] = strings.Join(g.Tags, ";")
-	}
-	if g.Lock != "" {
-		e["lock"] = g.Lock
-	}
-	if g.HA {
-		e["hastate"] = g.hastate
-	}
 	return e
+}
+
+// rrdLocked reports whether /cluster/resources still has RRD data for a node's guests.
+func (s *Server) rrdLocked(n *nodeState) bool {
+	switch {
+	case n == nil || n.silent:
+		return false
+	case n.Online:
+		return true
+	}
+	return s.now().Sub(n.offlineAt) < s.opts.RRDAge
 }
 
 func (s *Server) nodeStatsLocked(e map[string]any, n *nodeState) {
@@ -260,19 +473,26 @@ func (s *Server) handleResources(c *call) {
 	if typ == "" || typ == "vm" {
 		for _, g := range s.sortedGuests() {
 			if s.canLocked(c.tok, "/vms/"+itoa(g.VMID), "VM.Audit") {
-				out = append(out, s.guestEntryLocked(g))
+				out = append(out, s.guestEntryLocked(c.tok, g))
 			}
 		}
 	}
 	if typ == "" || typ == "node" {
 		for _, n := range s.sortedNodes() {
 			e := map[string]any{"id": "node/" + n.Name, "node": n.Name, "type": "node", "level": "", "status": "offline"}
-			if n.Online {
+			audit := s.canLocked(c.tok, "/nodes/"+n.Name, "Sys.Audit")
+			switch {
+			case n.Online && n.silent:
+				e["status"] = "unknown" // a member without RRD data (API2Tools.pm)
+			case n.Online:
 				e["status"] = "online"
 				e["cgroup-mode"] = 2
-				if s.canLocked(c.tok, "/nodes/"+n.Name, "Sys.Audit") {
+				if audit {
 					s.nodeStatsLocked(e, n)
 				}
+			case audit:
+				// A dead node keeps its sizes (API2Tools.pm), not its usage.
+				e["maxcpu"], e["maxmem"], e["maxdisk"] = n.MaxCPU, n.MaxMem, n.MaxDisk
 			}
 			out = append(out, e)
 		}
