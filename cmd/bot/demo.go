@@ -103,7 +103,7 @@ alerts:
 // The demo's group chat, whose pane in the console receives the scheduled report and the
 // alerts, and the report its button sends at once.
 const (
-	demoGroup  = "home-group"
+	demoGroup  = "homegroup"
 	demoReport = "morning"
 )
 

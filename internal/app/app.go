@@ -72,9 +72,11 @@ type App struct {
 	pushMu  sync.Mutex
 	push    *pusher
 	pushCtx context.Context
-	fleet   *pve.Fleet
-	disp    *commands.Dispatcher
-	inbox   *inbox.Inbox
+	// budget is the per-member send budget every app message to a member goes through.
+	budget *wecom.Budget
+	fleet  *pve.Fleet
+	disp   *commands.Dispatcher
+	inbox  *inbox.Inbox
 	// router is the public listener's (server.listen): the callback, /healthz, /readyz.
 	// Under `bot demo` and `bot console` (no callback) it serves the admin routes too.
 	router chi.Router
@@ -130,7 +132,13 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 				return nil, fmt.Errorf("app: wecom client: %w", err)
 			}
 			r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
-			r.LimitPerMember(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per)
+			clock := o.Clock
+			if clock == nil {
+				clock = schedule.SystemClock{}
+			}
+			// One send budget per member for replies and pushes alike (push.go).
+			a.budget = wecom.NewBudget(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per, clock)
+			r.UseBudget(a.budget)
 			replier = a.observeReplier(r)
 		}
 		if a.sb, err = a.initSmartbot(cfg); err != nil { // smartbot.go
@@ -244,14 +252,11 @@ func (a *App) opsRouter() chi.Router {
 	return a.admin
 }
 
-// accept hands a verified callback message to the inbox, translating its "queue full"
-// into the callback's 503.
+// accept hands a verified callback message to the inbox. The inbox refuses nothing for
+// load (what waits is in the store); its only error is a store that cannot record the
+// message, which the callback answers 500 and logs at error.
 func (a *App) accept(ctx context.Context, m chat.Message) error {
-	err := a.inbox.Accept(ctx, m)
-	if errors.Is(err, inbox.ErrBusy) || errors.Is(err, inbox.ErrClosed) {
-		return wecom.ErrBusy
-	}
-	return err
+	return a.inbox.Accept(ctx, m)
 }
 
 // Addr is the address of the public listener (server.listen).

@@ -70,7 +70,7 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 		}
 		sender = client
 	}
-	no := notify.Options{Logger: log.Named("notify"), Clock: clock}
+	no := notify.Options{Logger: log.Named("notify"), Clock: clock, Budget: a.budget}
 	if a.sb != nil && a.sb.ws != nil {
 		no.Smartbot = a.sb.replier // smartbot_chat and smartbot_user targets
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/inbox"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/smartbot"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
 )
@@ -35,7 +36,7 @@ func (a *App) initSmartbot(cfg *config.Config) (*smartbotSide, error) {
 	log := a.log.Named("smartbot")
 	accept := func(ctx context.Context, m chat.Message) error {
 		err := a.inbox.Accept(ctx, m)
-		if errors.Is(err, inbox.ErrBusy) || errors.Is(err, inbox.ErrClosed) {
+		if errors.Is(err, inbox.ErrClosed) { // shutting down: WeCom should try again
 			return smartbot.ErrBusy
 		}
 		return err
@@ -55,7 +56,12 @@ func (a *App) initSmartbot(cfg *config.Config) (*smartbotSide, error) {
 	}
 	// The documented per-conversation limit (30 a minute, 1000 an hour) through the same
 	// budget as the app's sends.
-	budget := wecom.NewSendBudget(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per)
+	// Its own instance: the smart bot's conversations are not the app's members.
+	clock := a.o.Clock
+	if clock == nil {
+		clock = schedule.SystemClock{}
+	}
+	budget := wecom.NewBudget(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per, clock)
 	sb.replier = smartbot.NewReplier(sb.ws, sb.hook, cfg.Language, budget, log.Named("reply"))
 	return sb, nil
 }

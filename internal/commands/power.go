@@ -174,7 +174,7 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	return chat.Reply{
 		Kind:     chat.ReplyConfirm,
 		Severity: severityFor(action),
-		Title:    r.t("confirm_title", actionWord(r.s.lang, action), guestLabel(r, g)),
+		Title:    r.t("confirm_title", actionWord(r.s.lang, action), titleLabel(r, g)),
 		Fields:   fields,
 		Lines:    lines,
 		Buttons: []chat.Button{
@@ -355,7 +355,7 @@ func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, jour
 		// Still running: say so now, follow up with the result as a new message.
 		d.followUp(r, g, action, journalID, upid, start)
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
-			Title: r.t("running", guestLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
+			Title: r.t("running", titleLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
 		rep.UpdateCode, rep.FollowUp = updateCode, true
 		return []chat.Reply{rep}
 	}
@@ -404,7 +404,7 @@ func (d *Dispatcher) haWaitingReply(r *req, g pve.Guest, action, state string) c
 		fields = append(fields, chat.Field{Label: r.t("f_state"), Value: stateWord(r.s.lang, state)})
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
-		Title:  r.t("ha_waiting", guestLabel(r, g), actionWord(r.s.lang, action)),
+		Title:  r.t("ha_waiting", titleLabel(r, g), actionWord(r.s.lang, action)),
 		Fields: fields,
 		Lines:  []string{r.t("ha_waiting_line", int(d.o.HARound/time.Second), i18n.Duration(r.s.lang, bound))},
 	}
@@ -471,10 +471,10 @@ func (d *Dispatcher) haFailedReply(r *req, g pve.Guest, action, key string, st p
 	if st.HAState != "" {
 		fields = append(fields, chat.Field{Label: r.t("f_ha_state"), Value: st.HAState})
 	}
-	title := r.t("ha_not_done", guestLabel(r, g), actionWord(r.s.lang, action), i18n.Duration(r.s.lang, bound))
+	title := r.t("ha_not_done", titleLabel(r, g), actionWord(r.s.lang, action), i18n.Duration(r.s.lang, bound))
 	lines := []string{r.t("ha_check", sid)}
 	if key == "ha_error" {
-		title = r.t("ha_error", guestLabel(r, g), actionWord(r.s.lang, action))
+		title = r.t("ha_error", titleLabel(r, g), actionWord(r.s.lang, action))
 		lines = []string{r.t("ha_error_fix", sid)}
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError, Title: title, Fields: fields, Lines: lines}
@@ -501,7 +501,7 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 			return rep
 		}
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
-			Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
+			Title:  r.t("result_failed", titleLabel(r, g), actionWord(r.s.lang, action)),
 			Fields: append([]chat.Field{{Label: r.t("f_reason"), Value: explainPVE(r, reason)}, {Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...),
 		}
 		if strings.Contains(res.Reason, "in error state") {
@@ -510,7 +510,7 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 		return rep
 	}
 	d.finishAction(r, g, action, journalID, upid, start, "OK")
-	title := r.t("result_ok", guestLabel(r, g), doneWord(r.s.lang, action), dur)
+	title := r.t("result_ok", titleLabel(r, g), doneWord(r.s.lang, action), dur)
 	rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityOK, Title: title,
 		Fields: append([]chat.Field{{Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...)}
 	if res.Exit != "" && res.Exit != "OK" {
@@ -544,7 +544,7 @@ func (d *Dispatcher) actionFailed(r *req, g pve.Guest, action string, err error)
 		}
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
-		Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
+		Title:  r.t("result_failed", titleLabel(r, g), actionWord(r.s.lang, action)),
 		Fields: []chat.Field{{Label: r.t("f_reason"), Value: d.pveReason(r, err)}, {Label: r.t("f_node"), Value: g.Node}},
 	}
 }

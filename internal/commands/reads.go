@@ -214,7 +214,7 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 	if g.Status != "running" {
 		sev = chat.SeverityInfo
 	}
-	return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: guestLabel(r, g), Fields: fields}
+	return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: titleLabel(r, g), Fields: fields}
 }
 
 func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
@@ -525,6 +525,20 @@ func guestLabel(r *req, g pve.Guest) string {
 		return id
 	}
 	return fmt.Sprintf("%s (%s)", g.Name, id)
+}
+
+// titleNameRunes bounds a guest's name in a card title. WeCom's client shows about 36
+// characters of a title and clips the rest; with the name cut to this, the name and VMID
+// (which come first) and the action word fit, so clipping never hides which guest a card
+// is about. The full name stays in the card's body.
+const titleNameRunes = 16
+
+// titleLabel is guestLabel for a title: a long name is cut, the VMID always kept.
+func titleLabel(r *req, g pve.Guest) string {
+	if n := []rune(g.Name); len(n) > titleNameRunes {
+		g.Name = string(n[:titleNameRunes-1]) + "…"
+	}
+	return guestLabel(r, g)
 }
 
 func statusText(lang i18n.Lang, st pve.GuestStatus) string {

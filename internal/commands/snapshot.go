@@ -93,7 +93,7 @@ func (d *Dispatcher) snapshots(ctx context.Context, r *req, cmd Command) chat.Re
 	if err != nil {
 		return d.pveError(r, err)
 	}
-	out := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("snap_list_title", guestLabel(r, g), len(list.List))}
+	out := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("snap_list_title", titleLabel(r, g), len(list.List))}
 	if len(list.List) == 0 {
 		out.Lines = []string{r.t("snap_none")}
 		return out

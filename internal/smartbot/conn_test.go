@@ -288,7 +288,7 @@ func TestPerConversationBudget(t *testing.T) {
 	fake := newFake(t)
 	h := newHarness(t, fake, testSecret)
 	h.waitState(t, StateOnline)
-	r := NewReplier(h.c, nil, "zh", wecom.NewSendBudget(2, time.Hour), nil)
+	r := NewReplier(h.c, nil, "zh", wecom.NewBudget(2, time.Hour, nil), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	source := func(chatID string) context.Context {
@@ -303,8 +303,10 @@ func TestPerConversationBudget(t *testing.T) {
 			t.Fatalf("reply %d: %v", i+1, err)
 		}
 	}
-	// The third within the hour would wait past the context: refused at once.
-	if err := r.Reply(g1, "WangHao", chat.Reply{Kind: chat.ReplyText, Title: "ok"}); err == nil {
+	// The third within the hour waits for room: with a context that has ended, it fails.
+	ended, stop := context.WithCancel(g1)
+	stop()
+	if err := r.Reply(ended, "WangHao", chat.Reply{Kind: chat.ReplyText, Title: "ok"}); err == nil {
 		t.Error("a third message to grp1 went out within the budget of 2")
 	}
 	// Another conversation has its own budget.

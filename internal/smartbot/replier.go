@@ -35,7 +35,7 @@ type Replier struct {
 	ws     *Client  // nil without a long connection
 	hook   *Webhook // nil without a webhook
 	lang   string
-	budget *wecom.SendBudget
+	budget *wecom.Budget
 	log    *zap.Logger
 	newID  func() string
 
@@ -52,7 +52,7 @@ type openStream struct {
 var _ chat.Replier = (*Replier)(nil)
 
 // NewReplier returns a Replier over the long connection ws and/or the webhook hook.
-func NewReplier(ws *Client, hook *Webhook, lang string, budget *wecom.SendBudget, log *zap.Logger) *Replier {
+func NewReplier(ws *Client, hook *Webhook, lang string, budget *wecom.Budget, log *zap.Logger) *Replier {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -86,7 +86,7 @@ func (r *Replier) Reply(ctx context.Context, user string, rep chat.Reply) error 
 // the stream's 6 minutes (pve.task_timeout is 5m by default; past it WeCom refuses with
 // 846608 and the result goes to the chat as a new message).
 func (r *Replier) markdown(ctx context.Context, conv Conversation, content string, followUp bool) error {
-	if err := r.budget.Wait(ctx, conv.ID); err != nil {
+	if _, err := r.budget.Wait(ctx, conv.ID); err != nil {
 		return err
 	}
 	if conv.Webhook {
@@ -162,7 +162,7 @@ func (r *Replier) card(ctx context.Context, conv Conversation, rep chat.Reply) e
 	if r.ws == nil {
 		return errors.New("smartbot: no long connection to send on")
 	}
-	if err := r.budget.Wait(ctx, conv.ID); err != nil {
+	if _, err := r.budget.Wait(ctx, conv.ID); err != nil {
 		return err
 	}
 	card := wecom.RenderCard(rep, taskID(r.newID()), r.lang)
@@ -190,7 +190,7 @@ func (r *Replier) Push(ctx context.Context, chatID string, group bool, content s
 	if group {
 		t = ChatGroup
 	}
-	if err := r.budget.Wait(ctx, chatID); err != nil {
+	if _, err := r.budget.Wait(ctx, chatID); err != nil {
 		return err
 	}
 	b := markdownBody{ChatID: chatID, ChatType: chatTypeCode(t), MsgType: "markdown"}

@@ -41,10 +41,10 @@ type Env struct {
 	PVE   *pvetest.Server
 }
 
-// NewEnv starts both fakes; they stop with the test.
-func NewEnv(t testing.TB) *Env {
+// NewEnv starts both fakes; they stop with the test. opts add to the fake WeCom's.
+func NewEnv(t testing.TB, opts ...wecomtest.ServerOption) *Env {
 	t.Helper()
-	wc := wecomtest.NewServer(t, wecomtest.WithCorp(wecomtest.FakeCorpID, CorpSecret, wecomtest.FakeAgentID))
+	wc := wecomtest.NewServer(t, append([]wecomtest.ServerOption{wecomtest.WithCorp(wecomtest.FakeCorpID, CorpSecret, wecomtest.FakeAgentID)}, opts...)...)
 	pv := pvetest.New(pvetest.Options{TLS: true, ErrorFormat: pvetest.Modern, ClusterName: "home"})
 	pvetest.SeedHomeLab(pv)
 	t.Cleanup(pv.Close)
