@@ -356,7 +356,7 @@ func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, jour
 		d.followUp(r, g, action, journalID, upid, start)
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
 			Title: r.t("running", titleLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
-		rep.UpdateCode = updateCode
+		rep.UpdateCode, rep.FollowUp = updateCode, true
 		return []chat.Reply{rep}
 	}
 	d.finishAction(r, g, action, journalID, upid, start, err.Error())
