@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -34,13 +33,8 @@ func (a *App) initSmartbot(cfg *config.Config) (*smartbotSide, error) {
 		return nil, nil
 	}
 	log := a.log.Named("smartbot")
-	accept := func(ctx context.Context, m chat.Message) error {
-		err := a.inbox.Accept(ctx, m)
-		if errors.Is(err, inbox.ErrClosed) { // shutting down: WeCom should try again
-			return smartbot.ErrBusy
-		}
-		return err
-	}
+	// a.inbox is built after the smart bot side: look it up at each message.
+	accept := func(ctx context.Context, m chat.Message) error { return a.inbox.Accept(ctx, m) }
 	sb := &smartbotSide{}
 	if sc.Webhook() {
 		hook, err := smartbot.NewWebhook(smartbot.WebhookOptions{Token: sc.Token.Value(), EncodingAESKey: sc.EncodingAESKey.Value(),

@@ -392,28 +392,13 @@ func (c *Client) callback(ctx context.Context, f frame) (replaced bool) {
 		c.log.Info("smartbot: a group chat talks to the bot; to push reports and alerts there, use this target",
 			zap.String("smartbot_chat", conv.ID), zap.String("from", m.User))
 	}
-	// The long connection has no answer that would make WeCom deliver the message again,
-	// so a full inbox is waited for (a few seconds: the read loop also reads the pings'
-	// answers) instead of dropping the message.
-	wait := 50 * time.Millisecond
-	for {
-		err := c.accept(ctx, m)
-		if err == nil {
-			return false
-		}
-		if !errors.Is(err, ErrBusy) || wait > 2*time.Second {
-			c.log.Error("smartbot: a message could not be recorded and is lost", zap.String("id", m.ID), zap.Error(err))
-			return false
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-		wait *= 2
+	// The inbox records every message it is given (the store is the queue); only a store
+	// that cannot write refuses, and the long connection has no answer that would make WeCom
+	// deliver the message again.
+	if err := c.accept(ctx, m); err != nil {
+		c.log.Error("smartbot: a message could not be recorded and is lost", zap.String("id", m.ID), zap.Error(err))
 	}
+	return false
 }
 
 func (c *Client) write(ctx context.Context, conn *websocket.Conn, f frame) error {

@@ -3,20 +3,13 @@ package smartbot
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha1"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,11 +18,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
 )
-
-// ErrBusy is what an AcceptFunc returns when the inbox is full: the webhook answers 503
-// and WeCom tries again.
-var ErrBusy = errors.New("smartbot: busy")
 
 // WebhookOptions configures a Webhook.
 type WebhookOptions struct {
@@ -58,9 +48,7 @@ type WebhookOptions struct {
 // response_url, once.
 type Webhook struct {
 	o      WebhookOptions
-	token  string
-	key    []byte
-	block  cipher.Block
+	crypto *wecom.Crypto // the empty receive id: no-oracle decrypt, signatures, encryption
 	accept AcceptFunc
 	log    *zap.Logger
 
@@ -79,14 +67,7 @@ type stream struct {
 
 // NewWebhook checks the key and returns a Webhook handing messages to accept.
 func NewWebhook(o WebhookOptions, accept AcceptFunc) (*Webhook, error) {
-	if o.Token == "" {
-		return nil, errors.New("smartbot: webhook: token is empty")
-	}
-	key, err := base64.StdEncoding.DecodeString(o.EncodingAESKey + "=")
-	if len(o.EncodingAESKey) != 43 || err != nil || len(key) != 32 {
-		return nil, errors.New("smartbot: webhook: encoding aes key is not 43 characters of base64")
-	}
-	block, err := aes.NewCipher(key)
+	crypto, err := wecom.NewSmartBotCrypto(o.Token, o.EncodingAESKey)
 	if err != nil {
 		return nil, fmt.Errorf("smartbot: webhook: %w", err)
 	}
@@ -105,64 +86,13 @@ func NewWebhook(o WebhookOptions, accept AcceptFunc) (*Webhook, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Webhook{o: o, token: o.Token, key: key, block: block, accept: accept, log: o.Logger, streams: map[string]*stream{}}, nil
+	return &Webhook{o: o, crypto: crypto, accept: accept, log: o.Logger, streams: map[string]*stream{}}, nil
 }
 
-// signature is WeCom's msg_signature: hex SHA-1 of the sorted, concatenated values.
-func signature(vals ...string) string {
-	s := append([]string(nil), vals...)
-	sort.Strings(s)
-	h := sha1.Sum([]byte(strings.Join(s, "")))
-	return hex.EncodeToString(h[:])
-}
-
-// decrypt opens a smart-bot ciphertext: base64, AES-256-CBC with IV key[:16], PKCS#7 to
-// 32-byte blocks, then random(16) | length(4, big-endian) | message | receive id, where a
-// smart bot's receive id is the empty string (P101033). silenceper's decrypt refuses an
-// empty receive id. This is the one function to swap for package wecom's decrypt once it
-// takes the receive id as a parameter: the callers give every failure the same answer.
-func decrypt(block cipher.Block, key []byte, encrypt string) ([]byte, error) {
-	ct, err := base64.StdEncoding.DecodeString(encrypt)
-	if err != nil || len(ct) < 32 || len(ct)%32 != 0 {
-		return nil, errors.New("smartbot: malformed ciphertext")
-	}
-	cipher.NewCBCDecrypter(block, key[:16]).CryptBlocks(ct, ct)
-	pad := int(ct[len(ct)-1])
-	if pad < 1 || pad > 32 {
-		return nil, errors.New("smartbot: malformed ciphertext")
-	}
-	var bad byte
-	for _, b := range ct[len(ct)-pad:] {
-		bad |= b ^ byte(pad)
-	}
-	pt := ct[:len(ct)-pad]
-	if bad != 0 || len(pt) < 20 {
-		return nil, errors.New("smartbot: malformed ciphertext")
-	}
-	n := uint64(binary.BigEndian.Uint32(pt[16:20]))
-	if n != uint64(len(pt)-20) { // the receive id, after the message, is empty
-		return nil, errors.New("smartbot: malformed ciphertext")
-	}
-	return pt[20:], nil
-}
-
-// encrypt seals msg for the empty receive id with a fresh random prefix.
-func (h *Webhook) encrypt(msg []byte) (string, error) {
-	pt := make([]byte, 20, 20+len(msg)+32)
-	if _, err := rand.Read(pt[:16]); err != nil {
-		return "", fmt.Errorf("smartbot: encrypt: %w", err)
-	}
-	binary.BigEndian.PutUint32(pt[16:20], uint32(len(msg)))
-	pt = append(pt, msg...)
-	pad := 32 - len(pt)%32
-	pt = append(pt, bytes.Repeat([]byte{byte(pad)}, pad)...)
-	cipher.NewCBCEncrypter(h.block, h.key[:16]).CryptBlocks(pt, pt)
-	return base64.StdEncoding.EncodeToString(pt), nil
-}
-
-// refuse answers every request that failed after its signature was checked, whatever
-// the reason: the same status and body, so that a probe learns nothing of the plaintext.
-func refuse(w http.ResponseWriter) { http.Error(w, "bad request", http.StatusBadRequest) }
+// refuse answers every request that failed after its signature was checked, whatever the
+// reason, exactly like a bad signature: a probe learns nothing of the plaintext, and nothing
+// tells a valid signature from a wrong one.
+func refuse(w http.ResponseWriter) { http.Error(w, "forbidden", http.StatusForbidden) }
 
 // ServeHTTP handles GET (URL verification) and POST (callbacks).
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -172,11 +102,13 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		echo := q.Get("echostr")
 		if !h.verify(sig, ts, nonce, echo) {
-			http.Error(w, "forbidden", http.StatusForbidden)
+			refuse(w)
 			return
 		}
-		pt, err := decrypt(h.block, h.key, echo)
-		if err != nil {
+		// Echo only what WeCom's echostr decrypts to: decrypting anything on request
+		// would hand a captured message's plaintext to whoever holds the Token.
+		pt, err := h.crypto.DecryptFor(echo, "")
+		if err != nil || !wecom.EchostrLike(pt) {
 			refuse(w)
 			return
 		}
@@ -192,10 +124,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !h.verify(sig, ts, nonce, env.Encrypt) {
-			http.Error(w, "forbidden", http.StatusForbidden)
+			refuse(w)
 			return
 		}
-		pt, err := decrypt(h.block, h.key, env.Encrypt)
+		pt, err := h.crypto.DecryptFor(env.Encrypt, "")
 		if err != nil {
 			refuse(w)
 			return
@@ -213,8 +145,7 @@ func (h *Webhook) verify(sig, ts, nonce, encrypt string) bool {
 	if sig == "" || ts == "" || nonce == "" || encrypt == "" {
 		return false
 	}
-	want := signature(h.token, ts, nonce, encrypt)
-	if subtle.ConstantTimeCompare([]byte(want), []byte(sig)) != 1 {
+	if !h.crypto.Verify(sig, ts, nonce, encrypt) {
 		return false
 	}
 	if h.o.MaxClockSkew <= 0 {
@@ -272,10 +203,6 @@ func (h *Webhook) callback(w http.ResponseWriter, ctx context.Context, pt []byte
 		h.open(sid, conv.ResponseURL)
 	}
 	if err := h.accept(ctx, m); err != nil {
-		if errors.Is(err, ErrBusy) {
-			http.Error(w, "busy", http.StatusServiceUnavailable)
-			return
-		}
 		h.log.Error("smartbot: webhook message not recorded", zap.Error(err))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -358,13 +285,13 @@ func mustStream(id string, finish bool, content string) []byte {
 
 // passive writes an encrypted passive reply, signed with the callback's nonce.
 func (h *Webhook) passive(w http.ResponseWriter, msg []byte, nonce string) {
-	enc, err := h.encrypt(msg)
+	ts := strconv.FormatInt(h.o.Now().Unix(), 10)
+	enc, sig, err := h.crypto.Encrypt(msg, ts, nonce)
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	ts := strconv.FormatInt(h.o.Now().Unix(), 10)
-	out, _ := json.Marshal(map[string]string{"encrypt": enc, "msgsignature": signature(h.token, ts, nonce, enc), "timestamp": ts, "nonce": nonce})
+	out, _ := json.Marshal(map[string]string{"encrypt": enc, "msgsignature": sig, "timestamp": ts, "nonce": nonce})
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write(out)
 }

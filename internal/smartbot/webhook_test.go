@@ -67,7 +67,7 @@ func TestDecryptVectorsWithTheEmptyReceiveID(t *testing.T) {
 		"silenceper": base64.StdEncoding.EncodeToString(util.AESEncryptMsg([]byte("fedcba9876543210"), []byte(msg), "", key)),
 	}
 	for name, enc := range vectors {
-		got, err := decrypt(h.block, h.key, enc)
+		got, err := h.crypto.DecryptFor(enc, "")
 		if err != nil || string(got) != msg {
 			t.Errorf("%s: decrypt = %q, %v", name, got, err)
 		}
@@ -98,8 +98,8 @@ func TestEveryPostSignatureFailureGetsTheSameAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := string(resp)
-		if status != 400 {
-			t.Errorf("%s: HTTP %d, want 400", name, status)
+		if status != 403 {
+			t.Errorf("%s: HTTP %d, want 403 (like a bad signature)", name, status)
 		}
 		if first == "" {
 			first = got
@@ -110,8 +110,29 @@ func TestEveryPostSignatureFailureGetsTheSameAnswer(t *testing.T) {
 	// A wrong signature is refused before anything is decrypted.
 	q, body := envelope(s, sealByHand(t, goodJSON, ""))
 	q.Set("msg_signature", strings.Repeat("0", 40))
-	if status, _, _ := s.PostRaw(ctx, q, body); status != 403 {
-		t.Errorf("wrong signature: HTTP %d, want 403", status)
+	status, resp, _ := s.PostRaw(ctx, q, body)
+	if status != 403 || string(resp) != first {
+		t.Errorf("wrong signature: HTTP %d %q, want 403 and the same answer %q", status, resp, first)
+	}
+}
+
+// TestVerificationEchoesOnlyEchostrs: holding the Token, a GET with a captured callback's
+// encrypt as echostr must not return the decrypted message.
+func TestVerificationEchoesOnlyEchostrs(t *testing.T) {
+	_, s := newTestWebhook(t, func(context.Context, chat.Message) error { return nil })
+	ctx := context.Background()
+	secret := `{"msgid":"m9","from":{"userid":"zhangsan"},"msgtype":"text","text":{"content":"vm start 105"}}`
+	for name, tc := range map[string]struct {
+		plain string
+		want  int
+	}{"echostr": {"1616140317555161061", 200}, "captured message": {secret, 403}} {
+		status, body, err := s.Verify(ctx, tc.plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != tc.want || (tc.want == 200) != (body == tc.plain) {
+			t.Errorf("%s: HTTP %d %q, want %d", name, status, body, tc.want)
+		}
 	}
 }
 
