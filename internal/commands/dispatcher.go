@@ -9,7 +9,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -169,8 +168,9 @@ type req struct {
 	s    *settings
 	m    chat.Message
 	user access.User
-	text string // the command text (typed, or a menu item's key)
-	verb Verb   // once parsed
+	text string  // the command text (typed, or a menu item's key)
+	verb Verb    // once parsed
+	cmd  Command // once parsed
 }
 
 // name is what Observe calls the message.
@@ -192,6 +192,7 @@ func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, a
 func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {
 	r := &req{s: d.cur.Load(), m: m}
 	replies := d.handle(ctx, r)
+	d.offer(ctx, r, replies)
 	if d.o.Observe != nil {
 		d.o.Observe(r.name(), replies)
 	}
@@ -227,6 +228,9 @@ func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
 	if !d.allow(r) {
 		return d.limited(r)
 	}
+	if text, ok := d.choice(ctx, r, r.text); ok {
+		return d.runPressed(ctx, r, text)
+	}
 	cmd, err := Parse(r.text)
 	if err != nil {
 		return []chat.Reply{d.parseError(r, err)}
@@ -236,15 +240,16 @@ func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
 }
 
 func (d *Dispatcher) run(ctx context.Context, r *req, cmd Command) []chat.Reply {
+	r.cmd = cmd
 	s, ok := specOf(cmd.Verb)
 	if !ok || s.Run == nil {
-		return []chat.Reply{helpReply(r.s.lang, "")}
+		return []chat.Reply{r.help("")}
 	}
 	if s.Action != "" && !s.Changes {
 		// reads are checked here; state changes are checked against their target by their handler
 		if dec := r.s.policy.Decide(r.user.ID, s.Action, nil); !dec.Allowed {
 			d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
-			return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+			return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, ""))}
 		}
 	}
 	return s.Run(d, ctx, r, cmd)
@@ -287,22 +292,6 @@ func (d *Dispatcher) limited(r *req) []chat.Reply {
 		return nil
 	}
 	return []chat.Reply{textReply(chat.SeverityWarning, r.t("rate_limited", r.s.perUser.N, perWord(r.s.lang, r.s.perUser.Per)))}
-}
-
-func (d *Dispatcher) parseError(r *req, err error) chat.Reply {
-	var pe *ParseError
-	lines := []string{}
-	if errors.As(err, &pe) {
-		lines = append(lines, pe.Message(string(r.s.lang)))
-		if len(pe.Suggestions) > 0 {
-			lines = append(lines, r.t("did_you_mean", strings.Join(pe.Suggestions, r.t("list_sep"))))
-		}
-	} else {
-		lines = append(lines, r.t("unknown_command"))
-	}
-	h := helpReply(r.s.lang, "")
-	rep := chat.Reply{Kind: chat.ReplyText, Severity: chat.SeverityWarning, Title: lines[0], Lines: append(lines[1:], h.Lines...)}
-	return rep
 }
 
 func (d *Dispatcher) audit(ctx context.Context, r *req, e store.AuditEntry) {

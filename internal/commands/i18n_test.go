@@ -89,7 +89,8 @@ func TestHelpReply(t *testing.T) {
 			t.Errorf("%s overview footer: got %q, want %q", lang, got, want)
 		}
 		one := helpReply(lang, "start")
-		if got, want := one.Title, i18n.T(lang, "help_title")+" · start"; got != want {
+		want := map[i18n.Lang]string{i18n.LangZH: "命令帮助 · 启动", i18n.LangEN: "Commands · start"}[lang]
+		if got := one.Title; got != want {
 			t.Errorf("%s start title: got %q, want %q", lang, got, want)
 		}
 		if one.Footer != "" || len(one.Lines) == 0 {

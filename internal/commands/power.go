@@ -45,7 +45,7 @@ func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Repl
 			dec = access.Decision{Reason: access.ReasonOutOfScope}
 		}
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
-		return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+		return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g)))}
 	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)
 	if err != nil {
@@ -188,6 +188,8 @@ func (d *Dispatcher) click(ctx context.Context, r *req) []chat.Reply {
 		return []chat.Reply{d.cancel(ctx, r, key[len(keyCancel):], r.m.ResponseCode)}
 	case len(key) > len(keyMute) && key[:len(keyMute)] == keyMute:
 		return d.mute(ctx, r, key)
+	case strings.HasPrefix(key, keyRun):
+		return d.runPressed(ctx, r, key[len(keyRun):])
 	}
 	// A menu-like button carrying a command ("show status" on an alert card).
 	cmd, err := Parse(key)
@@ -246,7 +248,7 @@ func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCo
 	sub := g.Subject()
 	if dec := r.s.policy.Decide(r.user.ID, c.Action, &sub); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason) + " (at confirmation)", Command: r.text, Cluster: g.Cluster, VMID: g.VMID})
-		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))), "not sent: "+string(dec.Reason))
+		return refuse(textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g))), "not sent: "+string(dec.Reason))
 	}
 	return d.send(ctx, r, g, c.Action, c.ID, updateCode, start)
 }
@@ -262,7 +264,7 @@ func (d *Dispatcher) cancel(ctx context.Context, r *req, idOrCode, updateCode st
 	} else {
 		label = fmt.Sprintf("%s (%d)", c.GuestName, c.VMID)
 	}
-	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "cancelled by user", Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
+	d.audit(ctx, r, store.AuditEntry{Decision: store.DecisionCancelled, Reason: "cancelled by user", Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
 	rep := textReply(chat.SeverityInfo, r.t("cancelled", actionWord(r.s.lang, c.Action), label))
 	rep.UpdateCode = updateCode
 	return rep

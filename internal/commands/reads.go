@@ -149,7 +149,7 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 	}
 	if g.Status == "running" {
 		fields = append(fields,
-			chat.Field{Label: "CPU", Value: fmt.Sprintf("%.0f%% / %d", g.CPU*100, g.MaxCPU)},
+			chat.Field{Label: "CPU", Value: r.t("cpu_of", fmt.Sprintf("%.0f%%", g.CPU*100), g.MaxCPU)},
 			chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(g.Mem), i18n.Bytes(g.MaxMem))},
 			chat.Field{Label: r.t("f_uptime"), Value: i18n.Duration(r.s.lang, g.Uptime)})
 	}
@@ -160,16 +160,13 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 		fields = append(fields, chat.Field{Label: r.t("f_pool"), Value: g.Pool})
 	}
 	if st.HAManaged || g.HAState != "" {
-		fields = append(fields, chat.Field{Label: "HA", Value: g.HAState})
+		fields = append(fields, chat.Field{Label: "HA", Value: haState(r.s.lang, g.HAState)})
 	}
 	if g.Lock != "" {
 		fields = append(fields, chat.Field{Label: r.t("f_lock"), Value: g.Lock})
 	}
-	sev := chat.SeverityOK
-	if g.Status != "running" {
-		sev = chat.SeverityInfo
-	}
-	return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: guestLabel(r, g), Fields: fields}
+	// A read is not a result: no "成功" on the card.
+	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo, Title: guestLabel(r, g), Fields: fields, Buttons: d.actionButtons(r, st)}
 }
 
 func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
@@ -271,7 +268,7 @@ func (d *Dispatcher) nodes(ctx context.Context, r *req, cmd Command) chat.Reply 
 				fields := []chat.Field{{Label: r.t("f_state"), Value: stateWord(r.s.lang, n.Status)}}
 				if n.HasStats {
 					fields = append(fields,
-						chat.Field{Label: "CPU", Value: fmt.Sprintf("%.0f%% / %d", n.CPU*100, n.MaxCPU)},
+						chat.Field{Label: "CPU", Value: r.t("cpu_of", fmt.Sprintf("%.0f%%", n.CPU*100), n.MaxCPU)},
 						chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(n.Mem), i18n.Bytes(n.MaxMem))},
 						chat.Field{Label: r.t("f_disk"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(n.Disk), i18n.Bytes(n.MaxDisk))},
 						chat.Field{Label: r.t("f_uptime"), Value: i18n.Duration(r.s.lang, n.Uptime)})
@@ -326,7 +323,7 @@ func (d *Dispatcher) tasks(ctx context.Context, r *req) chat.Reply {
 		case status != "OK" && !strings.HasPrefix(status, "WARNINGS"):
 			icon = "❌"
 		}
-		lines = append(lines, fmt.Sprintf("%s %s %s %s · %s · %s · %s", icon, t.Start.In(time.Local).Format("01-02 15:04"), t.Type, t.ID, t.Node, who, status))
+		lines = append(lines, fmt.Sprintf("%s %s %s %s · %s · %s · %s", icon, t.Start.In(time.Local).Format("01-02 15:04"), taskType(r.s.lang, t.Type), t.ID, t.Node, who, taskStatus(r.s.lang, status)))
 	}
 	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("tasks_title"), Lines: lines}
 	if len(lines) == 0 {
@@ -365,19 +362,24 @@ func (d *Dispatcher) auditList(ctx context.Context, r *req, cmd Command) chat.Re
 	}
 	var lines []string
 	for _, e := range ents {
-		icon := "✅"
-		if e.Decision != "allowed" {
-			icon = "⛔"
+		icon := "⛔"
+		switch e.Decision {
+		case store.DecisionAllowed:
+			icon = "✅"
+		case store.DecisionCancelled:
+			icon = "↩️"
+		case store.DecisionError:
+			icon = "❌"
 		}
-		line := fmt.Sprintf("%s %s %s · %s", icon, e.Time.In(time.Local).Format("01-02 15:04:05"), e.User, inert(e.Command))
+		line := fmt.Sprintf("%s %s %s · %s", icon, e.Time.In(time.Local).Format("01-02 15:04:05"), e.User, inert(auditCommand(r.s.lang, e.Command)))
 		if e.VMID != 0 {
 			line += fmt.Sprintf(" · %s/%d", e.Cluster, e.VMID)
 		}
 		if e.Reason != "" {
-			line += " · " + e.Reason
+			line += " · " + inert(auditReason(r.s.lang, e.Reason))
 		}
 		if e.Result != "" {
-			line += " · " + e.Result
+			line += " · " + inert(auditResult(r.s.lang, e.Result))
 		}
 		if e.Duration > 0 {
 			line += " · " + i18n.Duration(r.s.lang, e.Duration)
@@ -424,7 +426,17 @@ func (d *Dispatcher) findError(ctx context.Context, r *req, target, action strin
 			// so that what others can see does not change what a command does.
 			names = names[:1]
 		}
-		return textReply(chat.SeverityWarning, r.t("ambiguous", target, strings.Join(names, r.t("list_sep"))))
+		d.auditAmbiguous(ctx, r)
+		if len(names) > maxTapButtons || r.cmd.Verb == "" {
+			return textReply(chat.SeverityWarning, r.t("ambiguous", target, strings.Join(names, r.t("list_sep"))))
+		}
+		rep := textReply(chat.SeverityWarning, r.t("ambiguous_pick", target))
+		for _, g := range amb.Matches {
+			if r.s.policy.Visible(r.user.ID, g.Subject()) {
+				rep.Buttons = append(rep.Buttons, runButton(guestLabel(r, g), r.commandFor(r.cmd, guestRef(r, g)), 1))
+			}
+		}
+		return rep
 	}
 	if action != "list" {
 		// A power command that could not even find its guest (PVE down, token rejected,
@@ -467,6 +479,15 @@ func (d *Dispatcher) pveReason(r *req, err error) string {
 		return r.t("pve_unreachable", pe.Cluster)
 	}
 	return r.t("pve_other", pe.Reason)
+}
+
+// guestRef is how a command names g exactly: its VMID, with its cluster when there are
+// several.
+func guestRef(r *req, g pve.Guest) string {
+	if !r.s.multi || g.Cluster == "" {
+		return strconv.Itoa(g.VMID)
+	}
+	return g.Cluster + "/" + strconv.Itoa(g.VMID)
 }
 
 func guestLabel(r *req, g pve.Guest) string {

@@ -156,11 +156,15 @@ func init() {
 			Run: one(func(d *Dispatcher, ctx context.Context, r *req, c Command) chat.Reply {
 				return d.cancel(ctx, r, c.Code, "")
 			})},
+		{Verb: VerbWhoami, Words: []string{"whoami", "我的权限", "我是谁"},
+			Help:    []HelpLine{{"whoami", Text{"whoami", "我的权限"}}},
+			Example: Text{"whoami", "我的权限"},
+			Run:     one(func(d *Dispatcher, _ context.Context, r *req, _ Command) chat.Reply { return r.whoami() })},
 		{Verb: VerbHelp, Words: []string{"help", "?", "帮助"}, Args: ArgTopic, Menu: "help",
 			Help:    []HelpLine{{"help", Text{"help [command]", "帮助 [命令]"}}},
 			Example: Text{"help start", "帮助 启动"},
 			Run: func(d *Dispatcher, _ context.Context, r *req, c Command) []chat.Reply {
-				return []chat.Reply{helpReply(r.s.lang, c.Topic)}
+				return []chat.Reply{r.help(c.Topic)}
 			}},
 		// mute is reached only by the "mute" button of an alert card (mute.go), never typed.
 		{Verb: VerbMute, Action: "mute", Role: config.RoleOperator},

@@ -14,6 +14,8 @@ const (
 	DecisionAllowed = "allowed"
 	DecisionRefused = "refused"
 	DecisionError   = "error"
+	// DecisionCancelled is a user calling off their own pending action: nobody refused it.
+	DecisionCancelled = "cancelled"
 )
 
 // MaxRecentAudit caps RecentAudit's n.
@@ -26,7 +28,7 @@ type AuditEntry struct {
 	Time     time.Time // default Now
 	User     string
 	Command  string // the command text as typed
-	Decision string // allowed | refused | error
+	Decision string // allowed | refused | error | cancelled
 	Reason   string // why refused, or the error
 	Cluster  string
 	VMID     int
@@ -40,9 +42,9 @@ type AuditEntry struct {
 // an error text carried one, and kept on one line (see scrub).
 func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 	switch e.Decision {
-	case DecisionAllowed, DecisionRefused, DecisionError:
+	case DecisionAllowed, DecisionRefused, DecisionError, DecisionCancelled:
 	default:
-		return fmt.Errorf("store: audit: decision %q is not allowed, refused or error", e.Decision)
+		return fmt.Errorf("store: audit: decision %q is not allowed, refused, error or cancelled", e.Decision)
 	}
 	if e.Time.IsZero() {
 		e.Time = s.now()
