@@ -12,6 +12,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/selector"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 )
 
@@ -49,8 +50,12 @@ func (d *Dispatcher) clusterErrors(r *req, errs map[string]error) []string {
 }
 
 func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
-	guests, errs := d.visibleGuests(ctx, r)
 	filter := strings.ToLower(strings.TrimSpace(cmd.Filter))
+	match, bad := parseFilter(r, filter)
+	if bad != "" {
+		return textReply(chat.SeverityWarning, r.t("list_bad_filter", bad), r.t("list_filter_hint"))
+	}
+	guests, errs := d.visibleGuests(ctx, r)
 	var lines []string
 	running := 0
 	shown := 0
@@ -58,7 +63,7 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 		if cmd.Kind != "" && g.Type != cmd.Kind {
 			continue
 		}
-		if filter != "" && !matchesFilter(r, g, filter) {
+		if !match(g) {
 			continue
 		}
 		shown++
@@ -75,12 +80,51 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	rep.Footer = r.t("list_footer", shown, running)
 	if shown == 0 {
 		rep.Lines = []string{r.t("list_empty")}
+		if filter != "" {
+			rep.Lines = []string{r.t("list_empty_filter", filter), r.t("list_filter_hint")}
+		}
 	}
 	if len(errs) > 0 {
 		rep.Severity = chat.SeverityWarning
 		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
 	}
 	return rep
+}
+
+// parseFilter reads a list filter: words that must all match. A word in the config's
+// selector grammar (tag:lab, pool:media, node:pve2, name:nas, 100-199, home/101, *) matches
+// as the selector does; any other word matches a part of the name, the node, the state (in
+// either language), the pool, a tag or the VMID. bad is a selector word that does not parse.
+func parseFilter(r *req, filter string) (match func(pve.Guest) bool, bad string) {
+	var tests []func(pve.Guest) bool
+	for _, w := range strings.Fields(filter) {
+		if !isSelector(w) {
+			tests = append(tests, func(g pve.Guest) bool { return matchesFilter(r, g, w) })
+			continue
+		}
+		sel, err := selector.Parse(w)
+		if err != nil {
+			return nil, w
+		}
+		tests = append(tests, func(g pve.Guest) bool { return sel.Match(g.Subject()) })
+	}
+	return func(g pve.Guest) bool {
+		for _, t := range tests {
+			if !t(g) {
+				return false
+			}
+		}
+		return true
+	}, ""
+}
+
+// isSelector reports whether a filter word is written in the selector grammar.
+func isSelector(w string) bool {
+	if strings.ContainsAny(w, ":/*") {
+		return true
+	}
+	lo, hi, ok := strings.Cut(w, "-")
+	return ok && isDigits(lo) && isDigits(hi)
 }
 
 func matchesFilter(r *req, g pve.Guest, f string) bool {

@@ -133,7 +133,7 @@ func init() {
 		power(VerbReboot, []string{"reboot", "restart", "重启"}, config.RoleOperator, true, Text{"vm reboot <target>", "重启 <目标>"}),
 		power(VerbSuspend, []string{"suspend", "pause", "暂停", "挂起"}, config.RoleOperator, true, Text{"vm suspend <target>", "暂停 <目标>"}),
 		power(VerbResume, []string{"resume", "恢复"}, config.RoleOperator, false, Text{"vm resume <target>", "恢复 <目标>"}),
-		power(VerbStop, []string{"stop", "停止", "强制关机"}, config.RoleAdmin, true, Text{"vm stop <target>", "强制关机 <目标>"}),
+		power(VerbStop, []string{"stop", "强制关机", "停止"}, config.RoleAdmin, true, Text{"vm stop <target>", "强制关机 <目标>"}),
 		func() Spec {
 			s := power(VerbReset, []string{"reset", "重置"}, config.RoleAdmin, true, Text{"vm reset <target>", "重置 <目标>"})
 			s.QEMUOnly = true

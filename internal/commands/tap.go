@@ -39,7 +39,7 @@ func runButton(label, cmd string, style int) chat.Button {
 
 // clipButton keeps a button's text short enough for a phone's button row.
 func clipButton(s string) string {
-	const max = 16
+	const max = 24
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}

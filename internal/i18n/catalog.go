@@ -237,6 +237,9 @@ var catalogZH = map[string]string{
 	"ha_queued":                 "排队中",
 	"audit_cancelled":           "已取消",
 	"audit_muted_until":         "静音到 %s",
+	"list_bad_filter":           "筛选条件“%s”写得不对",
+	"list_empty_filter":         "没有符合“%s”的虚拟机或容器",
+	"list_filter_hint":          "筛选可以写：名称的一部分、运行中、已停止、tag:标签、pool:资源池、node:节点、100-199",
 
 	// scheduled reports (internal/report)
 	"title_summary": "集群概览",
@@ -503,6 +506,9 @@ var catalogEN = map[string]string{
 	"ha_queued":                 "queued",
 	"audit_cancelled":           "cancelled",
 	"audit_muted_until":         "muted until %s",
+	"list_bad_filter":           "The filter \"%s\" is not understood",
+	"list_empty_filter":         "No guest matches \"%s\"",
+	"list_filter_hint":          "Filter by part of a name, running, stopped, tag:x, pool:x, node:x or 100-199",
 
 	// scheduled reports (internal/report)
 	"title_summary": "Cluster overview",

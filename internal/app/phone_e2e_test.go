@@ -1,0 +1,270 @@
+package app_test
+
+// End-to-end tests of the answers shaped for a phone (issue 13, sections 1-3): role-aware
+// help, short parse errors with a button, candidate buttons, a status card's action
+// buttons, numbered replies in text mode and Chinese throughout.
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
+)
+
+// stopGuest makes the fake's guest vmid stopped, as if someone shut it down in PVE.
+func stopGuest(t *testing.T, env *apptest.Env, vmid int) {
+	t.Helper()
+	g, ok := env.PVE.Guest(vmid)
+	if !ok {
+		t.Fatalf("no guest %d", vmid)
+	}
+	g.Status, g.Uptime = "stopped", 0
+	env.PVE.AddGuest(g)
+}
+
+// buttons returns a card's buttons as "text=key".
+func buttons(m wecomtest.SentMessage) []string {
+	if m.Card == nil {
+		return nil
+	}
+	var out []string
+	for _, b := range m.Card.Buttons {
+		out = append(out, b.Text+"="+b.Key)
+	}
+	return out
+}
+
+// cardLines is what a person reads on a card: its title and each line of the sub-title.
+func cardLines(m wecomtest.SentMessage) []string {
+	if m.Card == nil {
+		return strings.Split(m.Content, "\n")
+	}
+	lines := []string{m.Card.Title}
+	if m.Card.SubTitle != "" {
+		lines = append(lines, strings.Split(m.Card.SubTitle, "\n")...)
+	}
+	return lines
+}
+
+func TestHelpListsOnlyWhatTheUserMayRun(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	power := []string{"启动 <目标>", "关机 <目标>", "重启 <目标>", "暂停 <目标>", "恢复 <目标>", "强制关机 <目标>", "重置 <目标>"}
+
+	b.text(apptest.Viewer, "帮助")
+	viewer := lastText(b, 1)
+	contains(t, "viewer help", viewer, "概览", "列表 [筛选]", "例如：列表 运行中", "状态 <目标>", "我的权限")
+	for _, p := range append(power, "审计 [n]", "确认 <代码>") {
+		if strings.Contains(viewer, p) {
+			t.Errorf("viewer help = %q, want no %q", viewer, p)
+		}
+	}
+
+	b.text(apptest.Operator, "帮助")
+	op := lastText(b, 2)
+	contains(t, "operator help", op, "启动 <目标>", "关机 <目标> — 正常关机，等待系统自行关闭（需确认）", "例如：关机 101")
+	for _, p := range []string{"强制关机 <目标>", "重置 <目标>", "审计 [n]"} {
+		if strings.Contains(op, p) {
+			t.Errorf("operator help = %q, want no %q", op, p)
+		}
+	}
+
+	b.text(apptest.Viewer, "帮助 启动")
+	contains(t, "viewer help 启动", lastText(b, 3), "命令帮助 · 启动", "启动 <目标> · vm start <target>", "你目前不能使用这个命令")
+}
+
+func TestWhoami(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.ScopedOp, "我的权限")
+	got := lastText(b, 1)
+	contains(t, "whoami", got, "我的权限", apptest.ScopedOp, "操作员", "资源池 media", "标签 lab", "启动", "需要确认：关机")
+	if strings.Contains(got, "强制关机") || strings.Contains(got, "operator") {
+		t.Errorf("whoami = %q, want no 强制关机 and no English role", got)
+	}
+	b.text(apptest.Viewer, "whoami")
+	contains(t, "viewer whoami", lastText(b, 2), "只读成员", "全部虚拟机和容器", "可以：概览")
+}
+
+func TestTypoAnswersShortWithAButtonThatRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		extra   string
+		confirm bool
+	}{
+		{"start not confirmed", "", false},
+		{"start confirmed", "confirm: [start]\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := apptest.NewEnv(t)
+			stopGuest(t, env, 101)
+			b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{Protected: "[]", Extra: tc.extra}})
+			b.text(apptest.Operator, "vm strat 101")
+			m := b.waitSent(1)[0]
+			lines := cardLines(m)
+			if len(lines) > 3 {
+				t.Errorf("answer has %d lines, want at most 3: %q", len(lines), lines)
+			}
+			contains(t, "answer", strings.Join(lines, "\n"), "strat", "你是不是想输入：启动 101？", "发送 帮助 查看全部命令")
+			if got, want := buttons(m), []string{"启动 101=run:启动 101"}; !slices.Equal(got, want) {
+				t.Fatalf("buttons = %q, want %q", got, want)
+			}
+			if n := powerPosts(env, "pve1", "qemu", "101"); n != 0 {
+				t.Fatalf("POSTs before the press = %d, want 0", n)
+			}
+
+			b.click(apptest.Operator, "run:启动 101", "rc-typo")
+			upd := b.waitUpdates(1)[0]
+			if upd.ResponseCode != "rc-typo" || upd.ReplaceName != "已选择：启动 101" {
+				t.Errorf("pressed card updated to %+v, want it greyed with 已选择：启动 101", upd)
+			}
+			if tc.confirm {
+				card := b.waitSent(2)[1]
+				contains(t, "confirmation", string(card.Card.Raw), "确认启动 truenas (101)？")
+				if n := powerPosts(env, "pve1", "qemu", "101"); n != 0 {
+					t.Fatalf("POSTs before confirming = %d, want 0", n)
+				}
+				b.click(apptest.Operator, confirmKey(t, card), "rc-confirm")
+				b.waitUpdates(2)
+			} else {
+				contains(t, "result", lastText(b, 2), "truenas (101)", "已启动")
+			}
+			if n := env.PVE.Count("POST", "/nodes/pve1/qemu/101/status/start"); n != 1 {
+				t.Errorf("start POSTs = %d, want 1", n)
+			}
+			if g, _ := env.PVE.Guest(101); g.Status != "running" {
+				t.Errorf("truenas is %s, want running", g.Status)
+			}
+		})
+	}
+}
+
+// A viewer's typo is not answered with a button they could not use.
+func TestTypoOffersNoCommandTheUserMayNotRun(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.Viewer, "vm strat 105")
+	m := b.waitSent(1)[0]
+	if got := buttons(m); len(got) != 0 {
+		t.Errorf("buttons = %q, want none", got)
+	}
+	if strings.Contains(apptest.MessageText(m), "启动 105") {
+		t.Errorf("answer = %q, want no suggestion to start", apptest.MessageText(m))
+	}
+	b.text(apptest.Viewer, "状太 105") // a typo of 状态, which the viewer may run
+	contains(t, "status typo", lastText(b, 2), "你是不是想输入：状态 105？")
+}
+
+func TestAmbiguousTargetOffersCandidates(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.Operator, "启动 dev")
+	m := b.waitSent(1)[0]
+	contains(t, "ambiguous", apptest.MessageText(m), "“dev”匹配多个")
+	want := []string{"dev-ubuntu (105)=run:启动 105", "dev-windows (106)=run:启动 106"}
+	if got := buttons(m); !slices.Equal(got, want) {
+		t.Fatalf("buttons = %q, want %q", got, want)
+	}
+	b.click(apptest.Operator, "run:启动 106", "rc-dev")
+	contains(t, "result", lastText(b, 2), "dev-windows (106)", "已启动")
+	if n := env.PVE.Count("POST", "/nodes/pve1/qemu/106/status/start"); n != 1 {
+		t.Errorf("start POSTs for 106 = %d, want 1", n)
+	}
+	if n := powerPosts(env, "pve2", "qemu", "105"); n != 0 {
+		t.Errorf("POSTs for 105 = %d, want 0: only the chosen guest acts", n)
+	}
+	// The refusal is in the audit log.
+	b.text(apptest.Admin, "审计")
+	contains(t, "audit", lastText(b, 3), "启动 dev", "目标不明确")
+}
+
+func TestStatusCardOffersThePermittedActions(t *testing.T) {
+	tests := []struct {
+		user string
+		want []string
+	}{
+		{apptest.Admin, []string{"关机=run:关机 104", "重启=run:重启 104", "暂停=run:暂停 104", "强制关机=run:强制关机 104", "重置=run:重置 104"}},
+		{apptest.Operator, []string{"关机=run:关机 104", "重启=run:重启 104", "暂停=run:暂停 104"}},
+		{apptest.Viewer, nil},
+	}
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	for i, tt := range tests {
+		b.text(tt.user, "vm status 104")
+		m := b.waitSent(i + 1)[i]
+		if got := buttons(m); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: buttons = %q, want %q", tt.user, got, tt.want)
+		}
+		if m.Card == nil || m.Card.SourceDesc == "成功" {
+			t.Errorf("%s: card = %+v, want a card not labelled 成功", tt.user, m.Card)
+		}
+	}
+	// A stopped guest offers start only; a press is confirmed like typed text.
+	b.text(apptest.Operator, "状态 105")
+	m := b.waitSent(4)[3]
+	if got, want := buttons(m), []string{"启动=run:启动 105"}; !slices.Equal(got, want) {
+		t.Errorf("stopped guest: buttons = %q, want %q", got, want)
+	}
+	b.click(apptest.Operator, "run:关机 104", "rc-status")
+	card := b.waitSent(5)[4]
+	contains(t, "shutdown from the card", string(card.Card.Raw), "确认关机 docker-host (104)？")
+	if n := powerPosts(env, "pve2", "qemu", "104"); n != 0 {
+		t.Errorf("POSTs before confirming = %d, want 0", n)
+	}
+	// A press is re-authorised: the viewer pressing a forged button is refused.
+	b.click(apptest.Viewer, "run:关机 104", "rc-forged")
+	contains(t, "viewer press", lastText(b, 6), "只读成员", "不能关机")
+}
+
+func TestTextModeNumberedChoices(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{ReplyMode: "text"}})
+	b.text(apptest.Operator, "启动 dev")
+	got := lastText(b, 1)
+	contains(t, "numbered candidates", got, "1 · 启动 105", "2 · 启动 106", "回复编号即可执行")
+	if strings.Contains(got, "**") {
+		t.Errorf("text reply %q has markdown", got)
+	}
+	b.text(apptest.Operator, "２")
+	contains(t, "choice 2", lastText(b, 2), "dev-windows (106)", "已启动")
+	if n := powerPosts(env, "pve2", "qemu", "105"); n != 0 {
+		t.Errorf("POSTs for 105 = %d, want 0", n)
+	}
+	b.text(apptest.Operator, "7")
+	contains(t, "no such choice", lastText(b, 3), "不认识“7”")
+	// Another user's "1" is not the operator's choice.
+	b.text(apptest.Viewer, "1")
+	contains(t, "other user's 1", lastText(b, 4), "不认识“1”")
+}
+
+func TestListSelectors(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	tests := []struct {
+		in        string
+		want, not []string
+	}{
+		{"列表 tag:lab", []string{"docker-host", "dev-ubuntu", "kali-lab"}, []string{"jellyfin", "truenas"}},
+		{"vm list pool:media", []string{"jellyfin", "sonarr"}, []string{"docker-host", "nextcloud"}},
+		{"vm list node:pve2", []string{"docker-host", "jellyfin"}, []string{"truenas", "nextcloud"}},
+		{"vm list running", []string{"docker-host", "truenas"}, []string{"dev-ubuntu", "kali-lab"}},
+		{"列表 tag:lab 运行中", []string{"docker-host"}, []string{"dev-ubuntu", "kali-lab"}},
+		{"列表 lab", []string{"kali-lab", "docker-host"}, []string{"truenas"}},
+	}
+	for i, tt := range tests {
+		b.text(apptest.Admin, tt.in)
+		got := lastText(b, i+1)
+		contains(t, tt.in, got, tt.want...)
+		for _, n := range tt.not {
+			if strings.Contains(got, n) {
+				t.Errorf("%s = %q, want no %s", tt.in, got, n)
+			}
+		}
+	}
+	b.text(apptest.Admin, "vm list running extra")
+	contains(t, "no match", lastText(b, len(tests)+1), "没有符合“running extra”的虚拟机或容器")
+	b.text(apptest.Admin, "vm list tag:")
+	contains(t, "bad selector", lastText(b, len(tests)+2), "tag:")
+}
