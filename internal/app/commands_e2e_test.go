@@ -42,7 +42,7 @@ func TestViewerListsAndIsRefusedStart(t *testing.T) {
 	b.text(apptest.Viewer, "vm list")
 	contains(t, "vm list", lastText(b, 1), "homeassistant", "jellyfin", "dev-ubuntu")
 	b.text(apptest.Viewer, "启动 dev-ubuntu")
-	contains(t, "refusal", lastText(b, 2), "只读成员", "不能启动")
+	contains(t, "refusal", lastText(b, 2), "只读成员", "不能执行“启动”")
 	if n := powerPosts(env, "pve2", "qemu", "105"); n != 0 {
 		t.Errorf("POSTs = %d, want 0", n)
 	}

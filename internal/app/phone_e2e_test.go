@@ -5,6 +5,7 @@ package app_test
 // buttons, numbered replies in text mode and Chinese throughout.
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,24 @@ func stopGuest(t *testing.T, env *apptest.Env, vmid int) {
 	g.Status, g.Uptime = "stopped", 0
 	env.PVE.AddGuest(g)
 }
+
+// visible is what a person reads in a message: a card's texts (not its JSON), a markdown
+// message without its markup.
+func visible(m wecomtest.SentMessage) string {
+	if m.Card == nil {
+		return markup.ReplaceAllString(m.Content, "")
+	}
+	parts := []string{m.Card.SourceDesc, m.Card.Title, m.Card.SubTitle}
+	for _, f := range m.Card.Fields {
+		parts = append(parts, f.KeyName, f.Value)
+	}
+	for _, b := range m.Card.Buttons {
+		parts = append(parts, b.Text)
+	}
+	return strings.Join(parts, "\n")
+}
+
+var markup = regexp.MustCompile(`</?font[^>]*>|\*\*`)
 
 // buttons returns a card's buttons as "text=key".
 func buttons(m wecomtest.SentMessage) []string {
@@ -215,7 +234,7 @@ func TestStatusCardOffersThePermittedActions(t *testing.T) {
 	}
 	// A press is re-authorised: the viewer pressing a forged button is refused.
 	b.click(apptest.Viewer, "run:关机 104", "rc-forged")
-	contains(t, "viewer press", lastText(b, 6), "只读成员", "不能关机")
+	contains(t, "viewer press", lastText(b, 6), "只读成员", "不能执行“关机”")
 }
 
 func TestTextModeNumberedChoices(t *testing.T) {
@@ -267,4 +286,62 @@ func TestListSelectors(t *testing.T) {
 	contains(t, "no match", lastText(b, len(tests)+1), "没有符合“running extra”的虚拟机或容器")
 	b.text(apptest.Admin, "vm list tag:")
 	contains(t, "bad selector", lastText(b, len(tests)+2), "tag:")
+}
+
+// TestChineseRepliesHaveNoEnglish runs the commands people use, as each role, and fails on
+// an English word in a Chinese reply: names of guests, nodes, storage, users and the
+// cluster, and a few terms used as is in Chinese, are allowed.
+func TestChineseRepliesHaveNoEnglish(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	n := 0
+	say := func(user, text string) string {
+		t.Helper()
+		b.text(user, text)
+		n++
+		return visible(b.waitSent(n)[n-1])
+	}
+	press := func(user, key string) {
+		t.Helper()
+		b.click(user, key, "rc-"+key)
+	}
+	var all []string
+	for _, user := range []string{apptest.Admin, apptest.Operator, apptest.Viewer, apptest.FamilyMember} {
+		for _, c := range []string{"帮助", "帮助 启动", "帮助 节点", "概览", "列表", "容器", "状态 102", "状态 103", "节点", "节点 状态 pve1", "存储", "任务", "我的权限", "启动 dev", "重置 103", "关机", "vm strat 101"} {
+			all = append(all, say(user, c))
+		}
+	}
+	// refusals, a confirmation, a cancel, a hard stop's title, the audit view
+	all = append(all, say(apptest.Viewer, "启动 105"), say(apptest.Operator, "强制关机 112"), say(apptest.Operator, "关机 nextcloud"))
+	stop := say(apptest.Admin, "强制关机 112")
+	all = append(all, stop)
+	contains(t, "强制关机 title", stop, "确认强制关机 nextcloud (112)？")
+	cancel := b.waitSent(n)[n-1]
+	press(apptest.Admin, cancel.Card.Buttons[1].Key)
+	upd := b.waitUpdates(1)[0]
+	all = append(all, upd.ReplaceName)
+	audit := say(apptest.Admin, "审计 20")
+	all = append(all, audit)
+	contains(t, "audit", audit, "↩️", "用户取消", "等待确认", "目标不明确", "角色无权限")
+
+	// what a Chinese reply may carry: terms used as is, units, the commands users type
+	// (aliases, "vm start 101"), the selector words and the lab's own names
+	allowed := map[string]bool{"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "GiB": true, "MiB": true, "TiB": true,
+		"vm": true, "start": true, "tag": true, "pool": true, "node": true, "nodes": true, "list": true, "ls": true, "status": true, "ct": true,
+		"lxc": true, "qemu": true, "guest": true, "reset": true, "help": true, "overview": true, "summary": true, "restart": true, "reboot": true,
+		"shutdown": true, "stop": true, "storage": true, "task": true, "tasks": true, "whoami": true, "n": true,
+		"target": true, "filter": true, // the English usage beside the Chinese one in "帮助 <命令>"
+		"home": true, "local": true, "lvm": true, "nas": true, "family": true, "infra": true, "critical": true, "media": true}
+	for _, name := range []string{"opnsense", "truenas", "homeassistant", "jellyfin", "docker", "host", "dev", "ubuntu", "windows", "pihole", "adguard",
+		"nginx", "proxy", "sonarr", "radarr", "nextcloud", "kali", "lab", "backup", "pbs", "cloud", "pve", "zhangsan", "zhaoliu", "wangwu", "qianqi", "lisi", "strat"} {
+		allowed[name] = true
+	}
+	word := regexp.MustCompile(`[A-Za-z][A-Za-z_]*`)
+	for _, text := range all {
+		for _, w := range word.FindAllString(text, -1) {
+			if !allowed[w] && !allowed[strings.ToLower(w)] {
+				t.Errorf("English word %q in a Chinese reply: %q", w, text)
+			}
+		}
+	}
 }

@@ -264,7 +264,7 @@ func (d *Dispatcher) cancel(ctx context.Context, r *req, idOrCode, updateCode st
 	} else {
 		label = fmt.Sprintf("%s (%d)", c.GuestName, c.VMID)
 	}
-	d.audit(ctx, r, store.AuditEntry{Decision: store.DecisionCancelled, Reason: "cancelled by user", Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
+	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: store.ReasonCancelled, Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
 	rep := textReply(chat.SeverityInfo, r.t("cancelled", actionWord(r.s.lang, c.Action), label))
 	rep.UpdateCode = updateCode
 	return rep

@@ -407,12 +407,12 @@ func (d *Dispatcher) auditList(ctx context.Context, r *req, cmd Command) chat.Re
 	var lines []string
 	for _, e := range ents {
 		icon := "⛔"
-		switch e.Decision {
-		case store.DecisionAllowed:
+		switch {
+		case e.Decision == store.DecisionAllowed:
 			icon = "✅"
-		case store.DecisionCancelled:
-			icon = "↩️"
-		case store.DecisionError:
+		case e.Reason == store.ReasonCancelled:
+			icon = "↩️" // the user called it off; nobody refused it
+		case e.Decision == store.DecisionError:
 			icon = "❌"
 		}
 		line := fmt.Sprintf("%s %s %s · %s", icon, e.Time.In(time.Local).Format("01-02 15:04:05"), e.User, inert(auditCommand(r.s.lang, e.Command)))

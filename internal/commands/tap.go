@@ -242,10 +242,7 @@ func (r *req) whoami() chat.Reply {
 		if s.Action == "" || len(s.Words) == 0 || !r.may(s) {
 			continue
 		}
-		w := r.inLang(s.Help[0].Text) // its usage without the arguments: "启动", "vm start"
-		if i := strings.IndexAny(w, "<["); i > 0 {
-			w = strings.TrimSpace(w[:i])
-		}
+		w := commandName(r.s.lang, s)
 		if !slices.Contains(may, w) {
 			may = append(may, w)
 		}

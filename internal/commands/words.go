@@ -9,24 +9,31 @@ import (
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/access"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 )
 
 // actionName is a role action in words: a power action by its verb ("强制关机"), another by
-// the canonical word of its first command ("审计").
+// the name of its first command ("节点").
 func actionName(lang i18n.Lang, action string) string {
 	if i18n.Has("act_" + action) {
 		return i18n.T(lang, "act_"+action)
 	}
-	like := "中"
-	if lang == i18n.LangEN {
-		like = "a"
-	}
 	for i := range table {
 		if s := &table[i]; s.Action == action && len(s.Words) > 0 {
-			return canonical(s.Words, like)
+			return commandName(lang, s)
 		}
 	}
 	return action
+}
+
+// commandName is s as people call it: its usage without the arguments ("启动", "节点 状态",
+// "vm start").
+func commandName(lang i18n.Lang, s *Spec) string {
+	w := usage(lang, s.Help[0].Text)
+	if i := strings.IndexAny(w, "<["); i > 0 {
+		w = strings.TrimSpace(w[:i])
+	}
+	return w
 }
 
 // refusal is the sentence telling the user why dec refuses, naming the guest (label, may
@@ -60,7 +67,7 @@ func (r *req) refusal(dec access.Decision, label string) string {
 // auditReasons maps the stable reasons of the audit log to catalogue keys.
 var auditReasons = map[string]string{
 	"confirmation requested":         "reason_asked",
-	"cancelled by user":              "reason_cancelled",
+	store.ReasonCancelled:            "reason_cancelled",
 	"guest not found":                "reason_not_found",
 	"already in state":               "reason_already",
 	"unknown user":                   "reason_unknown_user",

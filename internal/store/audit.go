@@ -14,9 +14,11 @@ const (
 	DecisionAllowed = "allowed"
 	DecisionRefused = "refused"
 	DecisionError   = "error"
-	// DecisionCancelled is a user calling off their own pending action: nobody refused it.
-	DecisionCancelled = "cancelled"
 )
+
+// ReasonCancelled is the reason of a user calling off their own pending action. It is
+// recorded as refused (the action did not run); views show it as cancelled, not refused.
+const ReasonCancelled = "cancelled by user"
 
 // MaxRecentAudit caps RecentAudit's n.
 const MaxRecentAudit = 1000
@@ -28,7 +30,7 @@ type AuditEntry struct {
 	Time     time.Time // default Now
 	User     string
 	Command  string // the command text as typed
-	Decision string // allowed | refused | error | cancelled
+	Decision string // allowed | refused | error
 	Reason   string // why refused, or the error
 	Cluster  string
 	VMID     int
@@ -42,9 +44,9 @@ type AuditEntry struct {
 // an error text carried one, and kept on one line (see scrub).
 func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 	switch e.Decision {
-	case DecisionAllowed, DecisionRefused, DecisionError, DecisionCancelled:
+	case DecisionAllowed, DecisionRefused, DecisionError:
 	default:
-		return fmt.Errorf("store: audit: decision %q is not allowed, refused, error or cancelled", e.Decision)
+		return fmt.Errorf("store: audit: decision %q is not allowed, refused or error", e.Decision)
 	}
 	if e.Time.IsZero() {
 		e.Time = s.now()
