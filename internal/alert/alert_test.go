@@ -225,7 +225,7 @@ func TestGuestStopped(t *testing.T) {
 // stopGuest stops a guest through the fake's API, as the PVE web UI would.
 func stopGuest(t *testing.T, e *env, vmid int) {
 	t.Helper()
-	g, err := e.fleet.Find(context.Background(), "home/"+itoa(vmid))
+	g, err := e.fleet.Find(context.Background(), "home/"+itoa(vmid), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

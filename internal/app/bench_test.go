@@ -84,7 +84,9 @@ func newListFleet(n int) *listFleet {
 	return f
 }
 
-func (f *listFleet) Find(context.Context, string) (pve.Guest, error) { return f.guests[0], nil }
+func (f *listFleet) Find(context.Context, string, func(pve.Guest) bool) (pve.Guest, error) {
+	return f.guests[0], nil
+}
 func (f *listFleet) Guests(context.Context) ([]pve.Guest, map[string]error) {
 	return append([]pve.Guest(nil), f.guests...), nil
 }

@@ -178,7 +178,7 @@ func TestScopeHidesGuests(t *testing.T) {
 		}
 	}
 	b.text(apptest.ScopedOp, "启动 truenas")
-	contains(t, "out of scope", lastText(b, 2), "范围")
+	contains(t, "out of scope reads as missing", lastText(b, 2), "找不到 truenas")
 	if n := powerPosts(env, "pve1", "qemu", "101"); n != 0 {
 		t.Errorf("POSTs = %d, want 0", n)
 	}

@@ -28,7 +28,7 @@ import (
 
 // Fleet is what commands needs from PVE; *pve.Fleet implements it.
 type Fleet interface {
-	Find(ctx context.Context, target string) (pve.Guest, error)
+	Find(ctx context.Context, target string, visible func(pve.Guest) bool) (pve.Guest, error)
 	Guests(ctx context.Context) ([]pve.Guest, map[string]error)
 	GuestStatus(ctx context.Context, g pve.Guest) (pve.GuestStatus, error)
 	Do(ctx context.Context, g pve.Guest, a pve.Action) (upid string, err error)
@@ -89,8 +89,9 @@ type Dispatcher struct {
 	log *zap.Logger
 	cur atomic.Pointer[settings]
 
-	limMu    sync.Mutex
-	limiters map[string]*userLimit
+	limMu     sync.Mutex
+	limiters  map[string]*userLimit
+	strangers strangers // unknown members (strangers.go)
 
 	follow sync.WaitGroup // background task waits
 	bg     context.Context
@@ -206,8 +207,7 @@ func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
 		if m.Kind == chat.KindEnter {
 			return nil
 		}
-		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "unknown user", Command: clip(m.Text)})
-		return []chat.Reply{textReply(chat.SeverityWarning, r.t("unknown_user", m.User))}
+		return d.stranger(ctx, r)
 	}
 	r.user = u
 	switch m.Kind {

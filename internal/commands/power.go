@@ -25,12 +25,24 @@ const (
 	keyCancel  = "cancel:"
 )
 
-// power handles start, shutdown, reboot, suspend, resume, stop and reset.
+// power handles start, shutdown, reboot, suspend, resume, stop and reset. The order of the
+// checks is what keeps hidden guests hidden: the role first (its answer names no guest),
+// then the target among the guests the user may see, then access to that guest, and only
+// then facts about it (its kind, its state).
 func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Reply {
 	action := cmd.Action()
-	g, err := d.o.Fleet.Find(ctx, cmd.Target)
+	if dec := r.s.policy.Decide(r.user.ID, action, nil); dec.Reason == access.ReasonNoRole {
+		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
+		return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, ""))}
+	}
+	g, err := d.find(ctx, r, cmd.Target)
 	if err != nil {
 		return []chat.Reply{d.findError(ctx, r, cmd.Target, action, err)}
+	}
+	sub := g.Subject()
+	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed {
+		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
+		return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g)))}
 	}
 	if cmd.Kind != "" && g.Type != cmd.Kind {
 		// "ct start 101" where 101 is a VM: say so rather than act on the wrong kind.
@@ -38,14 +50,6 @@ func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Repl
 	}
 	if g.Type == "lxc" && action == "reset" {
 		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_reset"))}
-	}
-	sub := g.Subject()
-	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed || !r.s.policy.Visible(r.user.ID, sub) {
-		if dec.Allowed { // invisible guests read as unknown ones
-			dec = access.Decision{Reason: access.ReasonOutOfScope}
-		}
-		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
-		return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g)))}
 	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)
 	if err != nil {
@@ -55,8 +59,15 @@ func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Repl
 		d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "already in state", Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID, Result: msg})
 		return []chat.Reply{textReply(chat.SeverityInfo, msg)}
 	}
-	if r.s.confirm[action] {
-		return []chat.Reply{d.askConfirmation(ctx, r, st, action)}
+	// A guest found by a part of its name is confirmed whatever the action: the user
+	// sees which guest that is before anything happens.
+	byPart := !pve.NamedExactly(g, cmd.Target)
+	if r.s.confirm[action] || byPart {
+		matched := ""
+		if byPart {
+			matched = cmd.Target
+		}
+		return []chat.Reply{d.askConfirmation(ctx, r, st, action, matched)}
 	}
 	return d.execute(ctx, r, g, action, r.m.ID, "")
 }
@@ -119,7 +130,10 @@ func newCode() string {
 	return string(b)
 }
 
-func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action string) chat.Reply {
+// askConfirmation stores a one-time confirmation and returns its card. matched is the
+// target the user typed when it named the guest by a part of its name only; the card
+// then says which guest it matched.
+func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action, matched string) chat.Reply {
 	g := st.Guest
 	now := d.o.Now()
 	c := store.Confirmation{
@@ -131,7 +145,11 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 		d.log.Error("cannot store confirmation", zap.Error(err))
 		return textReply(chat.SeverityError, r.t("internal_error"))
 	}
-	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "confirmation requested", Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
+	reason := "confirmation requested"
+	if matched != "" {
+		reason += " (matched by part of a name)"
+	}
+	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: reason, Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
 	sub := g.Subject()
 	fields := []chat.Field{
 		{Label: r.t("f_node"), Value: g.Node},
@@ -149,6 +167,10 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	if r.s.policy.Protected(sub) {
 		fields = append(fields, chat.Field{Label: r.t("f_protected"), Value: r.t("yes")})
 	}
+	lines := []string{r.t("confirm_effect_"+action, guestLabel(r, g))}
+	if matched != "" {
+		lines = append([]string{r.t("matched_by_part", matched, guestLabel(r, g))}, lines...)
+	}
 	mins := int(r.s.confirmTTL.Round(time.Minute) / time.Minute)
 	if mins < 1 {
 		mins = 1
@@ -158,7 +180,7 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 		Severity: severityFor(action),
 		Title:    r.t("confirm_title", actionWord(r.s.lang, action), guestLabel(r, g)),
 		Fields:   fields,
-		Lines:    []string{r.t("confirm_effect_"+action, guestLabel(r, g))},
+		Lines:    lines,
 		Buttons: []chat.Button{
 			{Text: r.t("btn_confirm"), Key: keyConfirm + c.ID, Style: 1},
 			{Text: r.t("btn_cancel"), Key: keyCancel + c.ID, Style: 2},
@@ -240,7 +262,7 @@ func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCo
 		rep.UpdateCode = updateCode
 		return []chat.Reply{rep}
 	}
-	found, err := d.o.Fleet.Find(ctx, c.Cluster+"/"+strconv.Itoa(c.VMID))
+	found, err := d.o.Fleet.Find(ctx, c.Cluster+"/"+strconv.Itoa(c.VMID), nil)
 	if err != nil {
 		return refuse(d.findError(ctx, r, strconv.Itoa(c.VMID), c.Action, err), "not sent: guest not found")
 	}
@@ -447,7 +469,7 @@ func (d *Dispatcher) Recover(ctx context.Context) {
 	for _, a := range acts {
 		r := &req{s: s, m: chat.Message{ID: a.MessageKey, User: a.User, Source: a.Source}, user: access.User{ID: a.User}, text: a.Action}
 		g := pve.Guest{Cluster: a.Cluster, Node: a.Node, Type: a.GuestType, VMID: a.VMID}
-		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID)); err == nil {
+		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID), nil); err == nil {
 			g = found
 		}
 		upid := a.UPID

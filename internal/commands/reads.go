@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wecom-home-ops/wecom-home-ops/internal/access"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/selector"
@@ -33,6 +35,17 @@ func (d *Dispatcher) visibleGuests(ctx context.Context, r *req) ([]pve.Guest, ma
 		return out[i].VMID < out[j].VMID
 	})
 	return out, errs
+}
+
+// find resolves a target among the guests the user may see, so that a guest outside the
+// scope reads exactly like one that does not exist: same answer, same close names, never
+// part of an ambiguity. Admins resolve among every guest and get the precise answer (out
+// of their scope, wrong kind) for a guest their own scope leaves out.
+func (d *Dispatcher) find(ctx context.Context, r *req, target string) (pve.Guest, error) {
+	if r.user.Role == config.RoleAdmin {
+		return d.o.Fleet.Find(ctx, target, nil)
+	}
+	return d.o.Fleet.Find(ctx, target, func(g pve.Guest) bool { return r.s.policy.Visible(r.user.ID, g.Subject()) })
 }
 
 // clusterErrors turns per-cluster failures into lines the user can act on.
@@ -174,12 +187,12 @@ func guestLine(r *req, g pve.Guest) string {
 }
 
 func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.Reply {
-	g, err := d.o.Fleet.Find(ctx, cmd.Target)
+	g, err := d.find(ctx, r, cmd.Target)
 	if err != nil {
 		return d.findError(ctx, r, cmd.Target, "list", err)
 	}
-	if !r.s.policy.Visible(r.user.ID, g.Subject()) {
-		return d.findError(ctx, r, cmd.Target, "list", &pve.NotFoundError{Target: cmd.Target})
+	if !r.s.policy.Visible(r.user.ID, g.Subject()) { // an admin outside their own scope
+		return textReply(chat.SeverityWarning, r.refusal(access.Decision{Reason: access.ReasonOutOfScope}, ""))
 	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)
 	if err != nil {
@@ -445,9 +458,7 @@ func (d *Dispatcher) findError(ctx context.Context, r *req, target, action strin
 	case errors.As(err, &nf):
 		var close []string
 		for _, g := range nf.Close {
-			if r.s.policy.Visible(r.user.ID, g.Subject()) {
-				close = append(close, guestLabel(r, g))
-			}
+			close = append(close, guestLabel(r, g))
 		}
 		rep := textReply(chat.SeverityWarning, r.t("not_found", target))
 		if len(close) > 0 {
@@ -458,17 +469,7 @@ func (d *Dispatcher) findError(ctx context.Context, r *req, target, action strin
 	case errors.As(err, &amb):
 		var names []string
 		for _, g := range amb.Matches {
-			if r.s.policy.Visible(r.user.ID, g.Subject()) {
-				names = append(names, guestLabel(r, g))
-			}
-		}
-		if len(names) == 0 {
-			return d.findError(ctx, r, target, action, &pve.NotFoundError{Target: target})
-		}
-		if len(names) == 1 {
-			// Only one of the matches is visible to this user; still ask for a precise target,
-			// so that what others can see does not change what a command does.
-			names = names[:1]
+			names = append(names, guestLabel(r, g))
 		}
 		d.auditAmbiguous(ctx, r)
 		if len(names) > maxTapButtons || r.cmd.Verb == "" {
@@ -476,9 +477,7 @@ func (d *Dispatcher) findError(ctx context.Context, r *req, target, action strin
 		}
 		rep := textReply(chat.SeverityWarning, r.t("ambiguous_pick", target))
 		for _, g := range amb.Matches {
-			if r.s.policy.Visible(r.user.ID, g.Subject()) {
-				rep.Buttons = append(rep.Buttons, runButton(guestLabel(r, g), r.commandFor(r.cmd, guestRef(r, g)), 1))
-			}
+			rep.Buttons = append(rep.Buttons, runButton(guestLabel(r, g), r.commandFor(r.cmd, guestRef(r, g)), 1))
 		}
 		return rep
 	}

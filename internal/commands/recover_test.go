@@ -23,7 +23,9 @@ type fakeFleet struct {
 	waits []string
 }
 
-func (f *fakeFleet) Find(context.Context, string) (pve.Guest, error) { return f.guest, nil }
+func (f *fakeFleet) Find(context.Context, string, func(pve.Guest) bool) (pve.Guest, error) {
+	return f.guest, nil
+}
 func (f *fakeFleet) Guests(context.Context) ([]pve.Guest, map[string]error) {
 	return []pve.Guest{f.guest}, nil
 }

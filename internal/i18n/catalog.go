@@ -99,6 +99,7 @@ var catalogZH = map[string]string{
 	"paused_use_resume":       "%s 已暂停，请用“恢复”让它继续运行",
 	"recover_unknown":         "机器人在发送“%s %s”时中断，无法确定 PVE 是否已执行，请用“状态”查看",
 	"wrong_kind":              "%s 是%s，与命令指定的类型不符",
+	"matched_by_part":         "“%s”只是名称的一部分，匹配到的是 %s，请确认是它",
 	"ct_no_reset":             "容器不能重置",
 
 	// refusals and errors
@@ -371,6 +372,7 @@ var catalogEN = map[string]string{
 	"paused_use_resume":       "%s is paused; use resume to continue it",
 	"recover_unknown":         "The bot was interrupted while sending \"%s %s\" and cannot tell whether PVE ran it; check with status",
 	"wrong_kind":              "%s is a %s, not the kind the command names",
+	"matched_by_part":         "\"%s\" is only part of a name: it matched %s. Make sure that is the one",
 	"ct_no_reset":             "Containers cannot be reset",
 
 	"unknown_user":    "You may not use this bot yet. Your UserID is %s: send it to an admin to be added",

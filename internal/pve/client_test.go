@@ -256,7 +256,7 @@ func TestFind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
-			g, err := f.Find(context.Background(), tt.target)
+			g, err := f.Find(context.Background(), tt.target, nil)
 			var amb *AmbiguousError
 			var nf *NotFoundError
 			switch {

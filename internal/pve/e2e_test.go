@@ -538,7 +538,7 @@ func TestListThenStartByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	g, err := f.Find(ctx, "dev-ub")
+	g, err := f.Find(ctx, "dev-ub", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +593,7 @@ func TestFleetListsAgainstFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	g, err := f.Find(ctx, "jellyfin")
+	g, err := f.Find(ctx, "jellyfin", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

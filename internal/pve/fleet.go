@@ -115,30 +115,33 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// Find resolves what a user typed to one guest: a VMID, an exact name (case-
-// insensitive), a unique name prefix, or a unique substring, in that order;
-// "cluster/target" looks in one cluster only. Several matches at the first level
-// that matches give *AmbiguousError; none give *NotFoundError with close names. A
-// cluster that cannot be listed is skipped (its error is in NotFoundError.Failed);
-// when the target names that cluster, its error is returned as is.
-func (f *Fleet) Find(ctx context.Context, target string) (Guest, error) {
+// Find resolves what a user typed to one guest among those visible keeps (nil keeps
+// every guest): a VMID, an exact name (case-insensitive), a unique name prefix, or a
+// unique substring, in that order; "cluster/target" looks in one cluster only. A target
+// of digits only is a VMID and nothing else, so that a number with no guest behind it
+// never falls through to a name that contains it. Guests that visible drops change no
+// answer: not the match, not an ambiguity, not the close names. Several matches at the
+// first level that matches give *AmbiguousError; none give *NotFoundError with close
+// names. A cluster that cannot be listed is skipped (its error is in
+// NotFoundError.Failed); when the target names that cluster, its error is returned as is.
+func (f *Fleet) Find(ctx context.Context, target string, visible func(Guest) bool) (Guest, error) {
 	target = strings.TrimSpace(target)
 	if target == "" {
 		return Guest{}, &NotFoundError{Target: target}
 	}
 	var guests []Guest
 	var failed map[string]error
-	what := target
-	if prefix, rest, ok := strings.Cut(target, "/"); ok {
-		c, known := f.Client(prefix)
+	cluster, what := splitTarget(target)
+	if cluster != "" {
+		c, known := f.Client(cluster)
 		if !known {
-			return Guest{}, &NotFoundError{Target: target, Failed: map[string]error{prefix: errors.New("no such cluster")}}
+			return Guest{}, &NotFoundError{Target: target, Failed: map[string]error{cluster: errors.New("no such cluster")}}
 		}
 		gs, err := c.Guests(ctx)
 		if err != nil {
 			return Guest{}, err
 		}
-		guests, what = gs, strings.TrimSpace(rest)
+		guests = gs
 	} else {
 		guests, failed = f.Guests(ctx)
 		if len(guests) == 0 && len(failed) == 1 {
@@ -147,6 +150,9 @@ func (f *Fleet) Find(ctx context.Context, target string) (Guest, error) {
 			}
 		}
 	}
+	if visible != nil {
+		guests = slices.DeleteFunc(slices.Clone(guests), func(g Guest) bool { return !visible(g) })
+	}
 	matches := match(guests, what)
 	switch {
 	case len(matches) == 1:
@@ -154,21 +160,49 @@ func (f *Fleet) Find(ctx context.Context, target string) (Guest, error) {
 	case len(matches) > 1:
 		return Guest{}, &AmbiguousError{Target: target, Matches: matches}
 	}
-	return Guest{}, &NotFoundError{Target: target, Close: closeMatches(guests, what, 3), Failed: failed}
+	var close []Guest
+	if !isVMID(what) {
+		close = closeMatches(guests, what, 3)
+	}
+	return Guest{}, &NotFoundError{Target: target, Close: close, Failed: failed}
 }
 
-// match returns the guests at the first level that matches anything.
+// NamedExactly reports whether target (as given to Find) names g by its VMID or its
+// whole name, rather than by a part of its name.
+func NamedExactly(g Guest, target string) bool {
+	_, what := splitTarget(strings.TrimSpace(target))
+	if isVMID(what) {
+		id, err := strconv.Atoi(what)
+		return err == nil && id == g.VMID
+	}
+	return g.Name != "" && strings.EqualFold(what, g.Name)
+}
+
+// splitTarget splits "cluster/what"; cluster is "" when target names no cluster.
+func splitTarget(target string) (cluster, what string) {
+	if prefix, rest, ok := strings.Cut(target, "/"); ok {
+		return prefix, strings.TrimSpace(rest)
+	}
+	return "", target
+}
+
+// isVMID reports whether what is written as a VMID: digits only.
+func isVMID(what string) bool {
+	return what != "" && strings.Trim(what, "0123456789") == ""
+}
+
+// match returns the guests at the first level that matches anything; a VMID matches
+// VMIDs only.
 func match(guests []Guest, what string) []Guest {
-	if id, err := strconv.Atoi(what); err == nil && id > 0 {
+	if isVMID(what) {
+		id, err := strconv.Atoi(what)
 		var out []Guest
 		for _, g := range guests {
-			if g.VMID == id {
+			if err == nil && g.VMID == id {
 				out = append(out, g)
 			}
 		}
-		if len(out) > 0 {
-			return out
-		}
+		return out
 	}
 	lw := strings.ToLower(what)
 	levels := []func(name string) bool{

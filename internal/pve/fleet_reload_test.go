@@ -63,7 +63,7 @@ func TestFleetReload(t *testing.T) {
 		})
 	}
 	// home now points at b: its guest is found there.
-	g, err := f.Find(ctx, "beta")
+	g, err := f.Find(ctx, "beta", nil)
 	if err != nil || g.Cluster != "home" {
 		t.Fatalf("Find(beta) = %+v, %v; want it on cluster home", g, err)
 	}
