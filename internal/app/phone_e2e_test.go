@@ -345,3 +345,27 @@ func TestChineseRepliesHaveNoEnglish(t *testing.T) {
 		}
 	}
 }
+
+func TestEnglishAllTheWay(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{Language: "en"}})
+	b.text(apptest.Operator, "vm strat 105")
+	m := b.waitSent(1)[0]
+	contains(t, "typo", visible(m), "Did you mean: vm start 105?", "Send help to see every command")
+	if got, want := buttons(m), []string{"vm start 105=run:vm start 105"}; !slices.Equal(got, want) {
+		t.Errorf("buttons = %q, want %q", got, want)
+	}
+	b.text(apptest.Viewer, "vm start 105")
+	contains(t, "refusal", lastText(b, 2), `Your role (viewer) may not run "start"`)
+	b.text(apptest.Operator, "whoami")
+	contains(t, "whoami", lastText(b, 3), "My access", "Role: operator", "You may: status, vm list")
+	b.text(apptest.Operator, "help start")
+	contains(t, "help start", lastText(b, 4), "Commands · start", "vm start <target> · 启动 <目标>")
+	b.text(apptest.Operator, "vm status 104")
+	if got := buttons(b.waitSent(5)[4]); !slices.Contains(got, "shut down=run:vm shutdown 104") {
+		t.Errorf("status buttons = %q, want shut down", got)
+	}
+	// The command names are the metrics labels.
+	_, metrics := get(t, b.url("/metrics"))
+	contains(t, "metrics", metrics, `command="whoami"`, `command="guest_status"`, `command="help"`)
+}

@@ -536,6 +536,12 @@ func TestAuditAPI(t *testing.T) {
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("audit = %+v, want [%+v]", got, want)
 	}
+	// A user's own cancel is shown as cancelled, not refused.
+	c.Attach(in, fakeAudit{entries: []store.AuditEntry{{Time: at, User: "admin", Command: "shutdown web (104)", Decision: "refused", Reason: store.ReasonCancelled}}})
+	_, body = do(t, c, http.MethodGet, "/api/audit", nil)
+	if err := json.Unmarshal(body, &got); err != nil || len(got) != 1 || got[0].Decision != "cancelled" {
+		t.Errorf("cancel = %+v (%v), want decision cancelled", got, err)
+	}
 	for _, q := range []string{"n=0", "n=x"} {
 		if code, _ := do(t, c, http.MethodGet, "/api/audit?"+q, nil); code != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400", q, code)
