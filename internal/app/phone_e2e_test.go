@@ -286,6 +286,12 @@ func TestListSelectors(t *testing.T) {
 	contains(t, "no match", lastText(b, len(tests)+1), "没有符合“running extra”的虚拟机或容器")
 	b.text(apptest.Admin, "vm list tag:")
 	contains(t, "bad selector", lastText(b, len(tests)+2), "tag:")
+	b.text(apptest.Admin, "容器")
+	cts := lastText(b, len(tests)+3)
+	contains(t, "container list", cts, "容器列表", "共 6 个，5 个运行中")
+	if strings.Contains(cts, "· 容器") {
+		t.Errorf("container list = %q, want 容器 not repeated on each line", cts)
+	}
 }
 
 // TestChineseRepliesHaveNoEnglish runs the commands people use, as each role, and fails on

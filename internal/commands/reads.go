@@ -83,7 +83,7 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 		if g.Status == "running" {
 			running++
 		}
-		lines = append(lines, guestLine(r, g))
+		lines = append(lines, guestLine(r, g, cmd.Kind == ""))
 	}
 	title := r.t("list_title")
 	if cmd.Kind == "lxc" {
@@ -91,6 +91,9 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	}
 	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: title, Lines: lines}
 	rep.Footer = r.t("list_footer", shown, running)
+	if cmd.Kind == KindLXC {
+		rep.Footer = r.t("ct_list_footer", shown, running)
+	}
 	if shown == 0 {
 		rep.Lines = []string{r.t("list_empty")}
 		if filter != "" {
@@ -164,7 +167,9 @@ func statusIcon(status string) string {
 	return "❓"
 }
 
-func guestLine(r *req, g pve.Guest) string {
+// guestLine is one guest of a list; withType adds "容器" to containers (not in a list of
+// containers only, where it would repeat on every line).
+func guestLine(r *req, g pve.Guest, withType bool) string {
 	name := g.Name
 	if name == "" {
 		name = "-"
@@ -174,7 +179,7 @@ func guestLine(r *req, g pve.Guest) string {
 		id = g.Cluster + "/" + id
 	}
 	parts := []string{fmt.Sprintf("%s %s %s", statusIcon(g.Status), id, name), g.Node, stateWord(r.s.lang, g.Status)}
-	if g.Type == "lxc" {
+	if g.Type == "lxc" && withType {
 		parts = append(parts, typeWord(r.s.lang, "lxc"))
 	}
 	if g.Template {

@@ -30,8 +30,15 @@ import (
 //     -update that test fails while either is stale, and TestTableComplete fails when a
 //     row cannot be parsed, has no help or no catalogue text.
 //
+// What follows from a row without more code: Example and Menu must parse to the row; help
+// lists the row for the users whose role allows Action (and, with Changes, not in
+// read_only), marked "需确认" when the configured `confirm` lists it; a row with Changes,
+// Noun "guest" and Args ArgTarget becomes a button on the status card of the guests this
+// user may run it on now (alreadyThere in power.go says which states make it pointless);
+// a typo close to one of its Words is answered with the row's command as a button.
+//
 // A new argument shape is a new ArgKind and its case in (*cmdParser).args; a new noun family
-// ("snapshot ...") is an entry in nouns.
+// ("snapshot ...") is an entry in nouns, its words then work after the noun only.
 type Spec struct {
 	Verb  Verb     // what Parse returns; also the metrics label of the command
 	Words []string // the words that name it, English and Chinese; the first of each language is canonical
