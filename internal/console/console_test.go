@@ -553,3 +553,12 @@ func TestAuditAPI(t *testing.T) {
 		t.Errorf("failing store: %d %s, want 500 without the cause", code, body)
 	}
 }
+
+// A reply with command buttons (a typo's suggestion, a status card's actions) is a card
+// with those buttons, as WeCom shows it.
+func TestCommandButtonsMakeACard(t *testing.T) {
+	card := cardOf(chat.Reply{Kind: chat.ReplyText, Title: "不认识“vm strat”", Buttons: []chat.Button{{Text: "启动 101", Key: "run:启动 101", Style: 1}}})
+	if card.Form != "card" || len(card.Buttons) != 1 || card.Buttons[0].Key != "run:启动 101" {
+		t.Errorf("card = %+v, want a card with the run button", card)
+	}
+}
