@@ -103,12 +103,27 @@ func TestKilledWhileSendingDoesNotPostAgain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts bot processes")
 	}
+	tests := []struct {
+		name, user, text, path, done string
+		acted                        func(env *apptest.Env) bool // whether PVE did what was asked
+	}{
+		{"shutdown", apptest.Operator, "关机 docker-host", "/nodes/pve2/qemu/104/status/shutdown", "已关机",
+			func(env *apptest.Env) bool { g, _ := env.PVE.Guest(104); return g.Status == "stopped" }},
+		{"rollback", apptest.Admin, "回滚 docker-host clean_install", "/nodes/pve2/qemu/104/snapshot/clean_install/rollback", "已回滚",
+			func(env *apptest.Env) bool { g, _ := env.PVE.Guest(104); return g.Status == "stopped" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { killedWhileSending(t, tt.user, tt.text, tt.path, tt.done, tt.acted) })
+	}
+}
+
+func killedWhileSending(t *testing.T, user, text, path, done string, acted func(*apptest.Env) bool) {
 	env, cfg, addr := processEnv(t)
 	a := startProcess(t, cfg, addr)
 	send := env.Sender("http://" + addr)
 	ctx := context.Background()
 
-	resp, err := send.Text(ctx, apptest.Operator, "关机 docker-host")
+	resp, err := send.Text(ctx, user, text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,13 +135,12 @@ func TestKilledWhileSendingDoesNotPostAgain(t *testing.T) {
 	key := sent[0].Card.Buttons[0].Key
 
 	env.PVE.Hang(true) // the POST reaches PVE and never returns
-	resp, err = send.CardClick(ctx, apptest.Operator, key, "task", "rc-crash")
+	resp, err = send.CardClick(ctx, user, key, "task", "rc-crash")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	const shutdown = "/nodes/pve2/qemu/104/status/shutdown"
-	waitFor(t, "the shutdown POST to arrive", func() bool { return env.PVE.Count("POST", shutdown) == 1 })
+	waitFor(t, "the POST to arrive", func() bool { return env.PVE.Count("POST", path) == 1 })
 	a.kill(t)
 	env.PVE.Hang(false)
 
@@ -140,18 +154,17 @@ func TestKilledWhileSendingDoesNotPostAgain(t *testing.T) {
 	if _, err := env.WeCom.WaitSent(ctxTimeout(t), 3); err != nil {
 		t.Fatalf("the resumed click was not answered: %v\n%s", err, b.logs.String())
 	}
-	if n := env.PVE.Count("POST", shutdown); n != 1 {
-		t.Errorf("shutdown POSTs = %d, want 1: the restarted bot sent the action again", n)
+	if n := env.PVE.Count("POST", path); n != 1 {
+		t.Errorf("POSTs to %s = %d, want 1: the restarted bot sent the action again", path, n)
 	}
-	g, _ := env.PVE.Guest(104)
 	switch {
 	case strings.Contains(told, "无法确定"):
-		if g.Status != "running" {
-			t.Errorf("told the outcome is unknown, but PVE did act (docker-host is %s) and the task was not found", g.Status)
+		if acted(env) {
+			t.Errorf("told the outcome is unknown, but PVE did act and the task was not found")
 		}
-	case strings.Contains(told, "已关机"):
-		if g.Status != "stopped" {
-			t.Errorf("told docker-host was shut down, but it is %s", g.Status)
+	case strings.Contains(told, done):
+		if !acted(env) {
+			t.Errorf("told %q, but PVE did not act", done)
 		}
 	default:
 		t.Errorf("after restart the user was told %q; want the task's result or that the bot cannot know", told)

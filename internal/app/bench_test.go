@@ -66,7 +66,10 @@ func BenchmarkCallbackPath(b *testing.B) {
 }
 
 // listFleet is an in-memory fleet of n guests on 3 nodes, for benchmarks.
-type listFleet struct{ guests []pve.Guest }
+type listFleet struct {
+	commands.Fleet // the methods the benchmark does not need: calling one panics
+	guests         []pve.Guest
+}
 
 func newListFleet(n int) *listFleet {
 	f := &listFleet{}

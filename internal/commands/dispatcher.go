@@ -10,6 +10,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,13 @@ type Fleet interface {
 	Storage(ctx context.Context) ([]pve.Storage, map[string]error)
 	Tasks(ctx context.Context, limit int) ([]pve.Task, map[string]error)
 	ClusterNames() []string
+
+	// snapshots
+	Snapshots(ctx context.Context, g pve.Guest) (pve.Snapshots, error)
+	TakeSnapshot(ctx context.Context, g pve.Guest, name, description string, vmstate bool) (upid string, err error)
+	Rollback(ctx context.Context, g pve.Guest, name string, start bool) (upid string, err error)
+	DeleteSnapshot(ctx context.Context, g pve.Guest, name string) (upid string, err error)
+	GuestConfig(ctx context.Context, g pve.Guest) (pve.GuestConfig, error)
 }
 
 // Store is the embedded state commands needs; *store.Store implements it.
@@ -81,6 +89,7 @@ type settings struct {
 	textMode   bool
 	perUser    config.Rate
 	multi      bool // more than one cluster: show cluster names
+	zone       *time.Location
 }
 
 // Dispatcher handles messages; it implements chat.Handler.
@@ -140,6 +149,7 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 	if s.confirmTTL <= 0 {
 		s.confirmTTL = 5 * time.Minute
 	}
+	s.zone = defaultZone
 	for _, a := range cfg.Confirm {
 		s.confirm[a] = true
 	}
@@ -172,6 +182,10 @@ type req struct {
 	text string  // the command text (typed, or a menu item's key)
 	verb Verb    // once parsed
 	cmd  Command // once parsed
+	// params is what the action needs besides its guest (a snapshot's name…); it is kept
+	// with the confirmation and the journal entry, so a confirmed or resumed action is sent
+	// exactly as asked.
+	params url.Values
 }
 
 // name is what Observe calls the message.
@@ -188,6 +202,20 @@ func (r *req) name() string {
 }
 
 func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, args...) }
+
+// defaultZone is where times are shown: China's, where the users are.
+var defaultZone = func() *time.Location {
+	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return l
+	}
+	return time.FixedZone("CST", 8*3600)
+}()
+
+// zone is the time zone times are shown in.
+func (r *req) zone() *time.Location { return r.s.zone }
+
+// clock shows a moment as people read it, in the configured zone.
+func (r *req) clock(t time.Time) string { return t.In(r.s.zone).Format("2006-01-02 15:04") }
 
 // Handle answers one message.
 func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {

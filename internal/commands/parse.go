@@ -47,6 +47,10 @@ const (
 	VerbStorage     Verb = "storage"
 	VerbTasks       Verb = "tasks"
 	VerbAudit       Verb = "audit"
+	VerbSnapshots   Verb = "snapshots"
+	VerbSnapshot    Verb = "snapshot"
+	VerbRollback    Verb = "rollback"
+	VerbDelSnapshot Verb = "delsnapshot"
 	VerbConfirm     Verb = "confirm"
 	VerbCancel      Verb = "cancel"
 	VerbWhoami      Verb = "whoami"
@@ -62,13 +66,14 @@ const (
 // Command is one parsed command. Fields that a verb does not use stay zero.
 type Command struct {
 	Verb   Verb
-	Kind   string // "" (any guest) | "qemu" | "lxc": set by "ct ..." / "qemu ..."
-	Target string // guest (VMID, name, part of a name, "cluster/x") or node; lower-case
-	Filter string // list filter, lower-case, may hold spaces
-	N      int    // audit: entries wanted, 0 = the dispatcher's default
-	Code   string // confirm/cancel: upper-case
-	Topic  string // help: canonical command name ("start", "node"...), "" = overview
-	Raw    string // the input exactly as received
+	Kind   string   // "" (any guest) | "qemu" | "lxc": set by "ct ..." / "qemu ..."
+	Target string   // guest (VMID, name, part of a name, "cluster/x") or node; lower-case
+	Filter string   // list filter, lower-case, may hold spaces
+	N      int      // audit: entries wanted, 0 = the dispatcher's default
+	Code   string   // confirm/cancel: upper-case
+	Topic  string   // help: canonical command name ("start", "node"...), "" = overview
+	Args   []string // ArgTargetArgs: the words after the target, lower-case (a snapshot name, a node…)
+	Raw    string   // the input exactly as received
 }
 
 // Action returns the action name that roles allow for c ("start", "list", "node"...), or ""
@@ -422,11 +427,39 @@ func (p *cmdParser) args(what string, s *Spec, kind string) (Command, error) {
 		c.Code, err = p.code(what)
 	case ArgTopic:
 		c.Topic, err = p.topic()
+	case ArgTargetArgs:
+		c.Target, c.Args, err = p.targetArgs(what, s)
 	}
 	if err != nil {
 		return Command{}, err
 	}
 	return c, nil
+}
+
+// targetArgs takes a target and then what the row allows after it: at least MinArgs and at
+// most MaxArgs words, each short.
+func (p *cmdParser) targetArgs(what string, s *Spec) (string, []string, error) {
+	r := p.rest()
+	if len(r) == 0 {
+		return "", nil, p.fail(nil, "parse_missing_target", what)
+	}
+	if !validTarget(r[0]) {
+		return "", nil, p.fail(nil, "parse_bad_target", clipWord(r[0]))
+	}
+	args := r[1:]
+	if len(args) < s.MinArgs {
+		return "", nil, p.fail(nil, "parse_missing_arg", what)
+	}
+	if len(args) > s.MaxArgs {
+		return "", nil, p.fail(nil, "parse_too_many", what, clipWord(strings.Join(args[s.MaxArgs:], " ")))
+	}
+	for _, a := range args {
+		if len(a) > maxTargetLen {
+			return "", nil, p.fail(nil, "parse_bad_target", clipWord(a))
+		}
+	}
+	p.i = len(p.toks)
+	return r[0], slices.Clone(args), nil
 }
 
 // isListWord reports whether w is a word of the guest list ("list", "列表").

@@ -333,6 +333,8 @@ func TestVocabularyParses(t *testing.T) {
 			switch s.Args {
 			case ArgTarget:
 				in += " 101"
+			case ArgTargetArgs:
+				in += " 101" + strings.Repeat(" x1", s.MinArgs)
 			case ArgCode:
 				in += " ab12"
 			}

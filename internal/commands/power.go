@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,22 +33,9 @@ const (
 // then facts about it (its kind, its state).
 func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Reply {
 	action := cmd.Action()
-	if dec := r.s.policy.Decide(r.user.ID, action, nil); dec.Reason == access.ReasonNoRole {
-		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
-		return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, ""))}
-	}
-	g, err := d.find(ctx, r, cmd.Target)
-	if err != nil {
-		return []chat.Reply{d.findError(ctx, r, cmd.Target, action, err)}
-	}
-	sub := g.Subject()
-	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed {
-		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
-		return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g)))}
-	}
-	if cmd.Kind != "" && g.Type != cmd.Kind {
-		// "ct start 101" where 101 is a VM: say so rather than act on the wrong kind.
-		return []chat.Reply{textReply(chat.SeverityWarning, r.t("wrong_kind", guestLabel(r, g), typeWord(r.s.lang, g.Type)))}
+	g, rep := d.writeTarget(ctx, r, cmd, action)
+	if rep != nil {
+		return []chat.Reply{*rep}
 	}
 	if g.Type == "lxc" && action == "reset" {
 		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_reset"))}
@@ -59,14 +48,7 @@ func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Repl
 		d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "already in state", Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID, Result: msg})
 		return []chat.Reply{textReply(chat.SeverityInfo, msg)}
 	}
-	// A guest found by a part of its name is confirmed whatever the action: the user
-	// sees which guest that is before anything happens.
-	byPart := !pve.NamedExactly(g, cmd.Target)
-	if r.s.confirm[action] || byPart {
-		matched := ""
-		if byPart {
-			matched = cmd.Target
-		}
+	if matched := byPart(g, cmd); r.s.confirm[action] || matched != "" {
 		return []chat.Reply{d.askConfirmation(ctx, r, st, action, matched)}
 	}
 	return d.execute(ctx, r, g, action, r.m.ID, "")
@@ -130,16 +112,17 @@ func newCode() string {
 	return string(b)
 }
 
-// askConfirmation stores a one-time confirmation and returns its card. matched is the
-// target the user typed when it named the guest by a part of its name only; the card
-// then says which guest it matched.
-func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action, matched string) chat.Reply {
+// askConfirmation stores a one-time confirmation of action on st's guest and answers with the
+// card that asks for it. matched is the target the user typed when it named the guest by a
+// part of its name only; the card then says which guest it matched. impact says what will
+// happen; without it, the action's own sentence.
+func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action, matched string, impact ...string) chat.Reply {
 	g := st.Guest
 	now := d.o.Now()
 	c := store.Confirmation{
 		ID: newID(16), Code: newCode(), User: r.user.ID, Action: action,
 		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, GuestName: g.Name,
-		Created: now, Expires: now.Add(r.s.confirmTTL),
+		Params: r.params.Encode(), Created: now, Expires: now.Add(r.s.confirmTTL),
 	}
 	if err := d.o.Store.CreateConfirmation(ctx, c); err != nil {
 		d.log.Error("cannot store confirmation", zap.Error(err))
@@ -167,7 +150,10 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	if r.s.policy.Protected(sub) {
 		fields = append(fields, chat.Field{Label: r.t("f_protected"), Value: r.t("yes")})
 	}
-	lines := []string{r.t("confirm_effect_"+action, guestLabel(r, g))}
+	lines := impact
+	if len(lines) == 0 {
+		lines = []string{r.t("confirm_effect_"+action, guestLabel(r, g))}
+	}
 	if matched != "" {
 		lines = append([]string{r.t("matched_by_part", matched, guestLabel(r, g))}, lines...)
 	}
@@ -252,6 +238,7 @@ func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCo
 		return []chat.Reply{d.confirmError(ctx, r, err)}
 	}
 	r.text = c.Action + " " + c.Cluster + "/" + strconv.Itoa(c.VMID)
+	r.params, _ = url.ParseQuery(c.Params)
 	g := pve.Guest{Cluster: c.Cluster, Node: c.Node, Type: c.GuestType, VMID: c.VMID, Name: c.GuestName}
 	start := d.o.Now()
 	if rep, ok := d.begin(ctx, r, g, c.Action, c.ID, updateCode, start); !ok {
@@ -307,7 +294,7 @@ func (d *Dispatcher) execute(ctx context.Context, r *req, g pve.Guest, action, j
 func (d *Dispatcher) begin(ctx context.Context, r *req, g pve.Guest, action, journalID, updateCode string, start time.Time) (chat.Reply, bool) {
 	fresh, err := d.o.Store.BeginAction(ctx, store.Action{
 		ID: journalID, MessageKey: r.m.ID, Source: r.m.Source, User: r.user.ID, Action: action,
-		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, Started: start,
+		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, Started: start, Params: r.params.Encode(),
 	})
 	if err != nil {
 		d.log.Error("cannot record action before sending it", zap.Error(err))
@@ -324,7 +311,7 @@ func (d *Dispatcher) begin(ctx context.Context, r *req, g pve.Guest, action, jou
 // send makes the one POST and waits a little for the task; a task still running after
 // QuickWait is followed in the background and its result sent as a new message.
 func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, journalID, updateCode string, start time.Time) []chat.Reply {
-	upid, err := d.o.Fleet.Do(ctx, g, pve.Action(action))
+	upid, err := d.post(ctx, r, g, action)
 	if err != nil {
 		d.finishAction(r, g, action, journalID, "", start, err.Error())
 		rep := d.actionFailed(r, g, action, err)
@@ -399,13 +386,13 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 		}
 		return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
 			Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
-			Fields: []chat.Field{{Label: r.t("f_reason"), Value: res.Exit}, {Label: r.t("f_node"), Value: g.Node}},
+			Fields: append([]chat.Field{{Label: r.t("f_reason"), Value: explainPVE(r, res.Exit)}, {Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...),
 		}
 	}
 	d.finishAction(r, g, action, journalID, upid, start, "OK")
 	title := r.t("result_ok", guestLabel(r, g), doneWord(r.s.lang, action), dur)
 	rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityOK, Title: title,
-		Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
+		Fields: append([]chat.Field{{Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...)}
 	if res.Exit != "" && res.Exit != "OK" {
 		rep.Fields = append(rep.Fields, chat.Field{Label: r.t("f_task"), Value: res.Exit})
 	}
@@ -468,6 +455,7 @@ func (d *Dispatcher) Recover(ctx context.Context) {
 	s := d.cur.Load()
 	for _, a := range acts {
 		r := &req{s: s, m: chat.Message{ID: a.MessageKey, User: a.User, Source: a.Source}, user: access.User{ID: a.User}, text: a.Action}
+		r.params, _ = url.ParseQuery(a.Params)
 		g := pve.Guest{Cluster: a.Cluster, Node: a.Node, Type: a.GuestType, VMID: a.VMID}
 		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID), nil); err == nil {
 			g = found
@@ -507,12 +495,10 @@ func taskMatches(action, typ string) bool {
 		"shutdown": {"qmshutdown", "vzshutdown", "hastop"}, "reboot": {"qmreboot", "vzreboot"},
 		"reset": {"qmreset"}, "suspend": {"qmsuspend", "qmpause", "vzsuspend"}, "resume": {"qmresume", "vzresume"},
 	}
-	for _, w := range want[action] {
-		if w == typ {
-			return true
-		}
+	if s, ok := senders[action]; ok {
+		return slices.Contains(s.tasks, typ)
 	}
-	return false
+	return slices.Contains(want[action], typ)
 }
 
 func (d *Dispatcher) notify(ctx context.Context, user string, rep chat.Reply) {

@@ -16,6 +16,7 @@ import (
 
 // fakeFleet serves one guest and a task list, and counts POSTs.
 type fakeFleet struct {
+	Fleet // the methods a test does not need: calling one panics
 	mu    sync.Mutex
 	guest pve.Guest
 	tasks []pve.Task
@@ -254,4 +255,48 @@ func TestObserveNamesMessages(t *testing.T) {
 	if got, want := strings.Join(names, ","), "help,list,unknown,card_click,enter,unknown"; got != want {
 		t.Errorf("observed %s, want %s", got, want)
 	}
+}
+
+// TestRecoverRollbackNeverResent: a rollback interrupted after its POST (state "sending", the
+// task exists) is found among the node's tasks by its own task type and followed; it is not
+// sent again, and the snapshot it was about is still known.
+func TestRecoverRollbackNeverResent(t *testing.T) {
+	started := time.Date(2026, 11, 27, 9, 5, 0, 0, time.UTC)
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := store.Action{ID: "r1", State: store.ActionSending, User: "zhangsan", Action: "rollback", Cluster: "home", Node: "pve2",
+		GuestType: "qemu", VMID: 104, Started: started, MessageKey: "m1", Params: "snap=clean_install"}
+	if _, err := st.BeginAction(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	fleet := &fakeFleet{guest: pve.Guest{Cluster: "home", VMID: 104, Name: "docker-host", Node: "pve2", Type: "qemu"}, tasks: []pve.Task{
+		{UPID: "UPID:pve2:1:1:1:qmshutdown:104:x:", Node: "pve2", Type: "qmshutdown", ID: "104", Start: started.Add(time.Second)},
+		{UPID: "UPID:pve2:2:2:2:qmrollback:104:x:", Node: "pve2", Type: "qmrollback", ID: "104", Start: started.Add(time.Second)},
+	}}
+	note := &recNotify{}
+	d := New(config.Default(), Options{Fleet: fleet, Store: st, Notify: note})
+	d.Recover(context.Background())
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fleet.posts != 0 {
+		t.Errorf("Recover sent %d requests; a rollback must never be sent twice", fleet.posts)
+	}
+	if got := strings.Join(fleet.waits, ","); got != "UPID:pve2:2:2:2:qmrollback:104:x:" {
+		t.Errorf("followed %q, want the qmrollback task", got)
+	}
+	if told := note.text(); !strings.Contains(told, "已回滚") {
+		t.Errorf("told %q, want the rollback's result", told)
+	}
+	for _, rep := range note.replies {
+		for _, f := range rep.Fields {
+			if f.Value == "clean_install" {
+				return
+			}
+		}
+	}
+	t.Errorf("the result %+v does not name the snapshot", note.replies)
 }

@@ -55,9 +55,11 @@ type Spec struct {
 	Confirm  bool   // in the default `confirm` list
 	QEMUOnly bool   // containers cannot do it: "ct <word>" is a parse error
 
-	Args     ArgKind // what follows the words
-	ListWord bool    // a trailing "list"/"列表" is accepted ("storage list")
-	Menu     string  // the key of its button in the default app menu; "" = not in it
+	Args ArgKind // what follows the words
+	// MinArgs and MaxArgs bound the words after the target of ArgTargetArgs.
+	MinArgs, MaxArgs int
+	ListWord         bool   // a trailing "list"/"列表" is accepted ("storage list")
+	Menu             string // the key of its button in the default app menu; "" = not in it
 
 	Help    []HelpLine // lines of help, in order
 	Example Text       // one example, in each language
@@ -86,6 +88,9 @@ const (
 	ArgCount                 // an optional positive number: Command.N
 	ArgCode                  // a confirmation code: Command.Code
 	ArgTopic                 // an optional command word: Command.Topic
+	// ArgTargetArgs is a target, then MinArgs to MaxArgs more words: Command.Target and
+	// Command.Args (a snapshot name, a target node, a storage, a timeframe…).
+	ArgTargetArgs
 )
 
 // handler runs one parsed command for the request.
@@ -146,6 +151,26 @@ func init() {
 			s.QEMUOnly = true
 			return s
 		}(),
+
+		{Verb: VerbSnapshots, Words: []string{"snapshots", "快照列表"}, Noun: "guest", Topic: "snapshot", Action: "snapshots", Role: config.RoleViewer, Args: ArgTarget,
+			Help:    []HelpLine{{"snapshots", Text{"vm snapshots <target>", "快照列表 <目标>"}}},
+			Example: Text{"vm snapshots 102", "快照列表 102"},
+			Run:     one((*Dispatcher).snapshots)},
+		{Verb: VerbSnapshot, Words: []string{"snapshot", "快照"}, Noun: "guest", Action: "snapshot", Role: config.RoleOperator, Changes: true,
+			Args: ArgTargetArgs, MaxArgs: 12,
+			Help:    []HelpLine{{"snapshot", Text{"vm snapshot <target> [name] [--ram] [description]", "快照 <目标> [名称] [含内存] [说明]"}}},
+			Example: Text{"vm snapshot 102 before_upgrade", "快照 102 升级前"},
+			Run:     (*Dispatcher).takeSnapshot},
+		{Verb: VerbRollback, Words: []string{"rollback", "回滚"}, Noun: "guest", Topic: "snapshot", Action: "rollback", Role: config.RoleAdmin, Changes: true, Confirm: true,
+			Args: ArgTargetArgs, MinArgs: 1, MaxArgs: 1,
+			Help:    []HelpLine{{"rollback", Text{"vm rollback <target> <snapshot>", "回滚 <目标> <快照>"}}},
+			Example: Text{"vm rollback 102 before_upgrade", "回滚 102 before_upgrade"},
+			Run:     (*Dispatcher).rollback},
+		{Verb: VerbDelSnapshot, Words: []string{"delsnapshot", "删除快照"}, Noun: "guest", Topic: "snapshot", Action: "delete_snapshot", Role: config.RoleAdmin, Changes: true, Confirm: true,
+			Args: ArgTargetArgs, MinArgs: 1, MaxArgs: 1,
+			Help:    []HelpLine{{"delsnapshot", Text{"vm delsnapshot <target> <snapshot>", "删除快照 <目标> <快照>"}}},
+			Example: Text{"vm delsnapshot 102 before_upgrade", "删除快照 102 before_upgrade"},
+			Run:     (*Dispatcher).deleteSnapshot},
 
 		{Verb: VerbAudit, Words: []string{"audit", "审计"}, Action: "audit", Role: config.RoleAdmin, Args: ArgCount,
 			Help:    []HelpLine{{"audit", Text{"audit [n]", "审计 [n]"}}},

@@ -13,6 +13,8 @@ import (
 var zhASCIIAllowed = map[string]bool{
 	// names and abbreviations used as is in Chinese
 	"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "API": true, "IP": true,
+	// storage and disk format names as PVE shows them
+	"ZFS": true, "NFS": true, "raw": true,
 	// the "n" of "审计 [n]"
 	"n": true,
 	// commands and selector words users type, and the config keys an admin is pointed at

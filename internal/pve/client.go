@@ -435,12 +435,22 @@ func (c *Client) Do(ctx context.Context, g Guest, a Action) (string, error) {
 	if a == ActionReset && g.Type == "lxc" {
 		return "", &Error{Kind: KindUnsupported, Cluster: c.name, Op: op, Reason: "containers have no reset; use stop and start"}
 	}
+	return c.guestTask(ctx, g, http.MethodPost, "/status/"+string(a), url.Values{}, op)
+}
+
+// guestTask sends exactly one write request below a guest's path and returns the UPID of the
+// worker task PVE started. Like Do it is never retried.
+func (c *Client) guestTask(ctx context.Context, g Guest, method, sub string, form url.Values, op string) (string, error) {
 	p, err := guestPath(g)
 	if err != nil {
 		return "", &Error{Kind: KindPVE, Cluster: c.name, Op: op, Reason: err.Error()}
 	}
+	r := request{method: method, path: p + sub, form: form, op: op}
+	if method == http.MethodDelete && len(form) > 0 {
+		r.query, r.form = form, nil
+	}
 	c.InvalidateGuests()
-	body, err := c.do(ctx, request{method: http.MethodPost, path: p + "/status/" + string(a), form: url.Values{}, op: op})
+	body, err := c.do(ctx, r)
 	c.InvalidateGuests()
 	if err != nil {
 		c.log.Info("PVE refused an action", zap.String("op", op), zap.Error(err))

@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve/pvetest"
 )
 
 const testSecret = "5d3a1f0e-9c2b-4e7a-8f61-0b1c2d3e4f50"
@@ -120,3 +122,14 @@ func ok(body string) reply { return reply{status: 200, body: body} }
 func readFileBytes(name string) ([]byte, error) { return os.ReadFile(name) }
 
 func zaptestLogger(t *testing.T) *zap.Logger { return zaptest.NewLogger(t) }
+
+// manualFake is fake with a clock that only moves when the test calls advance, so a task is
+// still running until then, whatever the machine's load. Tasks take 500 ms of that clock.
+func manualFake(t testing.TB, acl map[string][]string) (*pvetest.Server, func(time.Duration)) {
+	t.Helper()
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 2, 9, 30, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	return fake(t, pvetest.Options{Now: clock, TaskDuration: 500 * time.Millisecond}, acl), advance
+}

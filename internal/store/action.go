@@ -33,6 +33,7 @@ type Action struct {
 	Started    time.Time // default Now
 	Finished   time.Time // set by ActionDone
 	Source     string    // the chat the message came from (chat.Message.Source)
+	Params     string    // what the action needs besides the guest, as the confirmation had it
 }
 
 // BeginAction records a in state "sending"; call it BEFORE the POST. fresh is false when
@@ -45,7 +46,7 @@ func (s *Store) BeginAction(ctx context.Context, a Action) (fresh bool, err erro
 		a.Started = s.now()
 	}
 	res, err := s.st.actBegin.ExecContext(ctx, a.ID, a.MessageKey, a.User, a.Action, a.Cluster, a.Node,
-		a.GuestType, a.VMID, toNanos(a.Started), a.Source)
+		a.GuestType, a.VMID, toNanos(a.Started), a.Source, a.Params)
 	if err != nil {
 		return false, s.dbError("begin action", err)
 	}
@@ -131,7 +132,7 @@ func scanAction(r scanner) (Action, error) {
 		finished sql.NullInt64
 	)
 	if err := r.Scan(&a.ID, &a.MessageKey, &a.User, &a.Action, &a.Cluster, &a.Node, &a.GuestType, &a.VMID,
-		&a.State, &a.UPID, &a.Result, &started, &finished, &a.Source); err != nil {
+		&a.State, &a.UPID, &a.Result, &started, &finished, &a.Source, &a.Params); err != nil {
 		return Action{}, err
 	}
 	a.Started = fromNanos(started)

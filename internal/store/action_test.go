@@ -196,3 +196,28 @@ func TestSourceSurvivesRestart(t *testing.T) {
 		t.Errorf("open actions = %+v, %v; want a1 from the console", open, err)
 	}
 }
+
+// TestParamsKept: what an action needs besides its guest survives the confirmation and the
+// journal, so a confirmed or resumed rollback goes to the snapshot that was asked for.
+func TestParamsKept(t *testing.T) {
+	ctx := context.Background()
+	s, clk := openTest(t, Options{})
+	c := Confirmation{ID: "0123456789abcdef0123456789abcdef", User: "zhangsan", Action: "rollback", Cluster: "home",
+		Node: "pve1", GuestType: "qemu", VMID: 101, Params: "snap=before_upgrade", Expires: clk.Now().Add(time.Minute)}
+	if err := s.CreateConfirmation(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TakeConfirmation(ctx, c.ID, "zhangsan")
+	if err != nil || got.Params != c.Params {
+		t.Fatalf("got params %q, %v; want %q", got.Params, err, c.Params)
+	}
+	a := Action{ID: c.ID, MessageKey: "m1", User: "zhangsan", Action: "rollback", Cluster: "home", Node: "pve1",
+		GuestType: "qemu", VMID: 101, Params: c.Params}
+	if _, err := s.BeginAction(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	open, err := s.OpenActions(ctx)
+	if err != nil || len(open) != 1 || open[0].Params != c.Params {
+		t.Fatalf("got %+v, %v; want the open action with its params", open, err)
+	}
+}

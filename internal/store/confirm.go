@@ -26,8 +26,11 @@ type Confirmation struct {
 	GuestType string // qemu | lxc
 	VMID      int
 	GuestName string
-	Created   time.Time // default Now
-	Expires   time.Time // required
+	// Params is what the action needs besides the guest (a snapshot name, a target node…),
+	// encoded by the caller; the store keeps it as it is.
+	Params  string
+	Created time.Time // default Now
+	Expires time.Time // required
 }
 
 // CreateConfirmation stores a new live confirmation. A duplicate ID is ErrExists; a Code
@@ -76,7 +79,7 @@ func (s *Store) CreateConfirmation(ctx context.Context, c Confirmation) error {
 		}
 	}
 	if _, err := tx.StmtContext(ctx, s.st.confIns).ExecContext(ctx, c.ID, code, c.User, c.Action, c.Cluster, c.Node,
-		c.GuestType, c.VMID, c.GuestName, toNanos(c.Created), toNanos(c.Expires)); err != nil {
+		c.GuestType, c.VMID, c.GuestName, toNanos(c.Created), toNanos(c.Expires), c.Params); err != nil {
 		return s.dbError("create confirmation", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -119,7 +122,7 @@ func (s *Store) closeConfirmation(ctx context.Context, op, state, idOrCode, user
 		current          string
 	)
 	err = tx.StmtContext(ctx, s.st.confFind).QueryRowContext(ctx, idOrCode, user).Scan(&c.ID, &code, &c.User, &c.Action,
-		&c.Cluster, &c.Node, &c.GuestType, &c.VMID, &c.GuestName, &created, &expires, &current)
+		&c.Cluster, &c.Node, &c.GuestType, &c.VMID, &c.GuestName, &created, &expires, &current, &c.Params)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Confirmation{}, fmt.Errorf("store: %s: %w", op, ErrNotFound)
 	}

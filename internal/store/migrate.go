@@ -84,6 +84,12 @@ var migrations = []string{
 	// resumed message and the result of a resumed action go back to the same chat.
 	`ALTER TABLE inbox ADD COLUMN source TEXT NOT NULL DEFAULT '';
 	ALTER TABLE actions ADD COLUMN source TEXT NOT NULL DEFAULT '';`,
+
+	// 4: what an action needs besides its guest (a snapshot's name, a target node, a
+	// storage), kept with the confirmation and the journal entry so that a confirmed or
+	// resumed action is sent exactly as it was asked.
+	`ALTER TABLE confirmations ADD COLUMN params TEXT NOT NULL DEFAULT '';
+	ALTER TABLE actions ADD COLUMN params TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema version this binary writes.

@@ -19,8 +19,8 @@ type stmts struct {
 
 const (
 	inboxCols  = `key, user, kind, text, event_key, task_id, response_code, msg_time, received, attempts, source`
-	actionCols = `id, message_key, user, action, cluster, node, guest_type, vmid, state, upid, result, started, finished, source`
-	confCols   = `id, code, user, action, cluster, node, guest_type, vmid, guest_name, created, expires, state`
+	actionCols = `id, message_key, user, action, cluster, node, guest_type, vmid, state, upid, result, started, finished, source, params`
+	confCols   = `id, code, user, action, cluster, node, guest_type, vmid, guest_name, created, expires, state, params`
 )
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -45,7 +45,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.st.kvDel, `DELETE FROM kv WHERE bucket = ? AND key = ?`},
 		{&s.st.kvList, `SELECT key, val FROM kv WHERE bucket = ?`},
 		{&s.st.audit, `INSERT INTO audit (time, user, command, decision, reason, cluster, vmid, upid, result, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.st.actBegin, `INSERT INTO actions (` + actionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sending', '', '', ?, NULL, ?) ON CONFLICT (id) DO NOTHING`},
+		{&s.st.actBegin, `INSERT INTO actions (` + actionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sending', '', '', ?, NULL, ?, ?) ON CONFLICT (id) DO NOTHING`},
 		{&s.st.actSent, `UPDATE actions SET state = 'sent', upid = ? WHERE id = ? AND state <> 'done'`},
 		{&s.st.actDone, `UPDATE actions SET state = 'done', result = ?, finished = ? WHERE id = ? AND state <> 'done'`},
 		{&s.st.actGet, `SELECT ` + actionCols + ` FROM actions WHERE id = ?`},
@@ -55,7 +55,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.st.confFind, `SELECT ` + confCols + ` FROM confirmations WHERE id = ?1 OR code = ?1
 			ORDER BY id = ?1 DESC, user = ?2 COLLATE NOCASE DESC, state = 'live' DESC, created DESC LIMIT 1`},
 		{&s.st.confClose, `UPDATE confirmations SET state = ?, closed = ? WHERE id = ? AND state = 'live'`},
-		{&s.st.confIns, `INSERT INTO confirmations (` + confCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live')`},
+		{&s.st.confIns, `INSERT INTO confirmations (` + confCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'live', ?)`},
 	} {
 		if err := p(q.dst, q.query); err != nil {
 			s.st.close()

@@ -55,6 +55,35 @@ func endpointParams(key string) []string {
 		return []string{"forceStop", "node", "timeout", "vmid"}
 	case "POST /nodes/{node}/lxc/{vmid}/status/suspend", "POST /nodes/{node}/lxc/{vmid}/status/resume":
 		return []string{"node", "vmid"}
+	case "GET /cluster/backup", "GET /cluster/backup-info/not-backed-up":
+		return nil
+	case "POST /nodes/{node}/vzdump":
+		return []string{"all", "compress", "exclude", "mailnotification", "mailto", "mode", "node", "notes-template",
+			"notification-mode", "pool", "protected", "remove", "storage", "vmid"}
+	case "GET /nodes/{node}/storage/{storage}/content":
+		return []string{"content", "node", "storage", "vmid"}
+	case "POST /nodes/{node}/status":
+		return []string{"command", "node"}
+	case "POST /nodes/{node}/wakeonlan":
+		return []string{"node"}
+	case "GET /nodes/{node}/qemu/{vmid}/config", "GET /nodes/{node}/lxc/{vmid}/config":
+		return []string{"current", "node", "snapshot", "vmid"}
+	case "GET /nodes/{node}/qemu/{vmid}/migrate":
+		return []string{"node", "target", "vmid"}
+	case "POST /nodes/{node}/qemu/{vmid}/migrate":
+		return []string{"bwlimit", "force", "migration_network", "migration_type", "node", "online", "target", "targetstorage", "vmid", "with-conntrack-state", "with-local-disks"}
+	case "POST /nodes/{node}/lxc/{vmid}/migrate":
+		return []string{"bwlimit", "node", "online", "restart", "target", "target-storage", "timeout", "vmid"}
+	case "GET /nodes/{node}/qemu/{vmid}/snapshot", "GET /nodes/{node}/lxc/{vmid}/snapshot":
+		return []string{"node", "vmid"}
+	case "POST /nodes/{node}/qemu/{vmid}/snapshot":
+		return []string{"description", "node", "snapname", "vmid", "vmstate"}
+	case "POST /nodes/{node}/lxc/{vmid}/snapshot":
+		return []string{"description", "node", "snapname", "vmid"}
+	case "POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback", "POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback":
+		return []string{"node", "snapname", "start", "vmid"}
+	case "DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}", "DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}":
+		return []string{"force", "node", "snapname", "vmid"}
 	}
 	return nil
 }
@@ -63,7 +92,7 @@ func endpointParams(key string) []string {
 func paramType(name string) string {
 	switch name {
 	case "skiplock", "forceStop", "keepActive", "overrule-shutdown", "todisk", "nocheck", "errors",
-		"enabled", "format", "download", "full", "debug":
+		"enabled", "format", "download", "full", "debug", "vmstate", "force", "online", "restart", "with-local-disks", "current", "all", "protected", "remove":
 		return "boolean"
 	case "timeout", "limit", "start", "since", "until", "vmid":
 		return "integer"
@@ -90,7 +119,11 @@ func (s *Server) verifyParams(c *call, key string) bool {
 			continue
 		}
 		v := c.params.Get(k)
-		switch paramType(k) {
+		typ := paramType(k)
+		if key == "POST /nodes/{node}/vzdump" && k == "vmid" {
+			typ = "string" // pve-vmid-list
+		}
+		switch typ {
 		case "boolean":
 			switch strings.ToLower(v) {
 			case "0", "1", "true", "false", "yes", "no", "on", "off":

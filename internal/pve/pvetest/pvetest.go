@@ -130,12 +130,23 @@ type nodeState struct {
 	Node
 	bootAt time.Time
 	index  int
+	mac    string // wakeonlan MAC from the node config
+	waking bool
 }
 
 type guestState struct {
 	Guest
 	bootAt  time.Time // valid while running
 	hastate string    // "started"/"stopped" for HA guests
+
+	snaps       []*snapState // in the order they were taken
+	snapParent  string       // the snapshot the current state derives from
+	diskStorage string       // where its disks live (snapshot support); "" = LVM-thin-like
+
+	onboot     bool
+	startup    string   // "order=2,up=30,down=60"
+	localRes   []string // local devices that block a migration (hostpci0, …)
+	localDisks []string // local disk volids
 }
 
 type token struct {
@@ -184,6 +195,11 @@ type Server struct {
 	seq         int
 	pid         uint32
 	requests    []Request
+	bootTime    time.Duration // node offline time after reboot/wake; 0 = NodeBootTime
+	backups     []*Backup
+	backupJobs  []BackupJob
+	backupFail  map[int]string // vmid -> the reason its next backups fail
+	backupDur   time.Duration
 }
 
 // New starts a fake PVE on 127.0.0.1 with a random port. Call Close when done.
@@ -208,6 +224,7 @@ func New(opts Options) *Server {
 		guests:      map[int]*guestState{},
 		tokens:      map[string]*token{},
 		taskResults: map[string][]string{},
+		backupFail:  map[int]string{},
 		taskByUPID:  map[string]*task{},
 		pid:         0x2F6A00,
 	}

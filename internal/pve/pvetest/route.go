@@ -38,6 +38,16 @@ func (s *Server) route(c *call) {
 			s.handleNodes(c)
 		}
 		return
+	case get && c.path == "/cluster/backup":
+		if s.check(c, "/", "Sys.Audit") && s.verifyParams(c, "GET /cluster/backup") {
+			s.handleBackupJobs(c)
+		}
+		return
+	case get && c.path == "/cluster/backup-info/not-backed-up":
+		if s.check(c, "/", "Sys.Audit") && s.verifyParams(c, "GET /cluster/backup-info/not-backed-up") {
+			s.handleNotBackedUp(c)
+		}
+		return
 	case get && c.path == "/access/permissions":
 		if s.verifyParams(c, "GET /access/permissions") {
 			s.handlePermissions(c)
@@ -115,6 +125,49 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		} else {
 			s.handleAction(c, node, typ, vmid, action)
 		}
+	case post && len(rest) == 1 && rest[0] == "vzdump":
+		if s.reachable(c, node) && s.verifyParams(c, "POST /nodes/{node}/vzdump") {
+			s.handleVzdump(c, node)
+		}
+	case get && len(rest) == 3 && rest[0] == "storage" && rest[2] == "content":
+		if s.reachable(c, node) && s.verifyParams(c, "GET /nodes/{node}/storage/{storage}/content") {
+			s.handleContent(c, node, rest[1])
+		}
+	case post && len(rest) == 1 && rest[0] == "status":
+		if s.check(c, "/nodes/"+node, "Sys.PowerMgmt") && s.reachable(c, node) && s.verifyParams(c, "POST /nodes/{node}/status") {
+			s.handleNodePower(c, node)
+		}
+	case post && len(rest) == 1 && rest[0] == "wakeonlan":
+		// not proxied: the answering node sends the packet
+		if s.check(c, "/nodes/"+node, "Sys.PowerMgmt") && s.verifyParams(c, "POST /nodes/{node}/wakeonlan") {
+			s.handleWake(c, node)
+		}
+	case len(rest) == 3 && isGuestType(rest[0]) && (get && rest[2] == "config" || rest[2] == "migrate" && (post || get && rest[0] == "qemu")):
+		typ := rest[0]
+		vmid, err := strconv.Atoi(rest[1])
+		if err != nil || vmid <= 0 {
+			s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
+				map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", rest[1])})
+			return
+		}
+		priv := "VM.Migrate"
+		if rest[2] == "config" {
+			priv = "VM.Audit"
+		}
+		if !s.check(c, "/vms/"+rest[1], priv) || !s.reachable(c, node) ||
+			!s.verifyParams(c, c.method+" /nodes/{node}/"+typ+"/{vmid}/"+rest[2]) || !s.guestExists(c, node, typ, vmid) {
+			return
+		}
+		switch {
+		case rest[2] == "config":
+			s.handleGuestConfig(c, vmid)
+		case get:
+			s.handleMigrateCheck(c, vmid)
+		default:
+			s.handleMigrate(c, node, typ, vmid)
+		}
+	case len(rest) >= 3 && isGuestType(rest[0]) && rest[2] == "snapshot":
+		s.routeSnapshot(c, node, rest[0], rest[1], rest[3:])
 	default:
 		s.notImplemented(c)
 	}

@@ -1,5 +1,7 @@
 package pvetest
 
+import "time"
+
 // HomeLabTokenID and HomeLabTokenSecret are the bot's token in SeedHomeLab. The secret is a
 // made-up UUID, safe to print; it is only meaningful to this fake.
 const (
@@ -37,12 +39,32 @@ func SeedHomeLab(s *Server) {
 	for _, g := range guests {
 		s.AddGuest(g)
 	}
+	// Snapshots a home-labber keeps: before an upgrade of Home Assistant (with RAM) and a
+	// clean state of the docker host. Times are relative to the fake's clock.
+	now := s.now()
+	s.AddSnapshot(102, Snapshot{Name: "before_2026_10", Description: "before the October upgrade", Time: now.Add(-40 * 24 * time.Hour)})
+	s.AddSnapshot(102, Snapshot{Name: "before_2026_11", Parent: "before_2026_10", Description: "before the November upgrade", Time: now.Add(-76 * time.Hour), VMState: true})
+	s.AddSnapshot(104, Snapshot{Name: "clean_install", Description: "fresh Debian 12 + docker", Time: now.Add(-120 * 24 * time.Hour)})
 
 	for _, node := range []string{"pve1", "pve2"} {
 		s.AddStorage(Storage{Name: "local", Node: node, Type: "dir", Content: "iso,vztmpl,backup", Used: 21 * gib, Total: 94 * gib})
 		s.AddStorage(Storage{Name: "local-lvm", Node: node, Type: "lvmthin", Content: "images,rootdir", Used: 310 * gib, Total: 820 * gib})
 	}
 	s.AddStorage(Storage{Name: "nas", Type: "nfs", Content: "backup,iso,images", Shared: true, Used: 5200 * gib, Total: 7400 * gib})
+
+	// Backups: a nightly job to the NAS for the important guests, last night's backups, and
+	// guests no job covers (the lab VMs).
+	s.AddBackupJob(BackupJob{ID: "backup-nightly", Schedule: "02:00", Enabled: true, VMIDs: []int{100, 101, 102, 103, 107, 112, 114}, Storage: "nas", Mode: "snapshot"})
+	lastNight := time.Date(now.Year(), now.Month(), now.Day(), 2, 0, 0, 0, now.Location())
+	if lastNight.After(now) {
+		lastNight = lastNight.Add(-24 * time.Hour)
+	}
+	for i, id := range []int{100, 101, 102, 103, 107, 112, 114} {
+		for d := 0; d < 3; d++ {
+			s.AddBackup(Backup{Storage: "nas", VMID: id, Time: lastNight.Add(time.Duration(i)*2*time.Minute - time.Duration(d)*24*time.Hour),
+				Size: uint64(2+i) << 30, Notes: "nightly"})
+		}
+	}
 
 	// The minimal bot role of docs/pve.md 2.6 plus snapshot and backup, on "/".
 	s.AddToken(HomeLabTokenID, HomeLabTokenSecret, map[string][]string{
