@@ -220,21 +220,25 @@ func TestStatusCardOffersThePermittedActions(t *testing.T) {
 			t.Errorf("%s: card = %+v, want a card not labelled 成功", tt.user, m.Card)
 		}
 	}
+	b.text(apptest.Viewer, "节点 状态 pve1")
+	if m := b.waitSent(len(tests) + 1)[len(tests)]; m.Card == nil || m.Card.SourceDesc == "成功" {
+		t.Errorf("node card = %+v, want a card not labelled 成功", m.Card)
+	}
 	// A stopped guest offers start only; a press is confirmed like typed text.
 	b.text(apptest.Operator, "状态 105")
-	m := b.waitSent(4)[3]
+	m := b.waitSent(5)[4]
 	if got, want := buttons(m), []string{"启动=run:启动 105"}; !slices.Equal(got, want) {
 		t.Errorf("stopped guest: buttons = %q, want %q", got, want)
 	}
 	b.click(apptest.Operator, "run:关机 104", "rc-status")
-	card := b.waitSent(5)[4]
+	card := b.waitSent(6)[5]
 	contains(t, "shutdown from the card", string(card.Card.Raw), "确认关机 docker-host (104)？")
 	if n := powerPosts(env, "pve2", "qemu", "104"); n != 0 {
 		t.Errorf("POSTs before confirming = %d, want 0", n)
 	}
 	// A press is re-authorised: the viewer pressing a forged button is refused.
 	b.click(apptest.Viewer, "run:关机 104", "rc-forged")
-	contains(t, "viewer press", lastText(b, 6), "只读成员", "不能执行“关机”")
+	contains(t, "viewer press", lastText(b, 7), "只读成员", "不能执行“关机”")
 }
 
 func TestTextModeNumberedChoices(t *testing.T) {

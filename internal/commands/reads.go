@@ -335,7 +335,7 @@ func (d *Dispatcher) nodes(ctx context.Context, r *req, cmd Command) chat.Reply 
 						chat.Field{Label: r.t("f_disk"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(n.Disk), i18n.Bytes(n.MaxDisk))},
 						chat.Field{Label: r.t("f_uptime"), Value: i18n.Duration(r.s.lang, n.Uptime)})
 				}
-				sev := chat.SeverityOK
+				sev := chat.SeverityInfo // a read is not a result: no "成功"
 				if n.Status != "online" {
 					sev = chat.SeverityError
 				}
