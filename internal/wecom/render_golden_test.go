@@ -79,7 +79,7 @@ func goldenReplies(lang string) map[string]chat.Reply {
 		// A short parse error whose suggestion is a button, and a status card with the
 		// actions the user may run: cards with command buttons (issue 13).
 		"suggest": {Kind: chat.ReplyCard, Severity: chat.SeverityWarning,
-			Title:   pick("不认识“vm strat”", "vm does not take strat"),
+			Title:   pick("不认识“vm strat”", "Unknown command: vm strat"),
 			Lines:   []string{pick("你是不是想输入：启动 101？", "Did you mean: vm start 101?"), pick("发送 帮助 查看全部命令", "Send help to see every command")},
 			Buttons: []chat.Button{{Text: pick("启动 101", "vm start 101"), Key: pick("run:启动 101", "run:vm start 101"), Style: 1}}},
 		"status": {Kind: chat.ReplyCard, Severity: chat.SeverityInfo, Title: "docker-host (104)",
