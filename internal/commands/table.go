@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"slices"
 	"strings"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
@@ -244,6 +243,3 @@ func (s *Spec) topic() string {
 	}
 	return string(s.Verb)
 }
-
-// Specs returns a copy of the command table, in help order.
-func Specs() []Spec { return slices.Clone(table) }
