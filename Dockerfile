@@ -14,6 +14,8 @@ FROM --platform=$BUILDPLATFORM golang:1.26 AS build
 WORKDIR /src
 
 # Modules first, so that a source change does not download them again.
+# In mainland China: --build-arg GOPROXY=https://goproxy.cn,direct (empty: Go's default).
+ARG GOPROXY
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 

@@ -121,6 +121,9 @@ func (oc *onlineCheck) cluster(cfg *config.Config, cl config.Cluster) {
 		switch {
 		case f.OK && !f.Partial:
 			oc.ok("%s: privileges for %s", name, f.Name)
+		case f.Optional:
+			fmt.Fprintf(oc.w, "! %s: optional privileges for %s: missing %s: %s\n", name, f.Name, strings.Join(f.Missing, ", "), f.Consequence)
+			oc.note(f.Grant...)
 		default:
 			oc.fail("%s: privileges for %s: missing %s: %s", name, f.Name, strings.Join(f.Missing, ", "), f.Consequence)
 		}

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -82,9 +83,29 @@ users:
     role: viewer
 confirm_ttl: 5m
 rate_limit: { per_user: "0" }
+timezone: Asia/Shanghai
+targets:
+  family:
+    appchat: %s
+schedules:
+  - name: %s
+    cron: "0 8 * * *"
+    report: summary
+    to: [family]
+alerts:
+  to: [family]
+  rules:
+    node_offline: { for: 0s }
 `, listen, dataDir, lang, strings.Repeat("A", 43), pv.URL(), pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret,
-		pv.Fingerprint(), demoAdmin, demoOperator, demoViewer)
+		pv.Fingerprint(), demoAdmin, demoOperator, demoViewer, demoGroup, demoReport)
 }
+
+// The demo's group chat, whose pane in the console receives the scheduled report and the
+// alerts, and the report its button sends at once.
+const (
+	demoGroup  = "home-group"
+	demoReport = "morning"
+)
 
 // startDemo starts the fake cluster and a bot on it with the console mounted, listening
 // but not yet serving (call App.Run). close removes everything it made.
@@ -119,12 +140,39 @@ func startDemo(o demoOptions) (d *demoBot, err error) {
 	if o.Language == "en" {
 		banner = "Demo: a simulated PVE cluster (2 nodes, 16 guests); actions only change the simulation"
 	}
-	d.App, d.Console, err = app.NewWithConsole(cfg, app.Options{Logger: o.Logger}, console.Options{Banner: banner})
+	d.App, d.Console, err = app.NewWithConsole(cfg, app.Options{Logger: o.Logger, PushToConsole: true},
+		console.Options{Banner: banner, Actions: d.actions(o.Language)})
 	if err != nil {
 		return d, err
 	}
 	d.URL = "http://" + d.App.Addr() + "/"
 	return d, nil
+}
+
+// actions are the console's demo buttons: the morning report now, and pve2 losing power
+// (or coming back), which the alert check then reports in the group chat.
+func (d *demoBot) actions(lang string) []console.Action {
+	zh := lang != "en"
+	pick := func(z, e string) string {
+		if zh {
+			return z
+		}
+		return e
+	}
+	var mu sync.Mutex
+	offline := false
+	return []console.Action{
+		{ID: "report", Label: pick("立即发送日报", "Send the morning report now"), Run: func(ctx context.Context) error {
+			return d.App.PushReportNow(ctx, demoReport)
+		}},
+		{ID: "node", Label: pick("模拟 pve2 断电 / 恢复", "Simulate pve2 losing power / coming back"), Run: func(ctx context.Context) error {
+			mu.Lock()
+			offline = !offline
+			d.PVE.SetNodeOnline("pve2", !offline)
+			mu.Unlock()
+			return d.App.CheckAlertsNow(ctx)
+		}},
+	}
 }
 
 // close stops the fake cluster and removes the demo's data. Call it after Run returned.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -421,6 +422,19 @@ func TestDemoInBrowser(t *testing.T) {
 		wait("a second confirmation card", `!!document.querySelector('.card.confirm button[data-key^="cancel:"]:not(:disabled)')`),
 		chromedp.Click(chromedp.CSS(`.card.confirm button[data-key^="cancel:"]:not(:disabled)`)),
 		wait("the greyed buttons", `[...document.querySelectorAll('.card.confirm .btn.done')].some(b => b.disabled && b.textContent.includes('jellyfin (103)'))`),
+		// The overview is markdown: its headings render bold, without the asterisks.
+		typeCommand("概览"),
+		wait("the overview's bold heading", `[...document.querySelectorAll('#messages .bubble.list strong')].some(s => s.textContent === '节点')`),
+		wait("no raw markdown", `![...document.querySelectorAll('#messages .msg.bot')].some(e => e.textContent.includes('**'))`),
+		// The demo's report button pushes to the group chat, whose pane shows it.
+		chromedp.Click(chromedp.CSS(`.chip.act[data-action="report"]`)),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('user'); s.value = '#`+demoGroup+`'; s.dispatchEvent(new Event('change')); })()`),
+		wait("the report in the group pane", botText+`.some(t => t.includes('集群概览'))`),
+		wait("no typing in a group pane", `document.getElementById('input').disabled`),
+		// On a phone-sized screen the chat keeps most of the height.
+		chromedp.EmulateViewport(390, 844),
+		wait("a chat that fits a phone", `(() => { const c = document.querySelector('.chat').getBoundingClientRect(); return c.height > 0.6 * window.innerHeight && c.width <= window.innerWidth; })()`),
+		screenshot("phone"),
 	)
 	if err != nil {
 		t.Fatalf("browser: %v", err)
@@ -449,10 +463,11 @@ func TestDemoInBrowser(t *testing.T) {
 	saveScreenshot(t, "final", shot)
 }
 
-// saveScreenshot writes a PNG where it outlives the test and logs its path.
+// saveScreenshot writes a PNG under the test's temp dir (removed after the test; run
+// with -v to see the paths, and copy them while debugging) and logs its path.
 func saveScreenshot(t *testing.T, name string, png []byte) {
 	t.Helper()
-	f, err := os.CreateTemp("", "wecom-home-ops-console-"+name+"-*.png")
+	f, err := os.CreateTemp(t.TempDir(), "console-"+name+"-*.png")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,4 +476,51 @@ func saveScreenshot(t *testing.T, name string, png []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot (%s): %s", name, f.Name())
+}
+
+// The demo shows reports and alerts: its buttons send the morning report and take pve2
+// off the simulated cluster, and both arrive in the group chat's pane.
+func TestDemoGroupChatGetsReportsAndAlerts(t *testing.T) {
+	d := runDemo(t, "zh", nil)
+	c := newConsoleClient(t, d.App.Addr())
+	resp, err := http.Get(c.base + "/api/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Groups  []string `json:"groups"`
+		Actions []struct{ ID, Label string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&cfg)
+	resp.Body.Close()
+	if !slices.Contains(cfg.Groups, demoGroup) || len(cfg.Actions) != 2 {
+		t.Fatalf("config = %+v, want the group %s and two demo actions", cfg, demoGroup)
+	}
+	action := func(id string) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]string{"id": id})
+		resp, err := http.Post(c.base+"/api/action", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("action %s: status %d, want 200", id, resp.StatusCode)
+		}
+	}
+	group := console.GroupPrefix + demoGroup
+	lineWith := func(s string) func(console.Entry) bool {
+		return func(e console.Entry) bool { return e.Card != nil && strings.Contains(strings.Join(e.Card.Lines, "\n"), s) }
+	}
+	action("report")
+	c.waitFor(group, "the morning report", lineWith("**集群概览**"))
+	action("node")
+	c.waitFor(group, "the node-offline alert", lineWith("节点离线：pve2"))
+	action("node")
+	c.waitFor(group, "the recovery", lineWith("节点恢复在线：pve2"))
+	// Nobody can type into a group pane.
+	b, _ := json.Marshal(map[string]string{"user": group, "text": "vm list"})
+	if resp, err := http.Post(c.base+"/api/send", "application/json", bytes.NewReader(b)); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("send to the group pane: %v %v, want 400", resp.StatusCode, err)
+	}
 }

@@ -7,9 +7,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
@@ -37,6 +40,10 @@ func TestCheckOnline(t *testing.T) {
 			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "Sys.Audit", "Datastore.Audit"}})
 			return cfg
 		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "pveum role add ChatBot", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot", "✔ WeCom"}},
+		{"token lacks the agent privilege", func(env *apptest.Env, cfg string) string {
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}})
+			return cfg
+		}, 0, []string{"! PVE home: optional privileges for addresses: missing VM.Monitor", `pveum role add ChatBotAgent --privs "VM.Monitor"`, "every online check passed"}},
 		{"wrong WeCom secret", func(_ *apptest.Env, cfg string) string {
 			return strings.Replace(cfg, apptest.CorpSecret, "not-the-secret", 1)
 		}, 1, []string{"✘ WeCom: access token", "errcode 40001", "wrong app secret"}},
@@ -168,5 +175,71 @@ func TestMenuSync(t *testing.T) {
 			}
 			env.CheckNoSecrets(t, "menu sync output", out, errOut)
 		})
+	}
+}
+
+// serve without a config file says which file it looked for and how to give one.
+func TestServeWithoutConfigSaysWhatToDo(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "config.yaml")
+	code, _, errOut := runBot(t, "serve", "-config", missing)
+	if code != 1 {
+		t.Errorf("exit = %d, want 1", code)
+	}
+	for _, w := range []string{"no config file at " + missing, "-config", "configs/config.example.yaml", "bot demo"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+	if strings.Contains(errOut, "open: open") {
+		t.Errorf("stderr doubles the cause:\n%s", errOut)
+	}
+}
+
+// The release config and the script CI runs build the same static targets with the same
+// flags, and the version flag names a variable that exists.
+func TestReleaseScriptMatchesGoreleaser(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", ".goreleaser.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Builds []struct {
+			Main    string   `yaml:"main"`
+			Env     []string `yaml:"env"`
+			Flags   []string `yaml:"flags"`
+			Tags    []string `yaml:"tags"`
+			Ldflags []string `yaml:"ldflags"`
+			Goos    []string `yaml:"goos"`
+			Goarch  []string `yaml:"goarch"`
+			Goarm   []string `yaml:"goarm"`
+		} `yaml:"builds"`
+		Checksum struct {
+			Algorithm string `yaml:"algorithm"`
+		} `yaml:"checksum"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf(".goreleaser.yaml: %v", err)
+	}
+	if len(cfg.Builds) != 1 {
+		t.Fatalf("builds = %d, want 1", len(cfg.Builds))
+	}
+	b := cfg.Builds[0]
+	if b.Main != "./cmd/bot" || !slices.Contains(b.Env, "CGO_ENABLED=0") || !slices.Equal(b.Goos, []string{"linux"}) ||
+		!slices.Equal(b.Goarch, []string{"amd64", "arm64", "arm"}) || !slices.Equal(b.Goarm, []string{"7"}) || cfg.Checksum.Algorithm != "sha256" {
+		t.Errorf(".goreleaser.yaml build = %+v, checksum %q; want static ./cmd/bot for linux amd64, arm64, armv7 with sha256", b, cfg.Checksum.Algorithm)
+	}
+	script, err := os.ReadFile(filepath.Join("..", "..", "deploy", "release.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld := strings.ReplaceAll(strings.Join(b.Ldflags, " "), "{{ .Version }}", "$version")
+	for _, want := range []string{"CGO_ENABLED=0", "GOOS=linux", "amd64:", "arm64:", "arm:7", "-trimpath", "-tags " + strings.Join(b.Tags, ","),
+		`-ldflags "` + ld + `"`, "sha256sum", "./cmd/bot"} {
+		if !strings.Contains(string(script), want) {
+			t.Errorf("deploy/release.sh lacks %q (keep it in step with .goreleaser.yaml)", want)
+		}
+	}
+	if !strings.Contains(ld, "-X main.version=") || version == "" {
+		t.Errorf("ldflags %q do not set main.version", ld)
 	}
 }

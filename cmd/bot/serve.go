@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -32,6 +34,10 @@ func serve(args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	if hint := missingConfig(*path); hint != "" {
+		fmt.Fprintln(stderr, "bot serve:", hint)
+		return 1
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "bot: the config file has problems:\n%v\n", err)
@@ -78,4 +84,20 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// missingConfig says, when path does not exist, which file was looked for and how to give
+// one; "" when the file exists (or cannot be checked: Load reports that).
+func missingConfig(path string) string {
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	return fmt.Sprintf("no config file at %s\n"+
+		"  pass one with: bot serve -config /path/to/config.yaml\n"+
+		"  start from configs/config.example.yaml, check it with: bot check -config /path/to/config.yaml\n"+
+		"  or try the bot without any config: bot demo", abs)
 }

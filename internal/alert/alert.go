@@ -484,7 +484,7 @@ func (e *Engine) Reply(st State, kind string, now time.Time) chat.Reply {
 		if kind == "reminder" {
 			r.Title = i18n.T(lang, "reminder") + r.Title
 		}
-		fields = append(fields, chat.Field{Label: i18n.T(lang, "f_since"), Value: st.Since.In(e.loc).Format("01-02 15:04") + " · " + i18n.Duration(lang, now.Sub(st.Since))})
+		fields = append(fields, chat.Field{Label: i18n.T(lang, "f_since"), Value: i18n.NewZone(e.loc).Short(st.Since) + " · " + i18n.Duration(lang, now.Sub(st.Since))})
 		if st.Detail != "" {
 			fields = append(fields, chat.Field{Label: i18n.T(lang, "f_reason"), Value: st.Detail})
 		}

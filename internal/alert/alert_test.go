@@ -262,3 +262,12 @@ func TestUnreachable(t *testing.T) {
 	e.step(time.Minute)
 	want(t, "fires after 3m", e.step(time.Minute), "🔴 无法连接集群：home")
 }
+
+// Alert times are in the configured zone, not the host's: UTC 04:01 is 00:01 in New York.
+func TestAlertTimesInConfiguredZone(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Timezone = "America/New_York"; c.Alerts.QuietHours = config.QuietHours{} })
+	e.step(0)
+	e.pve.SetNodeOnline("pve2", false)
+	e.step(time.Minute)
+	want(t, "fired", e.step(2*time.Minute), "🔴 节点离线：pve2", "开始于：05-01 00:01")
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/console"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/inbox"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/notify"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
@@ -41,6 +42,11 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Replier replaces the WeCom replier (the local console).
 	Replier chat.Replier
+	// PushSender, when set, receives scheduled reports and alerts instead of WeCom (the
+	// demo's group chat pane in the console; see NewWithConsole's PushToConsole).
+	PushSender notify.Sender
+	// PushToConsole makes NewWithConsole send pushes to the console's group panes.
+	PushToConsole bool
 	// ReplyBackoff overrides the first pause before a reply WeCom refused is tried again
 	// (tests).
 	ReplyBackoff time.Duration
@@ -104,7 +110,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	if replier == nil {
 		a.wecom, err = wecom.NewClient(wecom.ClientConfig{
 			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
-			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now,
+			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now, Observe: a.observeWeCom,
 		}, log.Named("wecom"))
 		if err != nil {
 			return nil, fmt.Errorf("app: wecom client: %w", err)

@@ -1,8 +1,14 @@
 package app
 
 import (
+	"context"
+	"strings"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/console"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/notify"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
 )
 
 // NewWithConsole builds a bot whose chat is the local console instead of WeCom (`bot demo`,
@@ -13,6 +19,14 @@ import (
 func NewWithConsole(cfg *config.Config, o Options, co console.Options) (*App, *console.Console, error) {
 	c := console.New(consoleOptions(cfg, o, co))
 	o.Replier = c
+	if o.PushToConsole && o.PushSender == nil {
+		o.PushSender = consoleSender{c}
+		for _, t := range cfg.Targets {
+			if t.AppChat != "" {
+				c.AddGroup(t.AppChat)
+			}
+		}
+	}
 	a, err := New(cfg, o)
 	if err != nil {
 		return nil, nil, err
@@ -47,4 +61,42 @@ func ConsoleUsers(cfg *config.Config) []console.User {
 		out = append(out, console.User{ID: u.ID, Role: u.Role})
 	}
 	return out
+}
+
+// consoleSender delivers pushes to the console as WeCom would to their targets: a group
+// chat's or a robot's messages go to that group's pane, app messages to the users'
+// conversations. It stands in for WeCom's API in the demo, so it never fails.
+type consoleSender struct{ c *console.Console }
+
+var _ notify.Sender = consoleSender{}
+
+func (s consoleSender) Send(ctx context.Context, m wecom.Message) (wecom.SendResult, error) {
+	rep := chat.Reply{Kind: chat.ReplyList, Lines: strings.Split(m.Content, "\n")}
+	if m.MsgType == "text" {
+		rep.Kind = chat.ReplyText
+	}
+	for _, u := range m.ToUser {
+		_ = s.c.Reply(ctx, u, rep)
+	}
+	return wecom.SendResult{}, nil
+}
+
+func (s consoleSender) AppChatSend(_ context.Context, chatID, msgtype, content string) error {
+	s.c.PushGroup(chatID, msgtype, content)
+	return nil
+}
+
+func (s consoleSender) AppChatGet(_ context.Context, chatID string) (wecom.AppChat, error) {
+	return wecom.AppChat{ChatID: chatID}, nil
+}
+
+func (s consoleSender) AppChatCreate(context.Context, string, string, string, []string) error {
+	return nil
+}
+
+// RobotSend shows a robot's messages in one "robot" pane: the webhook key is a secret and
+// names nothing a person would recognise.
+func (s consoleSender) RobotSend(_ context.Context, _ string, msgtype, content string) error {
+	s.c.PushGroup("robot", msgtype, content)
+	return nil
 }

@@ -299,6 +299,11 @@ func (o *observer) noteWeCom(err error) {
 	o.wecomErr, o.wecomErrAt = wecom.Scrub(err.Error()), o.now()
 }
 
+// observeWeCom is the WeCom clients' Observe hook: every call (gettoken, pushes, the
+// start-up group check, replies) feeds WeCom's health on /status. The observer is looked
+// up at call time, so clients built before initObserve are fine.
+func (a *App) observeWeCom(_ string, err error) { a.obs.noteWeCom(err) }
+
 // observeReplier wraps the WeCom replier to count send errors by errcode and keep
 // WeCom's last success and error for /status. The observer is looked up at call time,
 // so wrapping before initObserve is fine.

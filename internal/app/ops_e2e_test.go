@@ -253,3 +253,41 @@ func TestCommandMetrics(t *testing.T) {
 	}
 	contains(t, "/metrics", after, `wecom_home_ops_wecom_send_errors_total{errcode="60020"} 1`)
 }
+
+// WeCom's health on /status follows every WeCom call, not only replies: a bot whose
+// gettoken fails at start-up (the group-chat check) says so.
+func TestStatusSaysWeComIsDownWhenGettokenFails(t *testing.T) {
+	env := apptest.NewEnv(t)
+	env.WeCom.FailNext("gettoken", 40001, 1000)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{Extra: pushTargets + "alerts:\n  to: [ops-group]\n"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := env.WeCom.WaitCalls(ctx, "/cgi-bin/gettoken", 1); err != nil {
+		t.Fatalf("the bot never asked for a token: %v", err)
+	}
+	for {
+		code, body := get(t, b.url("/status"))
+		var st struct {
+			WeCom struct {
+				OK          bool       `json:"ok"`
+				LastSuccess *time.Time `json:"last_success"`
+				LastError   string     `json:"last_error"`
+			} `json:"wecom"`
+		}
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil {
+			t.Fatalf("/status = %d %s", code, body)
+		}
+		if !st.WeCom.OK {
+			if st.WeCom.LastError == "" || st.WeCom.LastSuccess != nil {
+				t.Errorf("wecom = %+v, want the gettoken error and no success", st.WeCom)
+			}
+			b.env.CheckNoSecrets(t, "/status", body)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("/status still says WeCom is ok after gettoken failed: %s", body)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -25,8 +26,9 @@ type pusher struct {
 	notifier *notify.Notifier
 	engine   *alert.Engine // nil when alerts.to is empty
 	sched    *schedule.Scheduler
-	client   *wecom.Client
-	wg       sync.WaitGroup // the outbox loop
+	client   *wecom.Client                    // nil when Options.PushSender replaces WeCom
+	reports  map[string]func(context.Context) // by schedule name, for PushReportNow
+	wg       sync.WaitGroup                   // the outbox loop
 	cancel   context.CancelFunc
 }
 
@@ -46,7 +48,7 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 		return nil, nil
 	}
 	log := a.log.Named("push")
-	if a.o.Replier != nil {
+	if a.o.Replier != nil && a.o.PushSender == nil {
 		log.Info("scheduled reports and alerts are off without WeCom (console mode)")
 		return nil, nil
 	}
@@ -54,17 +56,24 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 	if clock == nil {
 		clock = schedule.SystemClock{}
 	}
-	client, err := wecom.NewClient(wecom.ClientConfig{
-		CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
-		BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: a.o.WeComHTTPClient, Now: a.o.Now,
-	}, log.Named("wecom"))
-	if err != nil {
-		return nil, fmt.Errorf("app: push: wecom client: %w", err)
+	var client *wecom.Client
+	sender := a.o.PushSender
+	if sender == nil {
+		var err error
+		client, err = wecom.NewClient(wecom.ClientConfig{
+			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
+			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: a.o.WeComHTTPClient, Now: a.o.Now, Observe: a.observeWeCom,
+		}, log.Named("wecom"))
+		if err != nil {
+			return nil, fmt.Errorf("app: push: wecom client: %w", err)
+		}
+		sender = client
 	}
 	p := &pusher{
 		client:   client,
-		notifier: notify.New(cfg, client, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock}),
+		notifier: notify.New(cfg, sender, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock}),
 		sched:    schedule.New(clock, log.Named("schedule")),
+		reports:  map[string]func(context.Context){},
 	}
 	if len(cfg.Alerts.To) > 0 {
 		p.engine = alert.New(cfg, a.fleet, a.store, a.store, p.notifier, alert.Options{Logger: log.Named("alert"), Clock: clock})
@@ -77,17 +86,18 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 	loc := cfg.Location()
 	for _, s := range cfg.Schedules {
 		kind, to, lang := s.Report, s.To, i18n.Parse(cfg.Language)
-		err := p.sched.Add(schedule.Job{Name: "report " + s.Name, Spec: s.Spec, Location: s.Location,
-			Run: func(ctx context.Context, at time.Time) {
-				d := report.Gather(ctx, a.fleet, kind, clock.Now(), loc)
-				if kind == report.Summary && p.engine != nil {
-					d.Firing = p.engine.Firing(ctx)
-				}
-				n := p.notifier.Push(ctx, to, notify.Message{Time: clock.Now(), Markdown: func(limit int) string {
-					return report.Render(kind, lang, d, limit)
-				}})
-				log.Info("scheduled report pushed", zap.String("report", kind), zap.Time("due", at), zap.Int("delivered", n), zap.Int("targets", len(to)))
+		run := func(ctx context.Context, at time.Time) {
+			d := report.Gather(ctx, a.fleet, kind, clock.Now(), loc)
+			if kind == report.Summary && p.engine != nil {
+				d.Firing = p.engine.Firing(ctx)
+			}
+			n := p.notifier.Push(ctx, to, notify.Message{Time: clock.Now(), Markdown: func(limit int) string {
+				return report.Render(kind, lang, d, limit)
 			}})
+			log.Info("scheduled report pushed", zap.String("report", kind), zap.Time("due", at), zap.Int("delivered", n), zap.Int("targets", len(to)))
+		}
+		p.reports[s.Name] = func(ctx context.Context) { run(ctx, clock.Now()) }
+		err := p.sched.Add(schedule.Job{Name: "report " + s.Name, Spec: s.Spec, Location: s.Location, Run: run})
 		if err != nil {
 			return nil, fmt.Errorf("app: push: %w", err)
 		}
@@ -132,7 +142,37 @@ func stopPush(p *pusher) {
 	}
 	p.sched.Wait()
 	p.wg.Wait()
-	p.client.CloseIdleConnections()
+	if p.client != nil {
+		p.client.CloseIdleConnections()
+	}
+}
+
+// errNoPush answers PushReportNow and CheckAlertsNow when nothing of the kind is configured.
+var errNoPush = errors.New("app: no such schedule or no alerts configured")
+
+// PushReportNow runs the scheduled report named name at once, as its schedule would
+// (the demo's "send the report now").
+func (a *App) PushReportNow(ctx context.Context, name string) error {
+	a.pushMu.Lock()
+	p := a.push
+	a.pushMu.Unlock()
+	if p == nil || p.reports[name] == nil {
+		return errNoPush
+	}
+	p.reports[name](ctx)
+	return nil
+}
+
+// CheckAlertsNow runs one alert check at once, as alerts.interval would.
+func (a *App) CheckAlertsNow(ctx context.Context) error {
+	a.pushMu.Lock()
+	p := a.push
+	a.pushMu.Unlock()
+	if p == nil || p.engine == nil {
+		return errNoPush
+	}
+	p.engine.Check(ctx)
+	return nil
 }
 
 // reloadPush swaps the schedules, targets and alert rules for those of cfg. A config

@@ -85,6 +85,13 @@ type Button struct {
 	Style int    // WeCom style: 1 primary (confirm), 2 secondary (cancel), 3 red, 4 blue
 }
 
+// Link is a web page a reply points at ("在 PVE 中打开" and the guest's page in the PVE web
+// UI). Renderers show it the way their chat can: a tap on a card, a markdown link, a bare URL.
+type Link struct {
+	Text string // short label, a few words
+	URL  string // absolute http(s) URL
+}
+
 // Reply is what a command answers, independent of how it looks. Renderers (WeCom card,
 // markdown, text; the local console) decide the form.
 type Reply struct {
@@ -96,6 +103,9 @@ type Reply struct {
 	Buttons  []Button // a card's buttons: confirm/cancel, or commands to run (ReplyCard)
 	Code     string   // ReplyConfirm: the short code for text mode ("确认 <Code>")
 	Footer   string   // a last grey line (hints, "N more")
+	// Link, when its URL is set, is a page about the reply's object (a guest or node in the
+	// PVE web UI).
+	Link Link
 	// UpdateCode, when set, asks the renderer to update the clicked card (WeCom's
 	// response_code) instead of sending a new message. Renderers that cannot update
 	// send it as a new message.

@@ -53,6 +53,7 @@ pve:
       protected: ["100", "tag:infra", "home/name:router"]
     - name: lab-2
       base_url: https://10.0.0.2:8006
+      web_url: https://pve-lab.example.lan/
       token_id: root@pam!x1
       token_secret: x
       insecure_skip_verify: true
@@ -143,6 +144,8 @@ func TestFull(t *testing.T) {
 		{"MaxClockSkewSet", c.WeCom.MaxClockSkewSet, true},
 		{"audit", c.Retention.Audit.Std(), 30 * 24 * time.Hour},
 		{"base_url trimmed", home.BaseURL, "https://192.168.1.10:8006"},
+		{"web_url defaults to base_url", home.WebURL, "https://192.168.1.10:8006"},
+		{"web_url trimmed", c.PVE.Clusters[1].WebURL, "https://pve-lab.example.lan"},
 		{"fingerprint normalised", []string(home.Fingerprint), []string{"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"}},
 		{"protected", home.ProtectedSel.Strings(), []string{"100", "tag:infra", "home/name:router"}},
 		{"token secret", home.TokenSecret.Value(), "11111111-2222-3333-4444-555555555555"},
@@ -290,7 +293,12 @@ func TestSyntaxErrors(t *testing.T) {
 		wantLine  int
 		wantMsg   string
 	}{
-		{"bad indent", "server:\n  listen: a\n bad: b\n", 2, "did not find expected key"},
+		{"bad indent", "server:\n  listen: a\n bad: b\n", 3, "did not find expected key"},
+		// yaml.v3 names the line where the enclosing block starts; the bot names the line
+		// that is wrong.
+		{"bad indent deep in a block", "wecom:\n  agent_id: 1\n\n  # the app\n  secret: x\n  token: y\n\n" +
+			"  reply_mode: card\n corp_id: ww1\n  encoding_aes_key: z\n", 9, "did not find expected key (in the block that starts at line"},
+		{"bad indent in a list item", "users:\n  - id: a\n    role: admin\n\n  # b\n  - id: b\n    scope: []\n   role: viewer\n", 8, "did not find expected"},
 		{"duplicate key", minimal + "language: zh\nlanguage: en\n", 8, "language: given twice (first at line 7)"},
 		{"duplicate role", minimal + "roles:\n  a: {allow: []}\n  a: {allow: [list]}\n", 9, "roles.a: given twice (first at line 8)"},
 		{"two documents", minimal + "---\nlanguage: en\n", 7, "only one YAML document"},
@@ -487,6 +495,8 @@ func TestValidationRules(t *testing.T) {
 		{"confirm not power", func(c *Config) { c.Confirm = []string{"stop", "audit"} }, "confirm[1]", `"audit" is not a power action`},
 		{"confirm every power action", func(c *Config) { c.Confirm = slices.Clone(PowerActions) }, "", ""},
 		{"confirm_ttl", func(c *Config) { c.ConfirmTTL = 0 }, "confirm_ttl", "positive"},
+		{"web_url without scheme", func(c *Config) { c.PVE.Clusters[1].WebURL = "pve.lan:8006" }, "pve.clusters[1].web_url", "http"},
+		{"web_url with fragment", func(c *Config) { c.PVE.Clusters[1].WebURL = "https://pve.lan/#x" }, "pve.clusters[1].web_url", "fragment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

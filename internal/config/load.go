@@ -61,7 +61,7 @@ func Default() *Config {
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: open: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
@@ -154,14 +154,14 @@ func (d *decoder) document(data []byte) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		d.syntax(err)
+		d.syntax(data, err)
 		return nil
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
 		d.add("", next.Line, "only one YAML document is allowed (remove the extra ---)")
 	} else if !errors.Is(err, io.EOF) {
-		d.syntax(err)
+		d.syntax(data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -169,15 +169,49 @@ func (d *decoder) document(data []byte) *yaml.Node {
 	return doc.Content[0]
 }
 
-func (d *decoder) syntax(err error) {
+func (d *decoder) syntax(data []byte, err error) {
 	d.syntaxErr = true
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if at := problemLine(data, line, m[2]); at != line {
+			d.add("", at, "%s (in the block that starts at line %d)", m[2], line)
+			return
+		}
 		d.add("", line, "%s", m[2])
 		return
 	}
 	d.add("", 0, "%s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// problemLine finds the line a YAML parser error is about. yaml.v3 reports where the
+// enclosing block starts ("line 20: did not find expected key" for a mis-indented key
+// on line 51), not where the parser gave up. A document cut after a line boundary is
+// usually still valid YAML, so the first cut at or after that line which fails with
+// the same message ends at the offending line. When no cut does, line stays.
+func problemLine(data []byte, line int, msg string) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	// Bounded: a real config is a few hundred lines; a huge or hostile file keeps the
+	// parser's own line rather than costing a parse per line.
+	if line < 1 || line > len(lines) || len(data) > 256<<10 || len(lines) > 2000 {
+		return line
+	}
+	end := 0
+	for _, l := range lines[:line-1] {
+		end += len(l)
+	}
+	for k := line; k <= len(lines); k++ {
+		end += len(lines[k-1])
+		var n yaml.Node
+		err := yaml.Unmarshal(data[:end], &n)
+		if err == nil {
+			continue
+		}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && m[2] == msg {
+			return k
+		}
+	}
+	return line
 }
 
 func join(path, key string) string {

@@ -87,10 +87,13 @@ type PVE struct {
 
 // Cluster is one PVE cluster (or single node) reached with one API token.
 type Cluster struct {
-	Name               string     `yaml:"name"`
-	BaseURL            string     `yaml:"base_url"`  // https://host:8006, /api2/json is added by the bot
-	Endpoints          []string   `yaml:"endpoints"` // more nodes, tried in order when base_url does not answer
-	TokenID            string     `yaml:"token_id"`  // user@realm!name
+	Name      string   `yaml:"name"`
+	BaseURL   string   `yaml:"base_url"`  // https://host:8006, /api2/json is added by the bot
+	Endpoints []string `yaml:"endpoints"` // more nodes, tried in order when base_url does not answer
+	// WebURL is the PVE web UI address people open in a browser (links on cards); Load
+	// sets it to BaseURL when empty.
+	WebURL             string     `yaml:"web_url"`
+	TokenID            string     `yaml:"token_id"` // user@realm!name
 	TokenSecret        Secret     `yaml:"token_secret"`
 	TokenSecretFile    string     `yaml:"token_secret_file"`
 	Fingerprint        StringList `yaml:"fingerprint"` // SHA-256 of the leaf certificate(s); Load normalises to "AB:CD:..."

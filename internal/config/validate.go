@@ -180,6 +180,11 @@ func (v *validator) pve() {
 			nameOK = true
 		}
 		cl.BaseURL = v.pveURL(key+".base_url", cl.BaseURL)
+		if cl.WebURL = strings.TrimRight(strings.TrimSpace(cl.WebURL), "/"); cl.WebURL == "" {
+			cl.WebURL = cl.BaseURL
+		} else if msg := checkURL(cl.WebURL); msg != "" {
+			v.add(key+".web_url", "%s (the PVE web UI as people open it, like https://pve.home.lan:8006)", msg)
+		}
 		for j := range cl.Endpoints {
 			cl.Endpoints[j] = v.pveURL(fmt.Sprintf("%s.endpoints[%d]", key, j), cl.Endpoints[j])
 		}

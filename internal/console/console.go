@@ -49,6 +49,8 @@ type Options struct {
 	MaxEntries int
 	// MaxWait bounds a long poll of /api/messages (default 5s, below the bot's 10s write timeout).
 	MaxWait time.Duration
+	// Actions are extra buttons on the page (the demo's "pve2 goes offline").
+	Actions []Action
 }
 
 // Source is the chat.Message.Source of everything the console sends: when `serve` mounts
@@ -96,6 +98,7 @@ type Card struct {
 	Fields   []Field  `json:"fields,omitempty"`
 	Lines    []string `json:"lines,omitempty"`
 	Footer   string   `json:"footer,omitempty"`
+	Link     *Link    `json:"link,omitempty"`
 	Buttons  []Button `json:"buttons,omitempty"`
 	Code     string   `json:"code,omitempty"`
 	Done     string   `json:"done,omitempty"`    // the greyed buttons' text after a click
@@ -107,6 +110,13 @@ type Card struct {
 type Field struct {
 	Label string `json:"label"`
 	Value string `json:"value"`
+}
+
+// Link is a page the reply points at (the guest in the PVE web UI); only http(s) URLs
+// reach the page.
+type Link struct {
+	Text string `json:"text"`
+	URL  string `json:"url"`
 }
 
 // Button is one button of a confirmation card.
@@ -131,7 +141,8 @@ type Console struct {
 	inbox   Inbox
 	audit   AuditLog
 	seq     int64
-	threads map[string]*thread // lower-case user id
+	threads map[string]*thread // lower-case user id; group chats as GroupPrefix+name
+	groups  []string           // group chats with a pane, in order of appearance
 	changed chan struct{}      // closed and replaced on every change
 }
 
@@ -311,10 +322,22 @@ func cardOf(rep chat.Reply) *Card {
 	case rep.Kind == chat.ReplyList:
 		form = "list"
 	}
-	card := &Card{Form: form, Kind: string(rep.Kind), Severity: string(rep.Severity), Title: rep.Title,
-		Lines: append([]string(nil), rep.Lines...), Footer: rep.Footer}
+	// WeCom renders markdown only in markdown messages ("list"): cards and text show
+	// it raw, and the WeCom renderer drops the bold markers there, so the console does too.
+	plain := func(s string) string { return s }
+	if form != "list" {
+		plain = func(s string) string { return strings.ReplaceAll(s, "**", "") }
+	}
+	card := &Card{Form: form, Kind: string(rep.Kind), Severity: string(rep.Severity), Title: plain(rep.Title),
+		Footer: plain(rep.Footer)}
+	for _, l := range rep.Lines {
+		card.Lines = append(card.Lines, plain(l))
+	}
 	for _, f := range rep.Fields {
-		card.Fields = append(card.Fields, Field{Label: f.Label, Value: f.Value})
+		card.Fields = append(card.Fields, Field{Label: plain(f.Label), Value: plain(f.Value)})
+	}
+	if u := strings.ToLower(rep.Link.URL); strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") {
+		card.Link = &Link{Text: rep.Link.Text, URL: rep.Link.URL}
 	}
 	if rep.Kind == chat.ReplyConfirm {
 		card.Code = rep.Code

@@ -562,3 +562,30 @@ func TestCommandButtonsMakeACard(t *testing.T) {
 		t.Errorf("card = %+v, want a card with the run button", card)
 	}
 }
+
+// The page gets markdown only where WeCom renders it (list replies); cards and text lose
+// the bold markers as the WeCom renderer drops them. Links reach it only as http(s).
+func TestCardOfMarkdownAndLinks(t *testing.T) {
+	lines := []string{"**节点**", "🟢 pve1"}
+	list := cardOf(chat.Reply{Kind: chat.ReplyList, Title: "概览", Lines: lines})
+	if list.Lines[0] != "**节点**" {
+		t.Errorf("list line = %q, want the markdown kept for the page to render", list.Lines[0])
+	}
+	for _, kind := range []chat.ReplyKind{chat.ReplyText, chat.ReplyCard} {
+		c := cardOf(chat.Reply{Kind: kind, Title: "**t**", Lines: lines, Footer: "**f**", Fields: []chat.Field{{Label: "**k**", Value: "**v**"}}})
+		for _, s := range append([]string{c.Title, c.Footer, c.Fields[0].Label, c.Fields[0].Value}, c.Lines...) {
+			if strings.Contains(s, "**") {
+				t.Errorf("%s reply shows %q, want no ** (WeCom shows them raw there)", kind, s)
+			}
+		}
+	}
+	const u = "https://pve.example.lan:8006/#v1:0:=qemu%2F104:4:::::::"
+	if c := cardOf(chat.Reply{Kind: chat.ReplyCard, Title: "t", Link: chat.Link{Text: "在 PVE 中打开", URL: u}}); c.Link == nil || c.Link.URL != u || c.Link.Text != "在 PVE 中打开" {
+		t.Errorf("link = %+v, want it passed to the page", c.Link)
+	}
+	for _, bad := range []string{"javascript:alert(1)", "data:text/html,x", "pve.lan"} {
+		if c := cardOf(chat.Reply{Kind: chat.ReplyCard, Title: "t", Link: chat.Link{Text: "x", URL: bad}}); c.Link != nil {
+			t.Errorf("link %q reached the page", bad)
+		}
+	}
+}

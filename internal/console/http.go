@@ -75,6 +75,8 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.method(w, r, http.MethodGet, c.apiMessages)
 	case "/api/audit":
 		c.method(w, r, http.MethodGet, c.apiAudit)
+	case "/api/action":
+		c.method(w, r, http.MethodPost, c.apiAction)
 	default:
 		http.NotFound(w, r)
 	}
@@ -196,15 +198,18 @@ func validUser(id string) bool {
 }
 
 type configResponse struct {
-	Language string `json:"language"`
-	Banner   string `json:"banner,omitempty"`
-	Users    []User `json:"users"`
-	Visitor  string `json:"visitor,omitempty"`
+	Language string   `json:"language"`
+	Banner   string   `json:"banner,omitempty"`
+	Users    []User   `json:"users"`
+	Visitor  string   `json:"visitor,omitempty"`
+	Groups   []string `json:"groups"`
+	Actions  []Action `json:"actions"`
 }
 
 func (c *Console) apiConfig(w http.ResponseWriter, _ *http.Request) {
 	c.mu.Lock()
-	resp := configResponse{Language: c.o.Language, Banner: c.o.Banner, Users: append([]User{}, c.o.Users...)}
+	resp := configResponse{Language: c.o.Language, Banner: c.o.Banner, Users: append([]User{}, c.o.Users...),
+		Groups: append([]string{}, c.groups...), Actions: append([]Action{}, c.o.Actions...)}
 	if _, taken := c.users[Visitor]; !taken {
 		resp.Visitor = Visitor
 	}
@@ -357,7 +362,7 @@ type messagesResponse struct {
 func (c *Console) apiMessages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	user := q.Get("user")
-	if !validUser(user) {
+	if !validUser(user) && !isGroup(user) {
 		writeJSON(w, http.StatusBadRequest, apiError{"invalid user"})
 		return
 	}

@@ -15,6 +15,10 @@ type Feature struct {
 	Consequence string   // what the user will see, in plain words
 	Partial     bool     // held only on some paths (Paths): other guests/nodes/storage are affected
 	Paths       []string // where the privilege is held
+	// Optional features (guest addresses) do not count in SelfCheck.OK or PveumFix:
+	// the bot works without them, and the grant is the admin's choice (Grant).
+	Optional bool
+	Grant    []string // Optional: the pveum lines that would grant it
 }
 
 // SelfCheck is what the token may do, from GET /access/permissions.
@@ -30,7 +34,7 @@ type SelfCheck struct {
 // OK reports whether every feature is fully available.
 func (s SelfCheck) OK() bool {
 	for _, f := range s.Features {
-		if !f.OK || f.Partial {
+		if !f.Optional && (!f.OK || f.Partial) {
 			return false
 		}
 	}
@@ -42,12 +46,14 @@ var BotPrivileges = []string{"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore
 
 // featureSpec says where a privilege counts: full roots (whole cluster) and the
 // prefixes of partial grants.
-var featureSpecs = []struct {
+type featureSpec struct {
 	name, priv  string
 	roots       []string
 	partial     []string
 	consequence string
-}{
+}
+
+var featureSpecs = []featureSpec{
 	{"guests", "VM.Audit", []string{"/", "/vms"}, []string{"/vms/", "/pool/"},
 		`guests without VM.Audit are invisible to the bot: "vm start 105" answers "not found"`},
 	{"power", "VM.PowerMgmt", []string{"/", "/vms"}, []string{"/vms/", "/pool/"},
@@ -80,6 +86,7 @@ func (c *Client) Check(ctx context.Context) (SelfCheck, error) {
 		return sc, c.decodeErr("read token permissions", err)
 	}
 	sc.Features = evaluate(perms)
+	sc.Features = append(sc.Features, addressFeature(perms, v, c.tokenID))
 
 	user, _, _ := strings.Cut(c.tokenID, "!")
 	if user == "root@pam" {
@@ -120,13 +127,56 @@ func (c *Client) privSep(ctx context.Context) string {
 	return "off"
 }
 
+// addressFeature checks the privilege `vm ip` needs for VMs (the guest agent's), which
+// depends on the PVE version: VM.Monitor up to 8.x, VM.GuestAgent.Audit from 9.0.
+// Containers need only VM.Audit.
+func addressFeature(perms map[string]map[string]flexNum, version, tokenID string) Feature {
+	privs := AgentPrivileges(version)
+	spec := featureSpec{name: "addresses", priv: privs[0],
+		roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
+		consequence: `"vm ip" cannot read VMs' addresses from the guest agent (containers work)`}
+	also := privs[1:]
+	if privs[0] == "VM.GuestAgent.Audit" {
+		also = append(also, "VM.GuestAgent.Unrestricted")
+	}
+	f := evaluateOne(perms, spec, also...)
+	f.Optional = true
+	if !f.OK || f.Partial {
+		user, _, _ := strings.Cut(tokenID, "!")
+		role := `pveum role add ChatBotAgent --privs "` + privs[0] + `"`
+		f.Grant = []string{role}
+		if user != "root@pam" && user != "" {
+			f.Grant = append(f.Grant, "pveum acl modify / --users "+shellQuote(user)+" --roles ChatBotAgent")
+		}
+		f.Grant = append(f.Grant, "pveum acl modify / --tokens "+shellQuote(tokenID)+" --roles ChatBotAgent")
+		if privs[0] == "VM.Monitor" {
+			f.Consequence += "; on PVE 8 the privilege is VM.Monitor, which also opens the QEMU monitor: grant it only if you want vm ip"
+		}
+	}
+	return f
+}
+
 func evaluate(perms map[string]map[string]flexNum) []Feature {
 	out := make([]Feature, 0, len(featureSpecs))
 	for _, fs := range featureSpecs {
+		out = append(out, evaluateOne(perms, fs))
+	}
+	return out
+}
+
+// evaluateOne checks one feature; a privilege in also counts like fs.priv.
+func evaluateOne(perms map[string]map[string]flexNum, fs featureSpec, also ...string) Feature {
+	{
 		f := Feature{Name: fs.name}
 		full := false
 		for path, privs := range perms {
-			if _, ok := privs[fs.priv]; !ok {
+			held := false
+			for _, p := range append([]string{fs.priv}, also...) {
+				if _, ok := privs[p]; ok {
+					held = true
+				}
+			}
+			if !held {
 				continue
 			}
 			if slices.Contains(fs.roots, path) {
@@ -151,9 +201,8 @@ func evaluate(perms map[string]map[string]flexNum) []Feature {
 			f.Missing = []string{fs.priv}
 			f.Consequence = "only on " + strings.Join(f.Paths, ", ") + "; elsewhere: " + fs.consequence
 		}
-		out = append(out, f)
+		return f
 	}
-	return out
 }
 
 func heldAnywhere(perms map[string]map[string]flexNum, privs []string) []string {
@@ -176,7 +225,7 @@ func heldAnywhere(perms map[string]map[string]flexNum, privs []string) []string 
 func (s SelfCheck) PveumFix(tokenID string) []string {
 	var missing []string
 	for _, f := range s.Features {
-		if !f.OK || f.Partial {
+		if !f.Optional && (!f.OK || f.Partial) {
 			missing = append(missing, f.Missing...)
 		}
 	}

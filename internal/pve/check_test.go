@@ -46,6 +46,9 @@ func TestCheck(t *testing.T) {
 			}
 			var missing, partial []string
 			for _, f := range sc.Features {
+				if f.Optional {
+					continue
+				}
 				if !f.OK {
 					missing = append(missing, f.Missing...)
 					if f.Consequence == "" {
@@ -80,6 +83,53 @@ func TestCheck(t *testing.T) {
 						t.Errorf("fix %q lacks %q", joined, want)
 					}
 				}
+			}
+		})
+	}
+}
+
+// vm ip needs the agent privilege of the cluster's PVE version; without it the check
+// says so with the grant, but the token still passes (the feature is optional).
+func TestCheckAgentPrivilege(t *testing.T) {
+	base := `"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1`
+	tests := []struct {
+		name, version, perms string
+		wantOK               bool
+		wantGrant            string
+	}{
+		{"8 without", "8.2.4", `{"data":{"/":{` + base + `}}}`, false, `--privs "VM.Monitor"`},
+		{"8 with", "8.2.4", `{"data":{"/":{` + base + `,"VM.Monitor":1}}}`, true, ""},
+		{"9 with monitor only", "9.1.5", `{"data":{"/":{` + base + `,"VM.Monitor":1}}}`, false, `--privs "VM.GuestAgent.Audit"`},
+		{"9 with", "9.1.5", `{"data":{"/":{` + base + `,"VM.GuestAgent.Audit":1}}}`, true, ""},
+		{"9 unrestricted", "9.1.5", `{"data":{"/vms":{"VM.GuestAgent.Unrestricted":1},"/":{` + base + `}}}`, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fakeClient(t, newFakeRT(map[string]reply{
+				"GET /version":                            ok(`{"data":{"version":"` + tt.version + `"}}`),
+				"GET /access/permissions":                 ok(tt.perms),
+				"GET /access/users/chatbot@pve/token/bot": ok(`{"data":{"privsep":1}}`),
+			}))
+			c.tokenID = "chatbot@pve!bot"
+			sc, err := c.Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var f Feature
+			for _, x := range sc.Features {
+				if x.Name == "addresses" {
+					f = x
+				}
+			}
+			if !f.Optional || (f.OK && !f.Partial) != tt.wantOK {
+				t.Fatalf("addresses feature = %+v, want optional, ok %v", f, tt.wantOK)
+			}
+			if !sc.OK() || sc.PveumFix(c.tokenID) != nil {
+				t.Errorf("a missing agent privilege fails the check (OK %v, fix %q); it is optional", sc.OK(), sc.PveumFix(c.tokenID))
+			}
+			grant := strings.Join(f.Grant, "\n")
+			if tt.wantGrant == "" && grant != "" || !strings.Contains(grant, tt.wantGrant) || (tt.wantGrant != "" && !strings.Contains(grant, "--tokens 'chatbot@pve!bot'")) {
+				t.Errorf("grant = %q, want one with %s for the token", grant, tt.wantGrant)
 			}
 		})
 	}

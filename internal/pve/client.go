@@ -25,6 +25,7 @@ import (
 type clusterSpec struct {
 	Name         string
 	BaseURL      string
+	WebURL       string // the web UI people open; "" means BaseURL
 	Endpoints    []string
 	TokenID      string
 	TokenSecret  string
@@ -36,6 +37,7 @@ type clusterSpec struct {
 // Client talks to one PVE cluster with one API token. It is safe for concurrent use.
 type Client struct {
 	name      string
+	webURL    string   // web UI base, no trailing slash
 	endpoints []string // each ends in /api2/json
 	preferred atomic.Int32
 	hc        *http.Client
@@ -123,8 +125,12 @@ func newClient(s clusterSpec, o Options) (*Client, error) {
 	// The same value Telmate's SetAPIToken stores; debug stays off (it would log it).
 	sess.AuthToken = id.String() + "=" + s.TokenSecret
 	sess.Debug = false
+	web := strings.TrimRight(strings.TrimSpace(s.WebURL), "/")
+	if web == "" {
+		web = strings.TrimRight(strings.TrimSpace(s.BaseURL), "/")
+	}
 	return &Client{
-		name: s.Name, endpoints: eps, hc: hc, sess: sess, tokenID: id.String(), secret: s.TokenSecret,
+		name: s.Name, webURL: web, endpoints: eps, hc: hc, sess: sess, tokenID: id.String(), secret: s.TokenSecret,
 		o: o, log: o.Logger.With(zap.String("cluster", s.Name)),
 	}, nil
 }

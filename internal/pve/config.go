@@ -28,7 +28,7 @@ func NewFleet(cfg config.PVE, o Options) (*Fleet, error) {
 // specFromConfig is the one place that reads config types (and the token secret).
 func specFromConfig(c config.Cluster) clusterSpec {
 	return clusterSpec{
-		Name: c.Name, BaseURL: c.BaseURL, Endpoints: c.Endpoints,
+		Name: c.Name, BaseURL: c.BaseURL, WebURL: c.WebURL, Endpoints: c.Endpoints,
 		TokenID: c.TokenID, TokenSecret: c.TokenSecret.Value(),
 		Fingerprints: []string(c.Fingerprint), CAFile: c.CAFile, Insecure: c.InsecureSkipVerify,
 	}

@@ -107,7 +107,7 @@ func Render(kind string, lang i18n.Lang, d Data, limit int) string {
 			{head: i18n.T(lang, "h_tasks"), lines: failedTasks(d), empty: i18n.T(lang, "no_failed")},
 		}
 	}
-	header := "**" + title + "** · " + d.Now.In(d.Loc).Format("2006-01-02 15:04")
+	header := "**" + title + "** · " + i18n.NewZone(d.Loc).DateTime(d.Now)
 	var tail []string
 	for _, c := range sortedKeys(d.Failed) {
 		tail = append(tail, i18n.T(lang, "cluster_failed", c, shortErr(d.Failed[c])))
@@ -359,7 +359,7 @@ func failedTasks(d Data) []string {
 		if t.ID != "" {
 			what += " " + t.ID
 		}
-		lines = append(lines, fmt.Sprintf("❌ %s · %s · %s · %s", what, d.name(t.Cluster, t.Node), t.End.In(d.Loc).Format("01-02 15:04"), clip(t.Status, 80)))
+		lines = append(lines, fmt.Sprintf("❌ %s · %s · %s · %s", what, d.name(t.Cluster, t.Node), i18n.NewZone(d.Loc).Short(t.End), clip(t.Status, 80)))
 	}
 	return lines
 }

@@ -68,6 +68,10 @@ type ClientConfig struct {
 	// Backoff is the first retry's wait; each further retry doubles it, capped at 5 s (or at
 	// Backoff when that is larger). 0 means 200 ms.
 	Backoff time.Duration
+	// Observe, when set, learns the outcome of every API call after its retries (op is
+	// "gettoken", "message/send", …; err nil on success), so that /status can say WeCom
+	// is unhealthy when even gettoken fails. Calls the caller gave up on are not reported.
+	Observe func(op string, err error)
 }
 
 // Client calls WeCom's server API for one self-built app. It keeps its own access token
@@ -91,6 +95,7 @@ type Client struct {
 	backoff    time.Duration
 	backoffCap time.Duration
 	log        *zap.Logger
+	observe    func(op string, err error)
 
 	mu       sync.Mutex
 	token    string
@@ -137,6 +142,7 @@ func NewClient(cfg ClientConfig, log *zap.Logger) (*Client, error) {
 		maxRetries: cfg.MaxRetries,
 		backoff:    cfg.Backoff,
 		log:        log,
+		observe:    cfg.Observe,
 		reported:   map[int]bool{},
 	}
 	if c.hc == nil {
@@ -363,7 +369,14 @@ func (c *Client) call(ctx context.Context, ac apiCall, out any) error {
 
 // do sends one call with retries on network errors, HTTP 5xx/429 and errcode -1, and
 // decodes a successful answer into out (which may be nil).
-func (c *Client) do(ctx context.Context, ac apiCall, out any) error {
+func (c *Client) do(ctx context.Context, ac apiCall, out any) (err error) {
+	if c.observe != nil {
+		defer func() {
+			if ctx.Err() == nil {
+				c.observe(ac.op, err)
+			}
+		}()
+	}
 	var payload []byte
 	if ac.body != nil {
 		var buf bytes.Buffer

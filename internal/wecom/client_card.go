@@ -20,6 +20,7 @@ type TemplateCard struct {
 	SubTitleText          string              `json:"sub_title_text,omitempty"`
 	HorizontalContentList []HorizontalContent `json:"horizontal_content_list,omitempty"`
 	CardAction            *CardAction         `json:"card_action,omitempty"`
+	JumpList              []CardJump          `json:"jump_list,omitempty"`
 	TaskID                string              `json:"task_id,omitempty"`
 	ButtonList            []CardButton        `json:"button_list,omitempty"`
 	// ReplaceText, in an update of an interactive card, greys its buttons with this text.
@@ -49,6 +50,13 @@ type HorizontalContent struct {
 type CardAction struct {
 	Type int    `json:"type"`
 	URL  string `json:"url,omitempty"`
+}
+
+// CardJump is one link under a text_notice card (jump_list, at most 3): Type 1 opens URL.
+type CardJump struct {
+	Type  int    `json:"type"`
+	Title string `json:"title"`
+	URL   string `json:"url,omitempty"`
 }
 
 // CardButton is one button of a button_interaction card. Key comes back as the click's

@@ -29,9 +29,14 @@ const (
 	// replaceNameBytes is the longest single-line result shown as greyed buttons
 	// (button.replace_name); a longer result replaces the whole card.
 	replaceNameBytes = 60
-	// harmlessCardURL is where tapping a text_notice card leads: WeCom requires a
-	// card_action on text_notice cards and the bot has no page of its own.
+	// harmlessCardURL is where tapping a text_notice card leads when the reply has no
+	// link: WeCom requires a card_action on text_notice cards.
 	harmlessCardURL = "https://work.weixin.qq.com"
+	// jumpTitleRunes is WeCom's soft limit of a jump_list title on app cards (18).
+	jumpTitleRunes = 18
+	// maxLinkURLBytes keeps a link inside the smallest URL limit WeCom documents (40039:
+	// 1024 bytes); a longer link is left out rather than failing the whole card.
+	maxLinkURLBytes = 1024
 )
 
 const ellipsis = "…"
@@ -109,6 +114,37 @@ func confirmInstruction(lang, code string) string {
 	}
 	return fmt.Sprintf("回复「确认 %s」执行，「取消 %s」放弃。", code, code)
 }
+
+// usableLink reports whether l can go into a WeCom message: WeCom refuses a URL
+// without http:// or https:// (45034) and, somewhere, one longer than 1024 bytes (40039).
+func usableLink(l chat.Link) bool {
+	u := strings.ToLower(l.URL)
+	return (strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) &&
+		len(l.URL) <= maxLinkURLBytes && !strings.ContainsAny(l.URL, " \n")
+}
+
+func linkText(lang string, l chat.Link) string {
+	if l.Text != "" {
+		return l.Text
+	}
+	if lang == "en" {
+		return "Open"
+	}
+	return "打开"
+}
+
+// cutRunes cuts s to at most n characters, ending in "…" when cut.
+func cutRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + ellipsis
+}
+
+// plainText drops the markdown bold markers commands use for headings, so that a text
+// message (reply_mode text, WeChat's plugin) never shows "**节点**".
+var plainText = strings.NewReplacer("**", "").Replace
 
 func severitySource(lang string, rep chat.Reply) *CardSource {
 	zh := lang != "en"
@@ -268,6 +304,9 @@ func markdownTitle(rep chat.Reply) string {
 	return t
 }
 
+// markdownLabel keeps brackets in a link label from ending the label early.
+var markdownLabel = strings.NewReplacer("[", "［", "]", "］").Replace
+
 func greyMarkdown(s string) string { return `<font color="comment">` + s + `</font>` }
 
 // RenderMarkdown renders a reply as WeCom markdown (lists, summaries): a bold title coloured
@@ -282,6 +321,9 @@ func RenderMarkdown(rep chat.Reply, lang string, maxBytes int) []string {
 	}
 	body = append(body, rep.Lines...)
 	var tail []string
+	if usableLink(rep.Link) {
+		tail = append(tail, "["+markdownLabel(linkText(lang, rep.Link))+"]("+rep.Link.URL+")")
+	}
 	if rep.Kind == chat.ReplyConfirm && rep.Code != "" {
 		tail = append(tail, confirmInstruction(lang, rep.Code))
 	}
@@ -303,21 +345,27 @@ func RenderText(rep chat.Reply, lang string, maxBytes int) []string {
 	lang = renderLang(lang)
 	body := make([]string, 0, len(rep.Fields)+len(rep.Lines))
 	for _, f := range rep.Fields {
-		body = append(body, fieldText(lang, f))
+		body = append(body, plainText(fieldText(lang, f)))
 	}
-	body = append(body, rep.Lines...)
+	for _, l := range rep.Lines {
+		body = append(body, plainText(l))
+	}
 	var tail []string
+	if usableLink(rep.Link) {
+		tail = append(tail, plainText(fieldText(lang, chat.Field{Label: linkText(lang, rep.Link), Value: rep.Link.URL})))
+	}
 	if rep.Kind == chat.ReplyConfirm && rep.Code != "" {
 		tail = append(tail, confirmInstruction(lang, rep.Code))
 	}
 	if rep.Footer != "" {
-		tail = append(tail, rep.Footer)
+		tail = append(tail, plainText(rep.Footer))
 	}
+	title := plainText(rep.Title)
 	cont := ""
-	if rep.Title != "" {
-		cont = rep.Title + continuedSuffix(lang)
+	if title != "" {
+		cont = title + continuedSuffix(lang)
 	}
-	return packParts(rep.Title, cont, body, tail, maxBytes, maxReplyParts,
+	return packParts(title, cont, body, tail, maxBytes, maxReplyParts,
 		func(n int) string { return moreLinesText(lang, n) })
 }
 
@@ -334,7 +382,7 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	}
 	card := TemplateCard{
 		Source:    severitySource(lang, rep),
-		MainTitle: &CardTitle{Title: Truncate(title, cardTitleBytes)},
+		MainTitle: &CardTitle{Title: Truncate(plainText(title), cardTitleBytes)},
 	}
 	fields := rep.Fields
 	var sub []string
@@ -347,7 +395,9 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	for _, f := range fields {
 		card.HorizontalContentList = append(card.HorizontalContentList, HorizontalContent{KeyName: f.Label, Value: f.Value})
 	}
-	sub = append(sub, lines...)
+	for _, l := range lines {
+		sub = append(sub, plainText(l))
+	}
 	interactive := len(rep.Buttons) > 0
 	var tail []string
 	if rep.Kind == chat.ReplyConfirm && !interactive && rep.Code != "" {
@@ -359,16 +409,25 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	if parts := packParts("", "", sub, tail, cardSubTitleBytes, 1, func(n int) string { return moreLinesText(lang, n) }); len(parts) > 0 {
 		card.SubTitleText = parts[0]
 	}
+	link := usableLink(rep.Link)
 	if interactive {
 		card.CardType = CardButtonInteraction
 		card.TaskID = taskID
 		for _, b := range rep.Buttons[:min(len(rep.Buttons), maxCardButtons)] {
 			card.ButtonList = append(card.ButtonList, CardButton{Text: b.Text, Style: b.Style, Key: b.Key})
 		}
+		// button_interaction documents card_action (optional) but no jump_list.
+		if link {
+			card.CardAction = &CardAction{Type: 1, URL: rep.Link.URL}
+		}
 		return card
 	}
 	card.CardType = CardTextNotice
 	card.CardAction = &CardAction{Type: 1, URL: harmlessCardURL}
+	if link {
+		card.CardAction.URL = rep.Link.URL
+		card.JumpList = []CardJump{{Type: 1, Title: cutRunes(linkText(lang, rep.Link), jumpTitleRunes), URL: rep.Link.URL}}
+	}
 	return card
 }
 

@@ -71,6 +71,12 @@ func goldenReplies(lang string) map[string]chat.Reply {
 			},
 			Code: "K7Q2", Footer: pick("5 分钟内有效", "valid for 5 minutes")},
 		"longlist": listReply(260, lang),
+		// linked is a card about a guest with its page in the PVE web UI, and a bold
+		// heading line as the overview sends.
+		"linked": {Kind: chat.ReplyCard, Title: "docker-host (104)",
+			Fields: []chat.Field{{Label: pick("节点", "Node"), Value: "pve2"}},
+			Lines:  []string{pick("**网络**", "**Network**"), "192.168.1.44"},
+			Link:   chat.Link{Text: pick("在 PVE 中打开", "Open in PVE"), URL: "https://pve.example.lan:8006/#v1:0:=qemu%2F104:4:::::::"}},
 		"result_update": {Kind: chat.ReplyCard, Severity: chat.SeverityOK, UpdateCode: "rc-click-1",
 			Title:  pick("✅ homeassistant (101) 已关机 · 12 s", "✅ homeassistant (101) shut down · 12 s"),
 			Fields: []chat.Field{{Label: pick("节点", "Node"), Value: "pve1"}, {Label: "UPID", Value: "UPID:pve1:0001:qmshutdown:101"}}},
@@ -105,7 +111,7 @@ type goldenCall struct {
 }
 
 func TestRenderGolden(t *testing.T) {
-	kinds := []string{"text", "list", "card", "confirm", "longlist", "result_update", "text_update", "suggest", "status"}
+	kinds := []string{"text", "list", "card", "confirm", "longlist", "result_update", "text_update", "linked", "suggest", "status"}
 	for _, kind := range kinds {
 		for _, mode := range []string{"card", "text"} {
 			for _, lang := range []string{"zh", "en"} {

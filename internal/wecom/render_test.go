@@ -278,3 +278,72 @@ func TestRenderNeverExceedsLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderTextNeverSendsMarkdownBold(t *testing.T) {
+	rep := chat.Reply{Kind: chat.ReplyList, Title: "**概览**", Lines: []string{"**节点**", "🟢 pve1 · **2** 台运行中"},
+		Fields: []chat.Field{{Label: "**状态**", Value: "正常"}}, Footer: "**更新于** 12:00"}
+	for _, part := range RenderText(rep, "zh", MaxTextBytes) {
+		if strings.Contains(part, "**") {
+			t.Errorf("text part %q contains **", part)
+		}
+		if !strings.Contains(part, "节点") {
+			t.Errorf("text part %q lost the heading's words", part)
+		}
+	}
+	card := RenderCard(chat.Reply{Kind: chat.ReplyCard, Title: "x", Lines: []string{"**节点**"}}, "", "zh")
+	if strings.Contains(card.SubTitleText, "**") {
+		t.Errorf("card sub-title %q contains **", card.SubTitleText)
+	}
+	if md := strings.Join(RenderMarkdown(rep, "zh", MaxTextBytes), "\n"); !strings.Contains(md, "**节点**") {
+		t.Errorf("markdown %q lost its bold heading", md)
+	}
+}
+
+func TestRenderLink(t *testing.T) {
+	const u = "https://pve.example.lan:8006/#v1:0:=lxc%2F103:4:::::::"
+	long := "https://pve.example.lan/" + strings.Repeat("a", maxLinkURLBytes)
+	tests := []struct {
+		name string
+		link chat.Link
+		want bool // the link shows
+	}{
+		{"https", chat.Link{Text: "在 PVE 中打开", URL: u}, true},
+		{"http", chat.Link{Text: "在 PVE 中打开", URL: "http://192.168.1.10:8006/"}, true},
+		{"no scheme", chat.Link{Text: "在 PVE 中打开", URL: "pve.lan:8006"}, false},
+		{"javascript", chat.Link{Text: "x", URL: "javascript:alert(1)"}, false},
+		{"too long", chat.Link{Text: "x", URL: long}, false},
+		{"none", chat.Link{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := chat.Reply{Kind: chat.ReplyCard, Title: "ct (103)", Link: tt.link}
+			card := RenderCard(rep, "t1", "zh")
+			gotCard := card.CardAction != nil && card.CardAction.URL == tt.link.URL && len(card.JumpList) == 1
+			if gotCard != tt.want {
+				t.Errorf("card link shown = %v, want %v (%+v %+v)", gotCard, tt.want, card.CardAction, card.JumpList)
+			}
+			if !tt.want && card.CardAction.URL != harmlessCardURL {
+				t.Errorf("card_action = %q, want the harmless default", card.CardAction.URL)
+			}
+			text := strings.Join(RenderText(rep, "zh", MaxTextBytes), "\n")
+			if got := tt.link.URL != "" && strings.Contains(text, tt.link.URL); got != tt.want {
+				t.Errorf("text shows link = %v, want %v: %q", got, tt.want, text)
+			}
+			md := strings.Join(RenderMarkdown(rep, "zh", MaxTextBytes), "\n")
+			if got := strings.Contains(md, "]("+tt.link.URL+")"); got != tt.want {
+				t.Errorf("markdown shows link = %v, want %v: %q", got, tt.want, md)
+			}
+		})
+	}
+	// A long label is cut to WeCom's jump_list title limit; a confirmation card carries the
+	// link as its tap only (button_interaction documents no jump_list).
+	card := RenderCard(chat.Reply{Kind: chat.ReplyCard, Title: "t", Link: chat.Link{Text: strings.Repeat("长", 30), URL: u}}, "", "zh")
+	if n := utf8.RuneCountInString(card.JumpList[0].Title); n > jumpTitleRunes {
+		t.Errorf("jump title has %d characters, want <= %d", n, jumpTitleRunes)
+	}
+	confirm := RenderCard(chat.Reply{Kind: chat.ReplyConfirm, Title: "t", Buttons: []chat.Button{{Text: "ok", Key: "k"}},
+		Link: chat.Link{Text: "在 PVE 中打开", URL: u}}, "t2", "zh")
+	if confirm.CardAction == nil || confirm.CardAction.URL != u || len(confirm.JumpList) != 0 {
+		t.Errorf("confirm card: action %+v, jumps %+v; want the link as card_action only", confirm.CardAction, confirm.JumpList)
+	}
+}

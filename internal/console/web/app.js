@@ -13,6 +13,7 @@
       decision: { allowed: '允许', refused: '拒绝', error: '出错', cancelled: '取消' },
       chips: ['帮助', 'vm list', '状态', 'vm status 102', '关机 104', '启动 105', 'audit'],
       clickFailed: '点击未被处理：',
+      group: '群聊', groupEmpty: '群聊：定时报告和告警会推送到这里。\n试试下方的演示按钮。', actionFailed: '操作失败：',
     },
     en: {
       who: 'Acting as', send: 'Send', audit: 'Audit log', placeholder: 'Type a command: vm list, help, vm shutdown 104',
@@ -24,6 +25,7 @@
       decision: { allowed: 'allowed', refused: 'refused', error: 'error', cancelled: 'cancelled' },
       chips: ['help', 'vm list', 'status', 'vm status 102', 'vm shutdown 104', 'vm start 105', 'audit'],
       clickFailed: 'Click not taken: ',
+      group: 'group chat', groupEmpty: 'Group chat: scheduled reports and alerts are pushed here.\nTry the demo buttons below.', actionFailed: 'Action failed: ',
     },
   };
   let L = T.zh;
@@ -48,6 +50,34 @@
 
   // --- rendering -------------------------------------------------------------------
   function sevClass(c) { return c.severity ? 'sev-' + c.severity : ''; }
+
+  // A link from the bot, only when it is http(s); it opens in a new tab.
+  function linkEl(link, cls) {
+    if (!link || !/^https?:\/\//i.test(link.url || '')) return null;
+    const a = el('a', cls, link.text || link.url);
+    a.href = link.url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    return a;
+  }
+
+  // The markdown WeCom renders in markdown messages, and only there: **bold**, `code`,
+  // and "> " quotes. Everything stays text (textContent); nothing becomes markup.
+  function mdLine(line) {
+    const quote = line.startsWith('> ');
+    const d = el('div', quote ? 'quote' : 'line');
+    const text = quote ? line.slice(2) : line;
+    const re = /\*\*([^*]+)\*\*|`([^`]+)`/g;
+    let last = 0;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) d.append(document.createTextNode(text.slice(last, m.index)));
+      d.append(m[1] !== undefined ? el('strong', '', m[1]) : el('code', '', m[2]));
+      last = re.lastIndex;
+    }
+    if (last < text.length) d.append(document.createTextNode(text.slice(last)));
+    return d;
+  }
 
   function renderCard(entry) {
     const c = entry.card;
@@ -76,6 +106,8 @@
     }
     if (lines.length) card.append(el('div', 'sub', lines.join('\n')));
     if (c.footer) card.append(el('div', 'c-foot', c.footer));
+    const link = linkEl(c.link, 'c-link');
+    if (link) card.append(link);
     if (c.done) {
       const b = el('div', 'buttons');
       const d = el('button', 'btn done', c.done);
@@ -105,8 +137,10 @@
     for (const f of c.fields || []) {
       b.append(el('div', c.form === 'list' ? 'quote' : 'line', f.label ? f.label + (L === T.zh ? '：' : ': ') + f.value : f.value));
     }
-    for (const line of c.lines || []) b.append(el('div', 'line', line));
+    for (const line of c.lines || []) b.append(c.form === 'list' ? mdLine(line) : el('div', 'line', line));
     if (c.footer) b.append(el('div', 'foot', c.footer));
+    const link = linkEl(c.link, 'b-link');
+    if (link) b.append(link);
     return b;
   }
 
@@ -145,9 +179,11 @@
     if (!old || nearBottom) list.scrollTop = list.scrollHeight;
   }
 
+  const isGroup = (id) => id.startsWith('#');
+
   function resetMessages() {
     const list = $('messages');
-    list.replaceChildren(el('div', 'empty', L.empty));
+    list.replaceChildren(el('div', 'empty', isGroup(S.user) ? L.groupEmpty : L.empty));
     S.nodes.clear();
     S.ver = 0;
   }
@@ -180,6 +216,9 @@
 
   function switchUser(id) {
     S.user = id;
+    // A group chat's pane only receives pushes: nobody types there.
+    $('input').disabled = $('send').disabled = isGroup(id);
+    for (const b of $('chips').querySelectorAll('.chip.cmd')) b.hidden = isGroup(id);
     try { localStorage.setItem('console.user', id); } catch (_) { /* private mode */ }
     S.gen++;
     if (S.abort) S.abort.abort();
@@ -251,6 +290,12 @@
       sel.append(o);
       ids.push(u.id);
     }
+    for (const g of cfg.groups || []) {
+      const o = el('option', '', (L === T.en ? L.group + ': ' : L.group + '：') + g);
+      o.value = '#' + g;
+      sel.append(o);
+      ids.push('#' + g);
+    }
     if (cfg.visitor) {
       const o = el('option', '', cfg.visitor + (L === T.en ? ' (' + L.visitor + ')' : '（' + L.visitor + '）'));
       o.value = cfg.visitor;
@@ -264,9 +309,23 @@
 
     const chips = $('chips');
     for (const c of L.chips) {
-      const b = el('button', 'chip', c);
+      const b = el('button', 'chip cmd', c);
       b.type = 'button';
       b.addEventListener('click', () => sendText(c));
+      chips.append(b);
+    }
+    // The demo's buttons: a report now, a node losing power. What they cause arrives in
+    // the group chat's pane.
+    for (const a of cfg.actions || []) {
+      const b = el('button', 'chip act', a.label);
+      b.type = 'button';
+      b.dataset.action = a.id;
+      b.addEventListener('click', async () => {
+        b.disabled = true;
+        const r = await post('/api/action', { id: a.id });
+        b.disabled = false;
+        if (!r.ok) $('messages').append(el('div', 'err', L.actionFailed + (r.data.error || r.status)));
+      });
       chips.append(b);
     }
     $('composer').addEventListener('submit', (ev) => {

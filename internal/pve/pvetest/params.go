@@ -23,7 +23,8 @@ func endpointParams(key string) []string {
 		return []string{"full", "node"}
 	case "GET /nodes/{node}/lxc":
 		return []string{"node"}
-	case "GET /nodes/{node}/qemu/{vmid}/status/current", "GET /nodes/{node}/lxc/{vmid}/status/current":
+	case "GET /nodes/{node}/qemu/{vmid}/status/current", "GET /nodes/{node}/lxc/{vmid}/status/current",
+		"GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces", "GET /nodes/{node}/lxc/{vmid}/interfaces":
 		return []string{"node", "vmid"}
 	case "GET /nodes/{node}/storage":
 		return []string{"content", "enabled", "format", "node", "storage", "target"}

@@ -101,6 +101,25 @@ type Guest struct {
 	Disk     uint64
 	MaxDisk  uint64
 	Uptime   int64 // seconds while running; it keeps counting
+	// Agent is the QEMU guest agent: "" none configured (no agent: line), AgentRunning, or
+	// AgentStopped (configured, but the service inside the guest does not answer).
+	Agent string
+	// NICs are the guest's interfaces as its agent (VMs) or `ip a` (containers) reports
+	// them while it runs; add lo yourself to see it skipped.
+	NICs []NIC
+}
+
+// Guest agent states of a fake VM.
+const (
+	AgentRunning = "running"
+	AgentStopped = "stopped"
+)
+
+// NIC is one network interface of a guest.
+type NIC struct {
+	Name  string
+	MAC   string
+	Addrs []string // "192.168.1.44/24", "fe80::1/64"
 }
 
 // Storage is one storage on one node. Node "" means a shared storage present on every node.
@@ -314,6 +333,10 @@ func (s *Server) AddGuest(g Guest) {
 		g.MaxDisk = 8 << 30
 	}
 	g.Tags = slices.Clone(g.Tags)
+	g.NICs = slices.Clone(g.NICs)
+	for i := range g.NICs {
+		g.NICs[i].Addrs = slices.Clone(g.NICs[i].Addrs)
+	}
 	if _, ok := s.nodes[g.Node]; !ok {
 		s.addNodeLocked(Node{Name: g.Node, Online: true, Uptime: 86400})
 	}

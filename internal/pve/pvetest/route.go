@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -168,9 +169,148 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		}
 	case len(rest) >= 3 && isGuestType(rest[0]) && rest[2] == "snapshot":
 		s.routeSnapshot(c, node, rest[0], rest[1], rest[3:])
+	case get && ((len(rest) == 4 && rest[0] == "qemu" && rest[2] == "agent" && rest[3] == "network-get-interfaces") ||
+		(len(rest) == 3 && rest[0] == "lxc" && rest[2] == "interfaces")):
+		s.routeAddresses(c, node, rest[0], rest[1])
 	default:
 		s.notImplemented(c)
 	}
+}
+
+// routeAddresses serves a guest's addresses: the QEMU guest agent's
+// network-get-interfaces, or a container's interfaces (pve-container 5.0.6, PVE 8.1+).
+func (s *Server) routeAddresses(c *call, node, typ, id string) {
+	major, minor := s.release()
+	key := "GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces"
+	// PVE 7.4 and 8.x check VM.Monitor for every agent command; 9.0 replaced it with
+	// VM.GuestAgent.Audit (or .Unrestricted) (qemu-server Agent.pm).
+	privs := []string{"VM.Monitor"}
+	if major >= 9 {
+		privs = []string{"VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted"}
+	}
+	if typ == "lxc" {
+		if major < 8 || (major == 8 && minor < 1) {
+			s.notImplemented(c)
+			return
+		}
+		key, privs = "GET /nodes/{node}/lxc/{vmid}/interfaces", []string{"VM.Audit"}
+	}
+	vmid, err := strconv.Atoi(id)
+	if err != nil || vmid <= 0 {
+		s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
+			map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", id)})
+		return
+	}
+	path := "/vms/" + id
+	s.mu.Lock()
+	allowed := false
+	for _, p := range privs {
+		allowed = allowed || s.canLocked(c.tok, path, p)
+	}
+	s.mu.Unlock()
+	if !allowed {
+		s.fail(c, http.StatusForbidden, fmt.Sprintf("Permission check failed (%s, %s)", path, privs[0]), nil)
+		return
+	}
+	if !s.reachable(c, node) || !s.verifyParams(c, key) || !s.guestExists(c, node, typ, vmid) {
+		return
+	}
+	s.mu.Lock()
+	g := s.guests[vmid].Guest
+	g.NICs = slices.Clone(g.NICs)
+	s.mu.Unlock()
+	running := g.Status == "running"
+	if typ == "lxc" {
+		if !running {
+			s.ok(c, nil, nil) // a stopped container: {"data":null}, HTTP 200
+			return
+		}
+		s.ok(c, lxcInterfaces(g.NICs, major > 8 || (major == 8 && minor >= 4)), nil)
+		return
+	}
+	// The order of qemu-server's agent_available checks.
+	switch {
+	case g.Agent == "":
+		s.fail(c, http.StatusInternalServerError, "No QEMU guest agent configured", nil)
+	case !running:
+		s.fail(c, http.StatusInternalServerError, fmt.Sprintf("VM %d is not running", vmid), nil)
+	case g.Agent != AgentRunning:
+		s.fail(c, http.StatusInternalServerError, "QEMU guest agent is not running", nil)
+	default:
+		s.ok(c, map[string]any{"result": agentInterfaces(g.NICs)}, nil)
+	}
+}
+
+// agentInterfaces is the QGA guest-network-get-interfaces reply.
+func agentInterfaces(nics []NIC) []map[string]any {
+	out := []map[string]any{}
+	for _, n := range nics {
+		e := map[string]any{"name": n.Name,
+			"statistics": map[string]any{"rx-bytes": 0, "rx-packets": 0, "tx-bytes": 0, "tx-packets": 0}}
+		if n.MAC != "" {
+			e["hardware-address"] = n.MAC
+		}
+		var addrs []map[string]any
+		for _, a := range n.Addrs {
+			ip, prefix, v6 := splitCIDR(a)
+			typ := "ipv4"
+			if v6 {
+				typ = "ipv6"
+			}
+			addrs = append(addrs, map[string]any{"ip-address": ip, "ip-address-type": typ, "prefix": prefix})
+		}
+		if addrs != nil {
+			e["ip-addresses"] = addrs
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// lxcInterfaces is GET /nodes/{node}/lxc/{vmid}/interfaces: before pve-container 5.2.6
+// (PVE 8.4) only name, hwaddr and the last address of each family as inet/inet6; from
+// then on also ip-addresses, typed inet/inet6 (not ipv4/ipv6 as from the agent).
+func lxcInterfaces(nics []NIC, full bool) []map[string]any {
+	out := []map[string]any{}
+	for _, n := range nics {
+		e := map[string]any{"name": n.Name, "hwaddr": n.MAC}
+		var addrs []map[string]any
+		for _, a := range n.Addrs {
+			ip, prefix, v6 := splitCIDR(a)
+			fam := "inet"
+			if v6 {
+				fam = "inet6"
+			}
+			e[fam] = a
+			addrs = append(addrs, map[string]any{"ip-address": ip, "ip-address-type": fam, "prefix": prefix})
+		}
+		if full {
+			e["hardware-address"] = n.MAC
+			if addrs != nil {
+				e["ip-addresses"] = addrs
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func splitCIDR(a string) (ip string, prefix int, v6 bool) {
+	ip, p, _ := strings.Cut(a, "/")
+	prefix, _ = strconv.Atoi(p)
+	return ip, prefix, strings.Contains(ip, ":")
+}
+
+// release is the major and minor of Options.Version ("8.2.4" → 8, 2).
+func (s *Server) release() (major, minor int) {
+	parts := strings.FieldsFunc(s.opts.Version, func(r rune) bool { return r == '.' || r == '-' })
+	if len(parts) > 0 {
+		major, _ = strconv.Atoi(parts[0])
+	}
+	if len(parts) > 1 {
+		minor, _ = strconv.Atoi(parts[1])
+	}
+	return major, minor
 }
 
 // reachable answers like pveproxy when the request would be proxied to a node it cannot reach.

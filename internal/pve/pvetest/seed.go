@@ -36,7 +36,24 @@ func SeedHomeLab(s *Server) {
 		{VMID: 114, Name: "backup-pbs", Node: "pve1", Type: "qemu", Status: "running", Pool: "infra", Tags: []string{"infra"}, CPU: 0.02, MaxCPU: 2, Mem: 3 * gib, MaxMem: 4 * gib, MaxDisk: 32 * gib, Uptime: 1900000},
 		{VMID: 9000, Name: "ubuntu-2404-cloud", Node: "pve1", Type: "qemu", Status: "stopped", Template: true, Tags: []string{"lab"}, MaxCPU: 2, MaxMem: 2 * gib, MaxDisk: 4 * gib},
 	}
+	// Addresses for vm ip: VMs with a running agent, one whose agent is not up, the rest
+	// without one; running containers answer with their interfaces.
+	nic := func(name, mac string, addrs ...string) NIC { return NIC{Name: name, MAC: mac, Addrs: addrs} }
+	lo := nic("lo", "00:00:00:00:00:00", "127.0.0.1/8", "::1/128")
+	agents := map[int]string{100: AgentRunning, 102: AgentRunning, 104: AgentRunning, 112: AgentRunning, 114: AgentStopped, 105: AgentRunning}
+	nics := map[int][]NIC{
+		100: {lo, nic("vtnet0", "bc:24:11:3a:00:64", "192.168.1.1/24", "fe80::be24:11ff:fe3a:64/64")},
+		102: {lo, nic("enp0s18", "bc:24:11:3a:00:66", "192.168.1.20/24", "fe80::be24:11ff:fe3a:66/64"), nic("hassio", "02:42:5e:11:00:01", "172.30.32.1/23")},
+		104: {lo, nic("docker0", "02:42:ac:11:00:01", "172.17.0.1/16"), nic("ens18", "bc:24:11:3a:00:68", "192.168.1.44/24", "2408:8207:1234:5678::44/64", "fe80::be24:11ff:fe3a:68/64")},
+		112: {lo, nic("ens18", "bc:24:11:3a:00:70", "192.168.1.52/24")},
+		103: {lo, nic("eth0", "bc:24:11:3a:00:67", "192.168.1.33/24", "fe80::be24:11ff:fe3a:67/64")},
+		107: {lo, nic("eth0", "bc:24:11:3a:00:6b", "192.168.1.2/24")},
+		109: {lo, nic("eth0", "bc:24:11:3a:00:6d", "192.168.1.5/24")},
+		110: {lo, nic("eth0", "bc:24:11:3a:00:6e", "192.168.1.36/24")},
+		111: {lo, nic("eth0", "bc:24:11:3a:00:6f", "192.168.1.37/24")},
+	}
 	for _, g := range guests {
+		g.Agent, g.NICs = agents[g.VMID], nics[g.VMID]
 		s.AddGuest(g)
 	}
 	// Snapshots a home-labber keeps: before an upgrade of Home Assistant (with RAM) and a
@@ -66,8 +83,9 @@ func SeedHomeLab(s *Server) {
 		}
 	}
 
-	// The minimal bot role of docs/pve.md 2.6 plus snapshot and backup, on "/".
+	// The minimal bot role of docs/pve.md 2.6 plus snapshot and backup, and the guest
+	// agent's privilege for vm ip (VM.Monitor on the fake's default PVE 8), on "/".
 	s.AddToken(HomeLabTokenID, HomeLabTokenSecret, map[string][]string{
-		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "VM.Snapshot", "VM.Backup"},
+		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "VM.Snapshot", "VM.Backup", "VM.Monitor"},
 	})
 }

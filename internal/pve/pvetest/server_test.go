@@ -558,8 +558,8 @@ func TestRecordedFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 12 {
-		t.Errorf("got %d recorded files, want 12", n)
+	if n != 13 {
+		t.Errorf("got %d recorded files, want 13", n)
 	}
 	if _, err := fs.Stat(fsys, "SOURCES.md"); err != nil {
 		t.Errorf("SOURCES.md missing: %v", err)
@@ -596,5 +596,8 @@ func TestSeedHomeLab(t *testing.T) {
 	}
 	wantStatus(t, c.get(t, "/nodes/pve1/status"), 200, "OK")
 	wantStatus(t, c.get(t, "/cluster/status"), 200, "OK")
+	wantStatus(t, c.get(t, "/nodes/pve2/qemu/104/agent/network-get-interfaces"), 200, "OK")
+	wantStatus(t, c.get(t, "/nodes/pve1/qemu/101/agent/network-get-interfaces"), 500, "No QEMU guest agent configured")
+	wantStatus(t, c.get(t, "/nodes/pve2/lxc/103/interfaces"), 200, "OK")
 	wantStatus(t, c.post(t, "/nodes/pve2/qemu/105/status/start"), 200, "OK")
 }

@@ -53,6 +53,12 @@ const (
 	// ErrcodeMenuInvalid answers a menu/create outside WeCom's limits (the fake's choice
 	// for every such case; WeCom uses several 4001x-4003x codes).
 	ErrcodeMenuInvalid = 40017
+	// ErrcodeJumpListTooLong answers a card with more than 3 jump_list entries (42042).
+	ErrcodeJumpListTooLong = 42042
+	// ErrcodeURLMissing answers a link of type 1 without a url (42028).
+	ErrcodeURLMissing = 42028
+	// ErrcodeURLNoScheme answers a url without http:// or https:// (45034).
+	ErrcodeURLNoScheme = 45034
 )
 
 const (
@@ -82,9 +88,17 @@ type Card struct {
 	Fields     []CardField
 	Buttons    []CardButton
 	CardURL    string
+	Jumps      []CardJump // jump_list
 	Raw        json.RawMessage
 	Replace    string // replace_text (updates)
 	SourceDesc string
+}
+
+// CardJump is one jump_list entry: a link under the card.
+type CardJump struct {
+	Type  int    `json:"type"`
+	Title string `json:"title"`
+	URL   string `json:"url"`
 }
 
 // CardField is one horizontal_content_list row.
@@ -600,7 +614,19 @@ type wireCard struct {
 		Type int    `json:"type"`
 		URL  string `json:"url"`
 	} `json:"card_action"`
-	ReplaceText string `json:"replace_text"`
+	JumpList    []CardJump `json:"jump_list"`
+	ReplaceText string     `json:"replace_text"`
+}
+
+// checkURL checks a link like WeCom: type 1 needs a url (42028) with a scheme (45034).
+func checkURL(url string) (answer, bool) {
+	switch {
+	case url == "":
+		return wxErr(ErrcodeURLMissing, "missing url"), false
+	case !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://"):
+		return wxErr(ErrcodeURLNoScheme, "url must start with http:// or https://"), false
+	}
+	return answer{}, true
 }
 
 var interactiveCards = map[string]bool{"button_interaction": true, "vote_interaction": true, "multiple_interaction": true}
@@ -619,6 +645,24 @@ func (s *Server) checkCard(raw json.RawMessage) (*Card, answer, bool) {
 	}
 	if wc.CardType == "text_notice" && wc.CardAction == nil {
 		return nil, wxErr(ErrcodeInvalidParameter, "text_notice needs card_action"), false
+	}
+	if wc.CardAction != nil && wc.CardAction.Type == 1 {
+		if a, ok := checkURL(wc.CardAction.URL); !ok {
+			return nil, a, false
+		}
+	}
+	if len(wc.JumpList) > 3 {
+		return nil, wxErr(ErrcodeJumpListTooLong, "jump_list exceeds 3"), false
+	}
+	for _, j := range wc.JumpList {
+		if j.Title == "" {
+			return nil, wxErr(ErrcodeInvalidParameter, "jump_list title required"), false
+		}
+		if j.Type == 1 {
+			if a, ok := checkURL(j.URL); !ok {
+				return nil, a, false
+			}
+		}
 	}
 	if (wc.MainTitle == nil || wc.MainTitle.Title == "") && wc.SubTitleText == "" {
 		return nil, wxErr(ErrcodeInvalidParameter, "main_title.title or sub_title_text required"), false
@@ -641,7 +685,7 @@ func (s *Server) checkCard(raw json.RawMessage) (*Card, answer, bool) {
 	}
 	c := &Card{CardType: wc.CardType, TaskID: wc.TaskID, SubTitle: wc.SubTitleText,
 		Fields: wc.HorizontalContentList, Buttons: wc.ButtonList, Raw: append(json.RawMessage(nil), raw...),
-		Replace: wc.ReplaceText}
+		Replace: wc.ReplaceText, Jumps: wc.JumpList}
 	if wc.MainTitle != nil {
 		c.Title = wc.MainTitle.Title
 	}

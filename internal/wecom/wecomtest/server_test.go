@@ -82,6 +82,10 @@ func TestServerMessageSendValidation(t *testing.T) {
 		return fmt.Sprintf(`{"touser":"alice","msgtype":"template_card","agentid":%d,"template_card":{"card_type":"button_interaction",
 			"main_title":{"title":"t"},"task_id":%q,"button_list":[{"text":"ok","style":1,"key":"k"}]}}`, FakeAgentID, taskID)
 	}
+	notice := func(extra string) string {
+		return fmt.Sprintf(`{"touser":"alice","msgtype":"template_card","agentid":%d,"template_card":{"card_type":"text_notice",
+			"main_title":{"title":"t"},%s}}`, FakeAgentID, extra)
+	}
 	tests := []struct {
 		name    string
 		token   string
@@ -102,6 +106,12 @@ func TestServerMessageSendValidation(t *testing.T) {
 		{"bad task id", tok, card("task 2!"), ErrcodeInvalidParameter, ""},
 		{"text_notice without card_action", tok, fmt.Sprintf(`{"touser":"alice","msgtype":"template_card","agentid":%d,
 			"template_card":{"card_type":"text_notice","main_title":{"title":"t"}}}`, FakeAgentID), ErrcodeInvalidParameter, ""},
+		{"card url without scheme", tok, notice(`"card_action":{"type":1,"url":"pve.lan:8006"}`), ErrcodeURLNoScheme, ""},
+		{"card url missing", tok, notice(`"card_action":{"type":1}`), ErrcodeURLMissing, ""},
+		{"four jump links", tok, notice(`"card_action":{"type":1,"url":"https://a"},"jump_list":[` +
+			`{"type":1,"title":"a","url":"https://a"},{"type":1,"title":"b","url":"https://b"},` +
+			`{"type":1,"title":"c","url":"https://c"},{"type":1,"title":"d","url":"https://d"}]`), ErrcodeJumpListTooLong, ""},
+		{"jump link without scheme", tok, notice(`"card_action":{"type":1,"url":"https://a"},"jump_list":[{"type":1,"title":"a","url":"a.lan"}]`), ErrcodeURLNoScheme, ""},
 		{"not json", tok, `{`, 47001, ""},
 	}
 	for _, tt := range tests {
