@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
@@ -70,12 +71,12 @@ func cardLines(m wecomtest.SentMessage) []string {
 func TestHelpListsOnlyWhatTheUserMayRun(t *testing.T) {
 	env := apptest.NewEnv(t)
 	b := startBot(t, env, botOptions{})
-	power := []string{"启动 <目标>", "关机 <目标>", "重启 <目标>", "暂停 <目标>", "恢复 <目标>", "强制关机 <目标>", "重置 <目标>"}
+	power := []string{"启动 101 —", "关机 101 —", "重启 101 —", "暂停 101 —", "恢复 101 —", "强制关机 101 —", "重置 101 —"}
 
 	b.text(apptest.Viewer, "帮助")
 	viewer := lastText(b, 1)
-	contains(t, "viewer help", viewer, "概览", "列表 [筛选]", "例如：列表 运行中", "状态 <目标>", "我的权限")
-	for _, p := range append(power, "审计 [n]", "确认 <代码>") {
+	contains(t, "viewer help", viewer, "概览 —", "列表 运行中 —", "状态 101 —", "我的权限 —")
+	for _, p := range append(power, "审计 5", "确认 AB12CD") {
 		if strings.Contains(viewer, p) {
 			t.Errorf("viewer help = %q, want no %q", viewer, p)
 		}
@@ -83,8 +84,8 @@ func TestHelpListsOnlyWhatTheUserMayRun(t *testing.T) {
 
 	b.text(apptest.Operator, "帮助")
 	op := lastText(b, 2)
-	contains(t, "operator help", op, "启动 <目标>", "关机 <目标> — 正常关机，等待系统自行关闭（需确认）", "例如：关机 101")
-	for _, p := range []string{"强制关机 <目标>", "重置 <目标>", "审计 [n]"} {
+	contains(t, "operator help", op, "启动 101 — 启动虚拟机或容器", "关机 101 — 正常关机，等待系统自行关闭（需确认）")
+	for _, p := range []string{"强制关机 101", "重置 101", "审计 5"} {
 		if strings.Contains(op, p) {
 			t.Errorf("operator help = %q, want no %q", op, p)
 		}
@@ -336,7 +337,7 @@ func TestChineseRepliesHaveNoEnglish(t *testing.T) {
 
 	// what a Chinese reply may carry: terms used as is, units, the commands users type
 	// (aliases, "vm start 101"), the selector words and the lab's own names
-	allowed := map[string]bool{"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "GiB": true, "MiB": true, "TiB": true,
+	allowed := map[string]bool{"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "IP": true, "GiB": true, "MiB": true, "TiB": true,
 		"vm": true, "start": true, "tag": true, "pool": true, "node": true, "nodes": true, "list": true, "ls": true, "status": true, "ct": true,
 		"lxc": true, "qemu": true, "guest": true, "reset": true, "help": true, "overview": true, "summary": true, "restart": true, "reboot": true,
 		"shutdown": true, "stop": true, "storage": true, "task": true, "tasks": true, "whoami": true, "n": true,
@@ -379,4 +380,58 @@ func TestEnglishAllTheWay(t *testing.T) {
 	// The command names are the metrics labels.
 	_, metrics := get(t, b.url("/metrics"))
 	contains(t, "metrics", metrics, `command="whoami"`, `command="guest_status"`, `command="help"`)
+}
+
+func TestVMIPAndLinks(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	tests := []struct {
+		in        string
+		want, not []string
+	}{
+		{"vm ip 104", []string{"docker-host (104) 的地址", "ens18 · 192.168.1.44/24", "docker0 · 172.17.0.1/16"}, []string{"127.0.0.1/8", "lo ·", "fe80"}},
+		{"IP docker-host", []string{"ens18 · 192.168.1.44/24"}, nil},
+		{"地址 103", []string{"jellyfin (103) 的地址", "eth0 · 192.168.1.33/24"}, []string{"127.0.0.1/8"}},
+		{"地址 101", []string{"truenas (101) 没有启用 QEMU 客户机代理", "qemu-guest-agent"}, nil},
+		{"地址 114", []string{"backup-pbs (114) 的客户机代理没有响应"}, nil},
+		{"地址 105", []string{"dev-ubuntu (105) 没有运行"}, nil},
+	}
+	for i, tt := range tests {
+		b.text(apptest.Viewer, tt.in)
+		got := visible(b.waitSent(i + 1)[i])
+		contains(t, tt.in, got, tt.want...)
+		for _, n := range tt.not {
+			if strings.Contains(got, n) {
+				t.Errorf("%s = %q, want no %s", tt.in, got, n)
+			}
+		}
+	}
+	n := len(tests)
+	b.text(apptest.Viewer, "状态 104")
+	card := b.waitSent(n + 1)[n].Card
+	if card == nil || !slices.Contains(card.Fields, wecomtest.CardField{KeyName: "IP", Value: "192.168.1.44"}) {
+		t.Errorf("status card = %+v, want the primary address", card)
+	}
+	if card == nil || !strings.HasPrefix(card.CardURL, env.PVE.URL()) || !strings.Contains(card.CardURL, "qemu%2F104") {
+		t.Errorf("status card URL = %q, want the guest's page in PVE", card.CardURL)
+	}
+	b.text(apptest.Viewer, "节点 状态 pve2")
+	if card := b.waitSent(n + 2)[n+1].Card; card == nil || !strings.Contains(card.CardURL, "node%2Fpve2") {
+		t.Errorf("node card = %+v, want the node's page in PVE", card)
+	}
+}
+
+func TestTimesInTheConfiguredZone(t *testing.T) {
+	at := time.Date(2026, 12, 2, 1, 36, 41, 0, time.UTC)
+	for _, tc := range []struct{ extra, want string }{
+		{"", "12-02 09:36:41"}, // Asia/Shanghai by default
+		{"timezone: UTC\n", "12-02 01:36:41"},
+	} {
+		env := apptest.NewEnv(t)
+		b := startBot(t, env, botOptions{now: func() time.Time { return at }, cfg: apptest.ConfigOptions{Extra: tc.extra}})
+		b.text(apptest.Viewer, "启动 105")
+		b.waitSent(1)
+		b.text(apptest.Admin, "审计")
+		contains(t, "audit with "+tc.extra, lastText(b, 2), tc.want)
+	}
 }

@@ -39,6 +39,11 @@ type Fleet interface {
 	Tasks(ctx context.Context, limit int) ([]pve.Task, map[string]error)
 	ClusterNames() []string
 
+	// addresses and links
+	Addresses(ctx context.Context, g pve.Guest) ([]pve.Address, error)
+	GuestWebURL(g pve.Guest) string
+	NodeWebURL(cluster, node string) string
+
 	// snapshots
 	Snapshots(ctx context.Context, g pve.Guest) (pve.Snapshots, error)
 	TakeSnapshot(ctx context.Context, g pve.Guest, name, description string, vmstate bool) (upid string, err error)
@@ -87,9 +92,9 @@ type settings struct {
 	confirm    map[string]bool
 	confirmTTL time.Duration
 	textMode   bool
+	zone       i18n.Zone // the configured timezone, for times in replies
 	perUser    config.Rate
 	multi      bool // more than one cluster: show cluster names
-	zone       *time.Location
 }
 
 // Dispatcher handles messages; it implements chat.Handler.
@@ -140,6 +145,7 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 		confirm:    map[string]bool{},
 		confirmTTL: cfg.ConfirmTTL.Std(),
 		textMode:   cfg.WeCom.ReplyMode == "text",
+		zone:       i18n.NewZone(cfg.Location()),
 		perUser:    cfg.RateLimit.PerUser,
 		multi:      len(cfg.PVE.Clusters) > 1,
 	}
@@ -149,7 +155,6 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 	if s.confirmTTL <= 0 {
 		s.confirmTTL = 5 * time.Minute
 	}
-	s.zone = defaultZone
 	for _, a := range cfg.Confirm {
 		s.confirm[a] = true
 	}
@@ -203,19 +208,11 @@ func (r *req) name() string {
 
 func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, args...) }
 
-// defaultZone is where times are shown: China's, where the users are.
-var defaultZone = func() *time.Location {
-	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return l
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
-
 // zone is the time zone times are shown in.
-func (r *req) zone() *time.Location { return r.s.zone }
+func (r *req) zone() *time.Location { return r.s.zone.Location() }
 
 // clock shows a moment as people read it, in the configured zone.
-func (r *req) clock(t time.Time) string { return t.In(r.s.zone).Format("2006-01-02 15:04") }
+func (r *req) clock(t time.Time) string { return r.s.zone.DateTime(t) }
 
 // Handle answers one message.
 func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {

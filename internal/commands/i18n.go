@@ -64,12 +64,18 @@ func helpLines(lang i18n.Lang, topic string, v helpView) []string {
 			continue
 		}
 		target = target || s.Args == ArgTarget && s.Noun == "guest"
-		for j, h := range s.Help {
-			u := usage(lang, h.Text)
-			if topic != "" {
-				u += " · " + usage(other(lang), h.Text)
+		if topic == "" {
+			// the overview: one line per command, its example (what to type) and what it
+			// does; the usage with its arguments is in "help <command>"
+			line := usage(lang, s.Example) + " — " + i18n.T(lang, "help_"+s.Help[0].ID)
+			if s.Changes && v.confirmed(s) {
+				line += i18n.T(lang, "help_confirmed")
 			}
-			line := u + " — " + i18n.T(lang, "help_"+h.ID)
+			lines = append(lines, line)
+			continue
+		}
+		for j, h := range s.Help {
+			line := usage(lang, h.Text) + " · " + usage(other(lang), h.Text) + " — " + i18n.T(lang, "help_"+h.ID)
 			if s.Changes && v.confirmed(s) {
 				line += i18n.T(lang, "help_confirmed")
 			}

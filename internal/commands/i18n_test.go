@@ -99,12 +99,12 @@ func TestHelpReply(t *testing.T) {
 	}
 }
 
-// helpLineCount is the number of help lines of the typed commands in the table.
+// helpLineCount is the number of lines of the help overview: one per typed command.
 func helpLineCount() int {
 	n := 0
 	for _, s := range table {
 		if len(s.Words) > 0 {
-			n += len(s.Help)
+			n++
 		}
 	}
 	return n

@@ -54,6 +54,7 @@ const (
 	VerbConfirm     Verb = "confirm"
 	VerbCancel      Verb = "cancel"
 	VerbWhoami      Verb = "whoami"
+	VerbIP          Verb = "ip"
 	VerbMute        Verb = "mute" // an alert card's button only
 )
 

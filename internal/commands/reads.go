@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/access"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
@@ -209,6 +209,9 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 		{Label: r.t("f_node"), Value: g.Node},
 		{Label: r.t("f_type"), Value: typeWord(r.s.lang, g.Type)},
 	}
+	if ip := d.primaryAddress(ctx, g); ip != "" {
+		fields = slices.Insert(fields, 1, chat.Field{Label: "IP", Value: ip})
+	}
 	if g.Status == "running" {
 		fields = append(fields,
 			chat.Field{Label: "CPU", Value: r.t("cpu_of", fmt.Sprintf("%.0f%%", g.CPU*100), g.MaxCPU)},
@@ -228,7 +231,8 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 		fields = append(fields, chat.Field{Label: r.t("f_lock"), Value: g.Lock})
 	}
 	// A read is not a result: no "成功" on the card.
-	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo, Title: guestLabel(r, g), Fields: fields, Buttons: d.actionButtons(r, st)}
+	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo, Title: guestLabel(r, g), Fields: fields,
+		Buttons: d.actionButtons(r, st), Link: d.guestLink(r, g)}
 }
 
 func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
@@ -339,7 +343,7 @@ func (d *Dispatcher) nodes(ctx context.Context, r *req, cmd Command) chat.Reply 
 				if n.Status != "online" {
 					sev = chat.SeverityError
 				}
-				return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: r.t("node_title", n.Name), Fields: fields}
+				return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: r.t("node_title", n.Name), Fields: fields, Link: d.nodeLink(r, n)}
 			}
 		}
 		return textReply(chat.SeverityWarning, r.t("node_not_found", cmd.Target))
@@ -385,7 +389,7 @@ func (d *Dispatcher) tasks(ctx context.Context, r *req) chat.Reply {
 		case status != "OK" && !strings.HasPrefix(status, "WARNINGS"):
 			icon = "❌"
 		}
-		lines = append(lines, fmt.Sprintf("%s %s %s %s · %s · %s · %s", icon, t.Start.In(time.Local).Format("01-02 15:04"), taskType(r.s.lang, t.Type), t.ID, t.Node, who, taskStatus(r.s.lang, status)))
+		lines = append(lines, fmt.Sprintf("%s %s %s %s · %s · %s · %s", icon, r.s.zone.Short(t.Start), taskType(r.s.lang, t.Type), t.ID, t.Node, who, taskStatus(r.s.lang, status)))
 	}
 	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("tasks_title"), Lines: lines}
 	if len(lines) == 0 {
@@ -433,7 +437,7 @@ func (d *Dispatcher) auditList(ctx context.Context, r *req, cmd Command) chat.Re
 		case e.Decision == store.DecisionError:
 			icon = "❌"
 		}
-		line := fmt.Sprintf("%s %s %s · %s", icon, e.Time.In(time.Local).Format("01-02 15:04:05"), e.User, inert(auditCommand(r.s.lang, e.Command)))
+		line := fmt.Sprintf("%s %s %s · %s", icon, r.s.zone.ShortSeconds(e.Time), e.User, inert(auditCommand(r.s.lang, e.Command)))
 		if e.VMID != 0 {
 			line += fmt.Sprintf(" · %s/%d", e.Cluster, e.VMID)
 		}
@@ -441,7 +445,7 @@ func (d *Dispatcher) auditList(ctx context.Context, r *req, cmd Command) chat.Re
 			line += " · " + inert(auditReason(r.s.lang, e.Reason))
 		}
 		if e.Result != "" {
-			line += " · " + inert(auditResult(r.s.lang, e.Result))
+			line += " · " + inert(auditResult(r.s.lang, r.s.zone, e.Result))
 		}
 		if e.Duration > 0 {
 			line += " · " + i18n.Duration(r.s.lang, e.Duration)

@@ -168,13 +168,13 @@ func haState(lang i18n.Lang, s string) string {
 
 // auditResult is an audit entry's result in words: a task's exit status, a reason the
 // action was not sent, or a mute's end.
-func auditResult(lang i18n.Lang, res string) string {
+func auditResult(lang i18n.Lang, zone i18n.Zone, res string) string {
 	switch {
 	case strings.HasPrefix(res, "not sent"):
 		return auditReason(lang, res)
 	case strings.HasPrefix(res, "muted until "):
 		if t, err := time.Parse(time.RFC3339, strings.TrimPrefix(res, "muted until ")); err == nil {
-			return i18n.T(lang, "audit_muted_until", t.In(time.Local).Format("01-02 15:04"))
+			return i18n.T(lang, "audit_muted_until", zone.Short(t))
 		}
 	}
 	return taskStatus(lang, res)

@@ -242,6 +242,15 @@ var catalogZH = map[string]string{
 	"list_bad_filter":           "筛选条件“%s”写得不对",
 	"list_empty_filter":         "没有符合“%s”的虚拟机或容器",
 	"list_filter_hint":          "筛选可以写：名称的一部分、运行中、已停止、tag:标签、pool:资源池、node:节点、100-199",
+	"help_ip":                   "查看虚拟机或容器的 IP 地址",
+	"ip_title":                  "%s 的地址",
+	"ip_none":                   "没有读到地址（只有回环或本地链路地址）",
+	"ip_no_agent":               "%s 没有启用 QEMU 客户机代理：请在 PVE 的“选项”中启用它，并在系统内安装 qemu-guest-agent",
+	"ip_agent_down":             "%s 的客户机代理没有响应：请确认系统内已安装并启动 qemu-guest-agent",
+	"ip_stopped":                "%s 没有运行，没有地址",
+	"ip_privilege":              "机器人的 API 令牌在 %[2]s 上缺少 %[1]s 权限，读不到地址，请管理员授权",
+	"ip_ct_old":                 "读取容器的地址需要 PVE 8.1 或更高版本",
+	"open_in_pve":               "在 PVE 中打开",
 
 	// scheduled reports (internal/report)
 	"title_summary": "集群概览",
@@ -513,6 +522,15 @@ var catalogEN = map[string]string{
 	"list_bad_filter":           "The filter \"%s\" is not understood",
 	"list_empty_filter":         "No guest matches \"%s\"",
 	"list_filter_hint":          "Filter by part of a name, running, stopped, tag:x, pool:x, node:x or 100-199",
+	"help_ip":                   "show a guest's IP addresses",
+	"ip_title":                  "Addresses of %s",
+	"ip_none":                   "No addresses (only loopback or link-local ones)",
+	"ip_no_agent":               "%s has no QEMU guest agent: enable it in the VM's Options in PVE and install qemu-guest-agent inside",
+	"ip_agent_down":             "The guest agent of %s does not answer: check that qemu-guest-agent is installed and running inside",
+	"ip_stopped":                "%s is not running, so it has no addresses",
+	"ip_privilege":              "The bot's API token lacks %[1]s on %[2]s, so it cannot read addresses; ask an admin to grant it",
+	"ip_ct_old":                 "Reading a container's addresses needs PVE 8.1 or later",
+	"open_in_pve":               "Open in PVE",
 
 	// scheduled reports (internal/report)
 	"title_summary": "Cluster overview",

@@ -13,6 +13,8 @@ import (
 var zhASCIIAllowed = map[string]bool{
 	// names and abbreviations used as is in Chinese
 	"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "API": true, "IP": true,
+	// the guest agent as PVE and the package name it (qemu-guest-agent)
+	"QEMU": true, "qemu": true, "guest": true, "agent": true,
 	// storage and disk format names as PVE shows them
 	"ZFS": true, "NFS": true, "raw": true,
 	// the "n" of "审计 [n]"
