@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -404,9 +405,10 @@ func TestCaddyfile(t *testing.T) {
 // ---- kubernetes.yaml
 
 type meta struct {
-	Name      string            `yaml:"name"`
-	Namespace string            `yaml:"namespace"`
-	Labels    map[string]string `yaml:"labels"`
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
 }
 
 type k8sObject struct {
@@ -910,7 +912,7 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 func TestSetupDoc(t *testing.T) {
 	doc := string(read(t, "../docs/setup.md"))
 	for _, want := range []string{
-		`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit"`,
+		`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit Pool.Audit"`,
 		`pveum user add chatbot@pve`,
 		`pveum acl modify / --users chatbot@pve --roles ChatBot`,
 		`pveum user token add chatbot@pve bot --privsep 1`,
@@ -930,5 +932,82 @@ func TestSetupDoc(t *testing.T) {
 	i, j, k := strings.Index(doc, "--online"), strings.Index(doc, "bot serve"), strings.Index(doc, "bot menu sync")
 	if !(i < j && j < k) {
 		t.Errorf("got check --online at %d, serve at %d, menu sync at %d; want them in that order", i, j, k)
+	}
+}
+
+// adminPort is the admin listener's port in every deployment (/status, /metrics, the
+// console): reachable by Prometheus, published by nothing.
+const adminPort = "8081"
+
+// TestAdminListenerNotPublished: every deployment runs an admin listener Prometheus can
+// scrape, and no deploy file publishes it: no compose port, no Service or Ingress, no
+// Caddy route.
+func TestAdminListenerNotPublished(t *testing.T) {
+	compose := loadCompose(t)
+	for name, s := range compose.Services {
+		for _, p := range s.Ports {
+			if strings.Contains(p, adminPort) {
+				t.Errorf("compose service %s publishes %q: the admin listener must stay private", name, p)
+			}
+		}
+	}
+	if len(compose.Services["bot"].Ports) > 0 {
+		t.Errorf("compose bot publishes %q, want no ports at all", compose.Services["bot"].Ports)
+	}
+	for _, l := range strings.Split(string(read(t, "Caddyfile")), "\n") {
+		if l = strings.TrimSpace(l); !strings.HasPrefix(l, "#") && strings.Contains(l, adminPort) {
+			t.Errorf("the Caddyfile routes to the admin port: %q", l)
+		}
+	}
+
+	objs := loadManifests(t)
+	if _, ok := objs["Ingress"]; ok {
+		t.Error("kubernetes.yaml has an Ingress: route only the callback, in your own Ingress")
+	}
+	var svc struct {
+		Spec struct {
+			Ports []struct {
+				Port       int `yaml:"port"`
+				TargetPort any `yaml:"targetPort"`
+			} `yaml:"ports"`
+		} `yaml:"spec"`
+	}
+	decodeAs(t, objs["Service"], &svc)
+	for _, p := range svc.Spec.Ports {
+		if fmt.Sprint(p.Port) == adminPort || fmt.Sprint(p.TargetPort) == adminPort || p.TargetPort == "admin" {
+			t.Errorf("the Service carries the admin port: %+v", p)
+		}
+	}
+	var d deployment
+	decodeAs(t, objs["Deployment"], &d)
+	if got := d.Spec.Template.Metadata.Annotations["prometheus.io/port"]; got != adminPort {
+		t.Errorf("pod annotation prometheus.io/port = %q, want %s (Prometheus scrapes the pod, not a Service)", got, adminPort)
+	}
+	if _, ok := objs["NetworkPolicy"]; !ok {
+		t.Error("no NetworkPolicy: every pod of the cluster would reach /status and /metrics")
+	}
+
+	// The containers' configs: an admin listener on every interface of the container
+	// (Prometheus on the compose network or the pod network reaches it), on adminPort.
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	decodeAs(t, objs["ConfigMap"], &cm)
+	for name, doc := range map[string]string{"deploy/config/config.yaml": string(read(t, "config/config.yaml")), "kubernetes.yaml ConfigMap": cm.Data["config.yaml"]} {
+		var c struct {
+			Server struct {
+				AdminListen *string `yaml:"admin_listen"`
+			} `yaml:"server"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if c.Server.AdminListen == nil {
+			t.Errorf("%s: no server.admin_listen: its loopback default is out of Prometheus' reach in a container", name)
+			continue
+		}
+		if _, p, err := net.SplitHostPort(*c.Server.AdminListen); err != nil || p != adminPort {
+			t.Errorf("%s: server.admin_listen %q, want port %s", name, *c.Server.AdminListen, adminPort)
+		}
 	}
 }

@@ -126,6 +126,11 @@ func (oc *onlineCheck) cluster(cfg *config.Config, cl config.Cluster) {
 			oc.note(f.Grant...)
 		default:
 			oc.fail("%s: privileges for %s: missing %s: %s", name, f.Name, strings.Join(f.Missing, ", "), f.Consequence)
+			if f.Name == "pools" {
+				if sels := poolSelectors(cfg, cl.Name); len(sels) > 0 {
+					oc.fail("%s: pool selectors the token cannot evaluate: %s", name, strings.Join(sels, "; "))
+				}
+			}
 		}
 	}
 	if fix := sc.PveumFix(c.TokenID()); fix != nil {
@@ -135,6 +140,30 @@ func (oc *onlineCheck) cluster(cfg *config.Config, cl config.Cluster) {
 	for _, w := range sc.Warnings {
 		fmt.Fprintf(oc.w, "! %s: %s\n", name, w)
 	}
+}
+
+// poolSelectors lists, as "key: selector", the pool selectors of the config that concern
+// cluster: its protected list, users' scopes and alert rules.
+func poolSelectors(cfg *config.Config, cluster string) []string {
+	var out []string
+	add := func(key string, sels []string) {
+		for _, s := range sels {
+			l := strings.ToLower(strings.TrimSpace(s))
+			if strings.HasPrefix(l, "pool:") || strings.HasPrefix(l, strings.ToLower(cluster)+"/pool:") {
+				out = append(out, key+": "+s)
+			}
+		}
+	}
+	for _, cl := range cfg.PVE.Clusters {
+		if cl.Name == cluster {
+			add("pve.clusters."+cl.Name+".protected", cl.Protected)
+		}
+	}
+	for _, u := range cfg.Users {
+		add("users."+u.ID+".scope", u.Scope)
+	}
+	add("alerts.rules.guest_stopped.guests", cfg.Alerts.Rules.GuestStopped.Guests)
+	return out
 }
 
 func (oc *onlineCheck) wecom(cfg *config.Config) {

@@ -103,7 +103,7 @@ alerts:
 // The demo's group chat, whose pane in the console receives the scheduled report and the
 // alerts, and the report its button sends at once.
 const (
-	demoGroup  = "home-group"
+	demoGroup  = "homegroup"
 	demoReport = "morning"
 )
 
@@ -123,8 +123,10 @@ func startDemo(o demoOptions) (d *demoBot, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: temp dir: %w", err)
 	}
+	// HA guests (homeassistant) move in the HA manager's rounds of 10 s, as on a real cluster:
+	// the bot answers that the request is with the HA manager, then the final state.
 	pv := pvetest.New(pvetest.Options{TLS: true, ErrorFormat: pvetest.Modern, ClusterName: "home",
-		TaskDuration: o.TaskDuration, HADelay: o.TaskDuration / 2})
+		TaskDuration: o.TaskDuration})
 	pvetest.SeedHomeLab(pv)
 	d = &demoBot{PVE: pv, dir: dir}
 	defer func() {

@@ -288,6 +288,31 @@ func TestDemoOverTheConsoleAPI(t *testing.T) {
 	}
 }
 
+// Home Assistant is HA-managed: its shutdown first reads as handed to the HA manager, and the
+// final state comes as one new message once the HA rounds have run (the test runs them
+// instead of waiting 20 s for the demo's real 10 s rounds).
+func TestDemoHAGuest(t *testing.T) {
+	d := runDemo(t, "zh", nil)
+	c := newConsoleClient(t, d.App.Addr())
+	c.send(demoAdmin, "关机 102")
+	confirm := c.waitFor(demoAdmin, "confirmation card", func(e console.Entry) bool { return e.From == "bot" && len(e.Card.Buttons) == 2 })
+	c.click(demoAdmin, confirm.Card.Buttons[0].Key, confirm.ID)
+	waiting := c.waitFor(demoAdmin, "the waiting state on the clicked card", func(e console.Entry) bool {
+		return e.ID == confirm.ID && e.Card.Updated && strings.Contains(cardText(e), "HA 管理器")
+	})
+	if strings.Contains(cardText(waiting), "已关机") {
+		t.Errorf("waiting card claims the result: %q", cardText(waiting))
+	}
+	if g, _ := d.PVE.Guest(102); g.Status != "running" {
+		t.Fatalf("homeassistant is %s before the HA manager acted", g.Status)
+	}
+	d.PVE.RunHARound() // the CRM takes the request up
+	d.PVE.RunHARound() // the LRM runs the shutdown
+	c.waitFor(demoAdmin, "the final state as a new message", func(e console.Entry) bool {
+		return e.From == "bot" && e.ID != confirm.ID && strings.Contains(cardText(e), "homeassistant (102) 已关机")
+	})
+}
+
 // `bot console` serves the same console for the users and clusters of a config file.
 func TestConsoleFromAConfigFile(t *testing.T) {
 	pv := pvetest.New(pvetest.Options{TLS: true, ErrorFormat: pvetest.Modern})

@@ -52,6 +52,15 @@ func TestCheckCommand(t *testing.T) {
 	if err := os.WriteFile(broken, []byte("server:\n  listen: nowhere\nwecom:\n  corp_id: wx1\n  agent_id: -3\nusers:\n  - id: a\n    role: nobody\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	ex, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A skew beyond the 48 h dedupe retention would let a callback be replayed.
+	skew := filepath.Join(t.TempDir(), "skew.yaml")
+	if err := os.WriteFile(skew, []byte(strings.Replace(string(ex), "max_clock_skew: 10m", "max_clock_skew: 72h", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		path string
@@ -59,6 +68,7 @@ func TestCheckCommand(t *testing.T) {
 		want []string
 	}{
 		{"example", example, 0, []string{"OK"}},
+		{"max_clock_skew over 48h", skew, 1, []string{"wecom.max_clock_skew", "at most 48h"}},
 		{"broken", broken, 1, []string{"broken.yaml:2: server.listen", "broken.yaml:5: wecom.agent_id", "broken.yaml:8: users[0].role", "wecom.secret"}},
 	}
 	for _, tt := range tests {

@@ -104,11 +104,10 @@ func backupFile(ctx context.Context, dataDir, dst string) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
-		_ = os.Remove(dst)
+	if err := store.VacuumInto(ctx, db, dst); err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
-	return os.Chmod(dst, 0o600)
+	return nil
 }
 
 // menuCmd sets the WeCom app's menu from the config's menu section (or the default):

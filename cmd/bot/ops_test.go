@@ -41,9 +41,27 @@ func TestCheckOnline(t *testing.T) {
 			return cfg
 		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "pveum role add ChatBot", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot", "✔ WeCom"}},
 		{"token lacks the agent privilege", func(env *apptest.Env, cfg string) string {
-			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}})
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit"}})
 			return cfg
 		}, 0, []string{"! PVE home: optional privileges for addresses: missing VM.Monitor", `pveum role add ChatBotAgent --privs "VM.Monitor"`, "every online check passed"}},
+		{"token lacks Pool.Audit, pool selectors configured", func(env *apptest.Env, cfg string) string {
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}})
+			return cfg
+		}, 1, []string{"✘ PVE home: privileges for pools: missing Pool.Audit",
+			"✘ PVE home: pool selectors the token cannot evaluate: users." + apptest.ScopedOp + ".scope: pool:media",
+			`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit Pool.Audit"`,
+			"pveum acl modify / --users 'chatbot@pve' --roles ChatBot", "pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot"}},
+		{"role on the user, none on its token", func(env *apptest.Env, cfg string) string {
+			env.PVE.SetUserACL("chatbot@pve", map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit"}})
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit"}})
+			return cfg
+		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "but the token's own ACL does not",
+			"pveum acl modify / --tokens 'chatbot@pve!bot' --roles ChatBot"}},
+		{"role on the token, none on its user", func(env *apptest.Env, cfg string) string {
+			env.PVE.SetUserACL("chatbot@pve", map[string][]string{})
+			return cfg
+		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "the user chatbot@pve lacks",
+			"pveum acl modify / --users 'chatbot@pve' --roles ChatBot"}},
 		{"wrong WeCom secret", func(_ *apptest.Env, cfg string) string {
 			return strings.Replace(cfg, apptest.CorpSecret, "not-the-secret", 1)
 		}, 1, []string{"✘ WeCom: access token", "errcode 40001", "wrong app secret"}},

@@ -165,7 +165,7 @@ func TestConfigYAML(t *testing.T) {
 	defer pv.Close()
 	users := userIDs(25)
 	wc := wecomtest.NewServer(t)
-	cfg, err := config.Parse([]byte(botConfig(&apptest.Env{WeCom: wc, PVE: pv}, "127.0.0.1:1", t.TempDir(), users, "card")), "loadgen.yaml")
+	cfg, err := config.Parse([]byte(botConfig(&apptest.Env{WeCom: wc, PVE: pv}, "127.0.0.1:1", "127.0.0.1:2", t.TempDir(), users, "card")), "loadgen.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,8 +77,9 @@ func userIDs(n int) []string {
 
 // botConfig joins the bot to the fakes: every user a viewer (help and vm list), both
 // rate limits off, the PVE certificate pinned; the secrets are apptest's made-up ones.
-func botConfig(env *apptest.Env, addr, dataDir string, users []string, replyMode string) string {
-	return env.Config(apptest.ConfigOptions{Listen: addr, DataDir: dataDir, ReplyMode: replyMode,
+// /metrics is on adminAddr.
+func botConfig(env *apptest.Env, addr, adminAddr, dataDir string, users []string, replyMode string) string {
+	return env.Config(apptest.ConfigOptions{Listen: addr, AdminListen: adminAddr, DataDir: dataDir, ReplyMode: replyMode,
 		RateLimit: "0", PerMember: "0", Users: users})
 }
 
@@ -87,11 +88,13 @@ type botProc struct {
 	cmd  *exec.Cmd
 	log  *os.File
 	base string
-	done chan struct{}
-	err  error
+	// admin is the admin listener's base URL (/metrics).
+	admin string
+	done  chan struct{}
+	err   error
 }
 
-func startBot(ctx context.Context, argv []string, env []string, logPath, addr string) (*botProc, error) {
+func startBot(ctx context.Context, argv []string, env []string, logPath, addr, adminAddr string) (*botProc, error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -103,7 +106,7 @@ func startBot(ctx context.Context, argv []string, env []string, logPath, addr st
 		lf.Close()
 		return nil, fmt.Errorf("loadgen: start bot: %w", err)
 	}
-	b := &botProc{cmd: cmd, log: lf, base: "http://" + addr, done: make(chan struct{})}
+	b := &botProc{cmd: cmd, log: lf, base: "http://" + addr, admin: "http://" + adminAddr, done: make(chan struct{})}
 	go func() { b.err = cmd.Wait(); close(b.done) }()
 	hc := &http.Client{Timeout: time.Second}
 	deadline := time.NewTimer(30 * time.Second)
@@ -187,7 +190,8 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	users := userIDs(o.users)
 	m := newMatcher(users)
 	wc := wecomtest.NewServer(nil, wecomtest.WithCorp(wecomtest.FakeCorpID, apptest.CorpSecret, wecomtest.FakeAgentID),
-		wecomtest.WithSentHook(m.sent), wecomtest.WithoutHistory())
+		wecomtest.WithSentHook(m.sent), wecomtest.WithoutHistory(),
+		wecomtest.WithoutMemberLimit()) // the bot runs with rate limits off
 	defer wc.Close()
 	pv := pvetest.New(pvetest.Options{TLS: true, ErrorFormat: pvetest.Modern, ClusterName: "home"})
 	defer pv.Close()
@@ -199,8 +203,12 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	adminAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	cfgPath := filepath.Join(dir, "config.yaml")
-	cfg := botConfig(&apptest.Env{WeCom: wc, PVE: pv}, addr, filepath.Join(dir, "data"), users, o.replyMode)
+	cfg := botConfig(&apptest.Env{WeCom: wc, PVE: pv}, addr, adminAddr, filepath.Join(dir, "data"), users, o.replyMode)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -216,7 +224,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	}
 	argv = append(slices.Clone(argv), "serve", "-config", cfgPath, "-watch=false", "-log-level", o.logLevel)
 	logPath := filepath.Join(dir, "bot.log")
-	bot, err := startBot(ctx, argv, o.env, logPath, addr)
+	bot, err := startBot(ctx, argv, o.env, logPath, addr, adminAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +297,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	}
 	rep.IdleRSS, rep.IdleAnon = mem.RSS, mem.Anon
 	tr.CloseIdleConnections()
-	rep.GoroutinesIdle, _ = scrapeGauge(ctx, hc, bot.base, "go_goroutines")
+	rep.GoroutinesIdle, _ = scrapeGauge(ctx, hc, bot.admin, "go_goroutines")
 	connsBefore := wc.ConnsAccepted()
 	var perf *exec.Cmd
 	if o.perf != "" {
@@ -316,7 +324,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		defer t.Stop()
 		take := func() {
 			ms, err := procMem(bot.pid())
-			g, gerr := scrapeGauge(sctx, hc, bot.base, "go_goroutines")
+			g, gerr := scrapeGauge(sctx, hc, bot.admin, "go_goroutines")
 			if err != nil || gerr != nil {
 				return
 			}
@@ -369,7 +377,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	// close them first, so that the count shows what the bot itself keeps.
 	tr.CloseIdleConnections()
 	time.Sleep(100 * time.Millisecond)
-	rep.GoroutinesAfter, _ = scrapeGauge(ctx, hc, bot.base, "go_goroutines")
+	rep.GoroutinesAfter, _ = scrapeGauge(ctx, hc, bot.admin, "go_goroutines")
 	rep.Conns = wc.ConnsAccepted() - connsBefore
 	rep.CPU = cpu1 - cpu0
 

@@ -187,12 +187,15 @@ func (p Policy) Visible(userID string, g selector.Subject) bool {
 
 // Protected reports whether g is protected in its cluster. A guest of a cluster the policy
 // does not know is checked against every cluster's list (fail closed).
+// A guest whose pool could not be read counts as protected when the list names a pool
+// (fail safe).
 func (p Policy) Protected(g selector.Subject) bool {
+	match := func(l selector.List) bool { return l.Match(g) || (g.PoolUnknown && l.NamesPool()) }
 	if l, ok := p.ProtectedSel[strings.ToLower(strings.TrimSpace(g.Cluster))]; ok {
-		return l.Match(g)
+		return match(l)
 	}
 	for _, l := range p.ProtectedSel {
-		if l.Match(g) {
+		if match(l) {
 			return true
 		}
 	}

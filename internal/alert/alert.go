@@ -176,6 +176,9 @@ func (e *Engine) observe(ctx context.Context) (map[string]obs, map[string]bool) 
 		if e.rule(config.RuleNodeOffline).Enabled {
 			s := base
 			s.Rule = config.RuleNodeOffline
+			if n.Status == "unknown" {
+				s.Value = noData // a member that sends no statistics, not a dead node
+			}
 			add(obs{st: s, cond: !up})
 		}
 		for _, rn := range []string{config.RuleNodeMemory, config.RuleNodeCPU} {
@@ -458,8 +461,20 @@ func (st State) label(lang i18n.Lang) string {
 }
 
 // args are the catalog arguments: the label, and the value for threshold rules.
+// noData is node_offline's Value for a node PVE lists as "unknown": a cluster member whose
+// pvestatd has sent no statistics for 5 minutes, told apart from a dead ("offline") node.
+const noData = "no data"
+
+// key is the catalogue key of the alert's text: prefix + rule, or node_no_data.
+func (st State) key(prefix string) string {
+	if st.Rule == config.RuleNodeOffline && st.Value == noData {
+		return prefix + "node_no_data"
+	}
+	return prefix + st.Rule
+}
+
 func (st State) args(lang i18n.Lang) []any {
-	if st.Value == "" {
+	if st.Value == "" || st.Value == noData {
 		return []any{st.label(lang)}
 	}
 	return []any{st.label(lang), st.Value}
@@ -474,13 +489,13 @@ func (e *Engine) Reply(st State, kind string, now time.Time) chat.Reply {
 	switch kind {
 	case "resolved":
 		r.Severity = chat.SeverityOK
-		r.Title = i18n.T(lang, "resolved_"+st.Rule, st.args(lang)...)
+		r.Title = i18n.T(lang, st.key("resolved_"), st.args(lang)...)
 		fields = append(fields, chat.Field{Label: i18n.T(lang, "f_lasted"), Value: i18n.Duration(lang, st.Ended.Sub(st.Since))})
 	default:
 		if st.Value != "" {
 			r.Severity = chat.SeverityWarning
 		}
-		r.Title = i18n.T(lang, "fire_"+st.Rule, st.args(lang)...)
+		r.Title = i18n.T(lang, st.key("fire_"), st.args(lang)...)
 		if kind == "reminder" {
 			r.Title = i18n.T(lang, "reminder") + r.Title
 		}
@@ -544,7 +559,7 @@ func (e *Engine) Firing(ctx context.Context) []string {
 		if st.Phase != "firing" || st.Expected != "" {
 			continue
 		}
-		lines = append(lines, i18n.T(e.lang, "fire_"+st.Rule, st.args(e.lang)...)+" · "+st.Cluster+" · "+i18n.Duration(e.lang, now.Sub(st.Since)))
+		lines = append(lines, i18n.T(e.lang, st.key("fire_"), st.args(e.lang)...)+" · "+st.Cluster+" · "+i18n.Duration(e.lang, now.Sub(st.Since)))
 	}
 	return lines
 }

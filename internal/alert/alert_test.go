@@ -135,6 +135,23 @@ func TestNodeOffline(t *testing.T) {
 	want(t, "quiet after", e.step(time.Minute))
 }
 
+// A member that sends no statistics is "unknown" in PVE: the alert says "no data", not
+// "offline", and a dead node's guests, still listed as running for 5 minutes, are left to
+// node_offline.
+func TestNodeNoDataIsNotOffline(t *testing.T) {
+	e := newEnv(t, nil)
+	want(t, "all well", e.step(0))
+	e.pve.SetNodeSilent("pve1", true)
+	want(t, "pending", e.step(time.Minute))
+	got := e.step(2 * time.Minute)
+	want(t, "after for", got, "节点无数据：pve1", "pvestatd")
+	if strings.Contains(got[0], "离线") {
+		t.Errorf("a silent node reads as offline: %q", got[0])
+	}
+	e.pve.SetNodeSilent("pve1", false)
+	want(t, "back", e.step(time.Minute), "✅ 节点恢复上报数据：pve1")
+}
+
 func TestStorageHysteresis(t *testing.T) {
 	e := newEnv(t, nil)
 	total := uint64(94 * gib)

@@ -68,12 +68,21 @@ type App struct {
 	pushMu  sync.Mutex
 	push    *pusher
 	pushCtx context.Context
+	// budget is the per-member send budget every app message to a member goes through.
+	budget *wecom.Budget
 	fleet   *pve.Fleet
 	disp    *commands.Dispatcher
 	inbox   *inbox.Inbox
-	router  chi.Router
-	ln      net.Listener
-	srv     *http.Server
+	// router is the public listener's (server.listen): the callback, /healthz, /readyz.
+	// Under `bot demo` and `bot console` (no callback) it serves the admin routes too.
+	router chi.Router
+	ln     net.Listener
+	srv    *http.Server
+	// admin is the operator's listener (server.admin_listen): /status, /metrics and the
+	// console beside WeCom; nil when off and under `bot demo` and `bot console`.
+	admin    chi.Router
+	adminLn  net.Listener
+	adminSrv *http.Server
 	// console is the local console: the chat of `bot console`, or beside WeCom under
 	// `serve` with server.console (source.go); nil otherwise.
 	console *console.Console
@@ -116,11 +125,17 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 			return nil, fmt.Errorf("app: wecom client: %w", err)
 		}
 		r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
-		r.LimitPerMember(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per)
+		clock := o.Clock
+		if clock == nil {
+			clock = schedule.SystemClock{}
+		}
+		// One send budget per member for replies and pushes alike (push.go).
+		a.budget = wecom.NewBudget(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per, clock)
+		r.UseBudget(a.budget)
 		replier = a.observeReplier(r)
 		if cfg.Server.Console {
-			if cfg.Server.CallbackPath == "/" {
-				return nil, errors.New("app: server.console needs a callback_path other than /")
+			if cfg.Server.AdminListen == "" {
+				return nil, errors.New("app: server.console needs server.admin_listen: the console is served only there")
 			}
 			replier = a.withConsole(replier) // source.go: console replies to the console
 		}
@@ -152,6 +167,9 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.disp, Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
 
 	a.router = chi.NewRouter()
+	if o.Replier == nil && cfg.Server.AdminListen != "" {
+		a.admin = chi.NewRouter()
+	}
 	if o.Replier == nil {
 		cb, err := wecom.NewCallback(wecom.CallbackConfig{
 			Token: cfg.WeCom.Token.Value(), EncodingAESKey: cfg.WeCom.EncodingAESKey.Value(),
@@ -164,7 +182,11 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		a.router.Method(http.MethodPost, cfg.Server.CallbackPath, cb)
 		a.mountConsole() // server.console only
 	}
-	a.router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	healthz := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	a.router.Get("/healthz", healthz)
+	if a.admin != nil {
+		a.admin.Get("/healthz", healthz)
+	}
 	if err := a.initObserve(); err != nil { // observe.go: /readyz, /status, /metrics
 		return nil, err
 	}
@@ -176,32 +198,57 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Server.Listen, err)
 	}
-	a.srv = &http.Server{
-		Handler:           a.router,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	a.srv = a.httpServer(a.router)
+	if a.admin != nil {
+		a.adminLn, err = net.Listen("tcp", cfg.Server.AdminListen)
+		if err != nil {
+			_ = a.ln.Close()
+			return nil, fmt.Errorf("app: listen on %s (server.admin_listen): %w", cfg.Server.AdminListen, err)
+		}
+		a.adminSrv = a.httpServer(a.admin)
 	}
 	return a, nil
 }
 
-// accept hands a verified callback message to the inbox, translating its "queue full"
-// into the callback's 503.
-func (a *App) accept(ctx context.Context, m chat.Message) error {
-	err := a.inbox.Accept(ctx, m)
-	if errors.Is(err, inbox.ErrBusy) || errors.Is(err, inbox.ErrClosed) {
-		return wecom.ErrBusy
+// httpServer serves h with the bot's timeouts.
+func (a *App) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		ErrorLog:          zap.NewStdLog(a.log.Named("http")),
 	}
-	return err
 }
 
-// Addr is the address the bot listens on.
+// opsRouter is where the operator's routes go: the admin listener under `serve`, the one
+// listener of `bot demo` and `bot console`; nil when server.admin_listen is off.
+func (a *App) opsRouter() chi.Router {
+	if a.o.Replier != nil {
+		return a.router
+	}
+	return a.admin
+}
+
+// accept hands a verified callback message to the inbox. The inbox refuses nothing for
+// load (what waits is in the store); its only error is a store that cannot record the
+// message, which the callback answers 500 and logs at error.
+func (a *App) accept(ctx context.Context, m chat.Message) error {
+	return a.inbox.Accept(ctx, m)
+}
+
+// Addr is the address of the public listener (server.listen).
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
-// Router lets the console and tests mount more routes before Run.
-func (a *App) Router() chi.Router { return a.router }
+// AdminAddr is the address of the admin listener (server.admin_listen); "" when there is
+// none. Under `bot demo` and `bot console` the admin routes are on Addr.
+func (a *App) AdminAddr() string {
+	if a.adminLn == nil {
+		return ""
+	}
+	return a.adminLn.Addr().String()
+}
 
 // Handle runs a message through the inbox as if it came from WeCom (the local console).
 func (a *App) Handle(ctx context.Context, m chat.Message) error { return a.inbox.Accept(ctx, m) }
@@ -233,9 +280,13 @@ func (a *App) Run(ctx context.Context) error {
 	go a.prune(ctx)
 	a.runPush(ctx)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- a.srv.Serve(a.ln) }()
-	a.log.Info("bot serving", zap.String("listen", a.Addr()), zap.String("callback_path", a.cfg.Server.CallbackPath))
+	if a.adminSrv != nil {
+		go func() { errc <- a.adminSrv.Serve(a.adminLn) }()
+	}
+	a.log.Info("bot serving", zap.String("listen", a.Addr()), zap.String("admin_listen", a.AdminAddr()),
+		zap.String("callback_path", a.cfg.Server.CallbackPath))
 
 	var serveErr error
 	select {
@@ -247,6 +298,11 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if err := a.srv.Shutdown(sctx); err != nil {
 		a.log.Warn("http shutdown", zap.Error(err))
+	}
+	if a.adminSrv != nil {
+		if err := a.adminSrv.Shutdown(sctx); err != nil {
+			a.log.Warn("admin http shutdown", zap.Error(err))
+		}
 	}
 	if err := a.inbox.Close(sctx); err != nil {
 		a.log.Warn("some messages were cut short by shutdown; they resume at the next start", zap.Error(err))

@@ -67,7 +67,7 @@ func (b *bot) consolePost(path string, body any) int {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	resp, err := http.Post("http://"+b.app.Addr()+path, "application/json", bytes.NewReader(raw))
+	resp, err := http.Post("http://"+b.app.AdminAddr()+path, "application/json", bytes.NewReader(raw))
 	if err != nil {
 		b.t.Fatalf("POST %s: %v", path, err)
 	}
@@ -92,7 +92,7 @@ func (b *bot) consoleWait(user, what string, ok func([]consoleEntry) bool) []con
 	var all []consoleEntry // by id; a changed entry (a clicked card) comes again with a new version
 	for {
 		q := url.Values{"user": {user}, "after": {strconv.FormatInt(ver, 10)}, "wait": {"1"}}
-		resp, err := http.Get("http://" + b.app.Addr() + "/api/messages?" + q.Encode())
+		resp, err := http.Get("http://" + b.app.AdminAddr() + "/api/messages?" + q.Encode())
 		if err != nil {
 			b.t.Fatalf("console messages: %v", err)
 		}
@@ -300,7 +300,7 @@ func TestServeConsoleMount(t *testing.T) {
 			if tt.method == http.MethodPost {
 				body = strings.NewReader(`{"user":"zhangsan","text":"help"}`)
 			}
-			req, err := http.NewRequest(tt.method, "http://"+bots[tt.console].app.Addr()+tt.path, body)
+			req, err := http.NewRequest(tt.method, "http://"+bots[tt.console].app.AdminAddr()+tt.path, body)
 			if err != nil {
 				t.Fatal(err)
 			}

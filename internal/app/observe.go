@@ -97,9 +97,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// initObserve mounts /readyz, /status and /metrics next to /healthz, on the same
-// listener (the reverse proxy publishes only the callback path), and wraps the router
-// to count callbacks.
+// initObserve mounts /readyz next to /healthz on both listeners, /status and /metrics on
+// the admin listener only (nothing on the public listener tells a stranger about the
+// config), and wraps the public router to count callbacks.
 func (a *App) initObserve() error {
 	o := &observer{
 		m:            metrics.New(a.inbox.Depth),
@@ -114,11 +114,16 @@ func (a *App) initObserve() error {
 		o.m.PVEUp(name, false) // unknown until the first request: not up
 	}
 	a.router.Get("/readyz", a.readyz)
-	a.router.Get("/status", a.status)
-	a.router.Get("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		a.probeClusters(r.Context(), false)
-		o.m.Handler().ServeHTTP(w, r)
-	})
+	if r := a.opsRouter(); r != nil {
+		if r != a.router {
+			r.Get("/readyz", a.readyz)
+		}
+		r.Get("/status", a.status)
+		r.Get("/metrics", func(w http.ResponseWriter, r *http.Request) {
+			a.probeClusters(r.Context(), false)
+			o.m.Handler().ServeHTTP(w, r)
+		})
+	}
 	a.router = &observedRouter{Router: a.router, obs: o}
 	a.obs = o
 	return nil
@@ -241,6 +246,7 @@ type statusReport struct {
 		ReplyMode  string    `json:"reply_mode"`
 		DataDir    string    `json:"data_dir"`
 		ListenAddr string    `json:"listen"`
+		AdminAddr  string    `json:"admin_listen,omitempty"`
 	} `json:"config"`
 	Clusters   []componentStatus `json:"clusters"`
 	WeCom      componentStatus   `json:"wecom"`
@@ -268,6 +274,7 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 	rep.Config.ReloadOK = rep.Config.ReloadErr == ""
 	rep.Config.File, rep.Config.Clusters, rep.Config.Users = cfg.Path, len(cfg.PVE.Clusters), len(cfg.Users)
 	rep.Config.ReplyMode, rep.Config.DataDir, rep.Config.ListenAddr = cfg.WeCom.ReplyMode, cfg.DataDir, a.Addr()
+	rep.Config.AdminAddr = a.AdminAddr()
 	rep.Clusters = []componentStatus{}
 	for _, c := range a.fleet.Clients() {
 		lastOK, lastErr := c.Health()

@@ -50,7 +50,10 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// url is path on the public listener, adminURL on the admin listener.
 func (b *bot) url(path string) string { return "http://" + b.app.Addr() + path }
+
+func (b *bot) adminURL(path string) string { return "http://" + b.app.AdminAddr() + path }
 
 // startIsAllowed sends "启动 dev-ubuntu" as the viewer and reports whether it was done
 // (dev-ubuntu started) rather than refused.
@@ -93,7 +96,7 @@ func TestReloadChangesRoleWithoutRestart(t *testing.T) {
 			if n := powerPosts(env, "pve2", "qemu", "105"); n != 1 {
 				t.Errorf("start POSTs after the reload = %d, want 1\nlog:\n%s", n, tail(b.logs.String(), 3000))
 			}
-			_, metrics := get(t, b.url("/metrics"))
+			_, metrics := get(t, b.adminURL("/metrics"))
 			contains(t, "/metrics", metrics, "config_reload_success 1\n")
 		})
 	}
@@ -121,9 +124,9 @@ func TestInvalidReloadKeepsOldConfig(t *testing.T) {
 	if got := startAttempt(t, b, 1); !strings.Contains(got, "只读成员") {
 		t.Errorf("after a refused reload: %q, want the viewer still refused", got)
 	}
-	_, metrics := get(t, b.url("/metrics"))
+	_, metrics := get(t, b.adminURL("/metrics"))
 	contains(t, "/metrics", metrics, "config_reload_success 0\n", "config_last_reload_success_timestamp_seconds ")
-	_, status := get(t, b.url("/status"))
+	_, status := get(t, b.adminURL("/status"))
 	contains(t, "/status", status, `"reload_ok": false`, "colour")
 }
 
@@ -141,7 +144,7 @@ type statusJSON struct {
 
 func readStatus(t *testing.T, b *bot) statusJSON {
 	t.Helper()
-	code, body := get(t, b.url("/status"))
+	code, body := get(t, b.adminURL("/status"))
 	if code != http.StatusOK {
 		t.Fatalf("/status = %d %s", code, body)
 	}
@@ -186,7 +189,7 @@ func TestStatusFollowsPVEWhileReady(t *testing.T) {
 			if code, body := get(t, b.url("/readyz")); code != http.StatusOK {
 				t.Errorf("/readyz = %d %q, want 200: a PVE outage must not make the bot unready", code, body)
 			}
-			_, metrics := get(t, b.url("/metrics"))
+			_, metrics := get(t, b.adminURL("/metrics"))
 			contains(t, "/metrics", metrics, `wecom_home_ops_pve_up{cluster="home"} `+s.wantUp+"\n")
 		})
 	}
@@ -198,7 +201,7 @@ func TestMetricsSeries(t *testing.T) {
 	b.text(apptest.Viewer, "vm list")
 	b.waitSent(1)
 	b.app.Metrics().AlertsFiring.WithLabelValues("node_offline").Set(1)
-	_, metrics := get(t, b.url("/metrics"))
+	_, metrics := get(t, b.adminURL("/metrics"))
 	contains(t, "/metrics", metrics,
 		`wecom_home_ops_callbacks_total{outcome="accepted"} 1`,
 		`wecom_home_ops_callbacks_total{outcome="rejected"} 0`,
@@ -216,7 +219,7 @@ func TestMetricsSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	_, metrics = get(t, b.url("/metrics"))
+	_, metrics = get(t, b.adminURL("/metrics"))
 	contains(t, "/metrics", metrics, `wecom_home_ops_callbacks_total{outcome="rejected"} 1`)
 }
 
@@ -243,11 +246,11 @@ func TestCommandMetrics(t *testing.T) {
 		}
 		return "0"
 	}
-	_, before := get(t, b.url("/metrics")) // probes the cluster now, not again for 10 s
+	_, before := get(t, b.adminURL("/metrics")) // probes the cluster now, not again for 10 s
 	env.WeCom.FailNext("/cgi-bin/message/send", 60020, 1)
 	b.text(apptest.Viewer, "vm list")
 	b.waitSent(1)
-	_, after := get(t, b.url("/metrics"))
+	_, after := get(t, b.adminURL("/metrics"))
 	if count(after) == count(before) {
 		t.Errorf("PVE request count stayed %s after a vm list", count(after))
 	}
@@ -266,7 +269,7 @@ func TestStatusSaysWeComIsDownWhenGettokenFails(t *testing.T) {
 		t.Fatalf("the bot never asked for a token: %v", err)
 	}
 	for {
-		code, body := get(t, b.url("/status"))
+		code, body := get(t, b.adminURL("/status"))
 		var st struct {
 			WeCom struct {
 				OK          bool       `json:"ok"`

@@ -142,7 +142,7 @@ func TestTypoAnswersShortWithAButtonThatRuns(t *testing.T) {
 			}
 			if tc.confirm {
 				card := b.waitSent(2)[1]
-				contains(t, "confirmation", string(card.Card.Raw), "确认启动 truenas (101)？")
+				contains(t, "confirmation", string(card.Card.Raw), "truenas (101)：确认启动？")
 				if n := powerPosts(env, "pve1", "qemu", "101"); n != 0 {
 					t.Fatalf("POSTs before confirming = %d, want 0", n)
 				}
@@ -233,7 +233,7 @@ func TestStatusCardOffersThePermittedActions(t *testing.T) {
 	}
 	b.click(apptest.Operator, "run:关机 104", "rc-status")
 	card := b.waitSent(6)[5]
-	contains(t, "shutdown from the card", string(card.Card.Raw), "确认关机 docker-host (104)？")
+	contains(t, "shutdown from the card", string(card.Card.Raw), "docker-host (104)：确认关机？")
 	if n := powerPosts(env, "pve2", "qemu", "104"); n != 0 {
 		t.Errorf("POSTs before confirming = %d, want 0", n)
 	}
@@ -326,7 +326,7 @@ func TestChineseRepliesHaveNoEnglish(t *testing.T) {
 	all = append(all, say(apptest.Viewer, "启动 105"), say(apptest.Operator, "强制关机 112"), say(apptest.Operator, "关机 nextcloud"))
 	stop := say(apptest.Admin, "强制关机 112")
 	all = append(all, stop)
-	contains(t, "强制关机 title", stop, "确认强制关机 nextcloud (112)？")
+	contains(t, "强制关机 title", stop, "nextcloud (112)：确认强制关机？")
 	cancel := b.waitSent(n)[n-1]
 	press(apptest.Admin, cancel.Card.Buttons[1].Key)
 	upd := b.waitUpdates(1)[0]
@@ -378,7 +378,7 @@ func TestEnglishAllTheWay(t *testing.T) {
 		t.Errorf("status buttons = %q, want shut down", got)
 	}
 	// The command names are the metrics labels.
-	_, metrics := get(t, b.url("/metrics"))
+	_, metrics := get(t, b.adminURL("/metrics"))
 	contains(t, "metrics", metrics, `command="whoami"`, `command="guest_status"`, `command="help"`)
 }
 

@@ -71,7 +71,7 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 	}
 	p := &pusher{
 		client:   client,
-		notifier: notify.New(cfg, sender, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock}),
+		notifier: notify.New(cfg, sender, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock, Budget: a.budget}),
 		sched:    schedule.New(clock, log.Named("schedule")),
 		reports:  map[string]func(context.Context){},
 	}

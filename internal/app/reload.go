@@ -106,6 +106,7 @@ func restartNeeded(old, cfg *config.Config) []string {
 	}{
 		{"server.listen", old.Server.Listen, cfg.Server.Listen},
 		{"server.callback_path", old.Server.CallbackPath, cfg.Server.CallbackPath},
+		{"server.admin_listen", old.Server.AdminListen, cfg.Server.AdminListen},
 		{"server.console", old.Server.Console, cfg.Server.Console},
 		{"data_dir", old.DataDir, cfg.DataDir},
 		{"retention", old.Retention, cfg.Retention},

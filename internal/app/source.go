@@ -37,13 +37,15 @@ func (a *App) withConsole(wecom chat.Replier) chat.Replier {
 	return sourceReplier{console: a.console, wecom: wecom}
 }
 
-// mountConsole serves a.console, if any, at "/" and below; the routes mounted by New
-// (the callback, /healthz, /metrics...) keep theirs. The console itself refuses every
-// request that is not from this machine, whatever address the listener has.
+// mountConsole serves a.console, if any, at "/" and below of the admin listener (the one
+// listener of `bot demo` and `bot console`), never on the public one: behind a TCP tunnel
+// or a whole-site proxy a remote client looks local there. The console's own checks
+// (loopback peer, loopback Host, no proxy headers) still apply.
 func (a *App) mountConsole() {
-	if a.console == nil {
+	r := a.opsRouter()
+	if a.console == nil || r == nil {
 		return
 	}
-	a.router.Handle("/", a.console)
-	a.router.Handle("/*", a.console)
+	r.Handle("/", a.console)
+	r.Handle("/*", a.console)
 }

@@ -78,6 +78,10 @@ type Options struct {
 	QuickWait time.Duration
 	// TaskTimeout bounds the follow-up wait (default 5m; pve.task_timeout).
 	TaskTimeout time.Duration
+	// HARound is the HA manager's round (default pve.HARound): an HA request is given
+	// pve.HABound of it, from the action's start by Now, before the bot says it did not
+	// happen. HAPoll is how often the guest's state is read meanwhile (default 2s).
+	HARound, HAPoll time.Duration
 	// Observe, when set, is told of every message handled: the command's name (its verb,
 	// "card_click", "unknown" for text that did not parse, or the message kind) and the
 	// replies. The bot counts commands with it; the text is parsed only once.
@@ -130,6 +134,12 @@ func New(cfg *config.Config, o Options) *Dispatcher {
 	}
 	if o.TaskTimeout <= 0 {
 		o.TaskTimeout = 5 * time.Minute
+	}
+	if o.HARound <= 0 {
+		o.HARound = pve.HARound
+	}
+	if o.HAPoll <= 0 {
+		o.HAPoll = 2 * time.Second
 	}
 	bg, stop := context.WithCancel(context.Background())
 	d := &Dispatcher{o: o, log: o.Logger, limiters: map[string]*userLimit{}, bg: bg, stop: stop}

@@ -40,6 +40,10 @@ func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Repl
 	if g.Type == "lxc" && action == "reset" {
 		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_reset"))}
 	}
+	if g.Type == "lxc" && (action == "suspend" || action == "resume") {
+		// PVE's CT suspend is an experimental CRIU checkpoint that leaves it stopped.
+		return []chat.Reply{textReply(chat.SeverityWarning, r.t("ct_no_suspend"))}
+	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)
 	if err != nil {
 		return []chat.Reply{d.pveError(r, err)}
@@ -72,9 +76,15 @@ func alreadyThere(r *req, st pve.GuestStatus, action string) (string, bool) {
 		if st.Status == "stopped" {
 			return r.t("already", label, stateWord(r.s.lang, "stopped")), true
 		}
+		if action == "shutdown" && paused {
+			return r.t("paused_cannot", label, actionWord(r.s.lang, action)), true
+		}
 	case "reboot", "reset", "suspend":
 		if st.Status == "stopped" {
 			return r.t("not_running", label, actionWord(r.s.lang, action)), true
+		}
+		if action == "reboot" && paused {
+			return r.t("paused_cannot", label, actionWord(r.s.lang, action)), true
 		}
 		if action == "suspend" && paused {
 			return r.t("already", label, stateWord(r.s.lang, "paused")), true
@@ -164,7 +174,7 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	return chat.Reply{
 		Kind:     chat.ReplyConfirm,
 		Severity: severityFor(action),
-		Title:    r.t("confirm_title", actionWord(r.s.lang, action), guestLabel(r, g)),
+		Title:    r.t("confirm_title", actionWord(r.s.lang, action), titleLabel(r, g)),
 		Fields:   fields,
 		Lines:    lines,
 		Buttons: []chat.Button{
@@ -325,6 +335,19 @@ func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, jour
 	res, err := d.o.Fleet.Wait(quick, g, upid)
 	stillRunning := errors.Is(quick.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
+	if err == nil && res.OK && res.HA && !res.Settled {
+		// The HA manager has the request; the guest moves in its next rounds.
+		d.follow.Add(1)
+		go func() {
+			defer d.follow.Done()
+			if rep, ok := d.awaitHA(r, g, action, journalID, upid, start); ok {
+				d.notify(chat.WithSource(d.bg, r.m.Source), r.user.ID, rep)
+			}
+		}()
+		rep := d.haWaitingReply(r, g, action, res.FinalState)
+		rep.UpdateCode = updateCode
+		return []chat.Reply{rep}
+	}
 	if err == nil {
 		rep := d.resultReply(r, g, action, journalID, upid, start, res)
 		rep.UpdateCode = updateCode
@@ -334,7 +357,7 @@ func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, jour
 		// Still running: say so now, follow up with the result as a new message.
 		d.followUp(r, g, action, journalID, upid, start)
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
-			Title: r.t("running", guestLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
+			Title: r.t("running", titleLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
 		rep.UpdateCode = updateCode
 		return []chat.Reply{rep}
 	}
@@ -359,6 +382,11 @@ func (d *Dispatcher) followUp(r *req, g pve.Guest, action, journalID, upid strin
 			}
 			d.finishAction(r, g, action, journalID, upid, start, err.Error())
 			rep = d.actionFailed(r, g, action, err)
+		} else if res.OK && res.HA && !res.Settled {
+			var ok bool
+			if rep, ok = d.awaitHA(r, g, action, journalID, upid, start); !ok {
+				return
+			}
 		} else {
 			rep = d.resultReply(r, g, action, journalID, upid, start, res)
 		}
@@ -368,6 +396,90 @@ func (d *Dispatcher) followUp(r *req, g pve.Guest, action, journalID, upid strin
 			}
 		}
 	}()
+}
+
+// haWaitingReply says that the HA manager has the request and when to expect the result.
+func (d *Dispatcher) haWaitingReply(r *req, g pve.Guest, action, state string) chat.Reply {
+	bound := pve.HABound(g, pve.Action(action), d.o.HARound)
+	fields := []chat.Field{{Label: r.t("f_node"), Value: g.Node}}
+	if state != "" {
+		fields = append(fields, chat.Field{Label: r.t("f_state"), Value: stateWord(r.s.lang, state)})
+	}
+	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
+		Title:  r.t("ha_waiting", titleLabel(r, g), actionWord(r.s.lang, action)),
+		Fields: fields,
+		Lines:  []string{r.t("ha_waiting_line", int(d.o.HARound/time.Second), i18n.Duration(r.s.lang, bound))},
+	}
+}
+
+// awaitHA follows an HA request, in its own context, until the guest's state shows it, the
+// HA manager puts the service in error state, or the bound (HA rounds plus the guest's own
+// timeout, counted from the action's start by the dispatcher's clock) has passed. It returns
+// the one final answer, or false when the bot is shutting down (the action stays "sent" and
+// Recover takes it up).
+func (d *Dispatcher) awaitHA(r *req, g pve.Guest, action, journalID, upid string, start time.Time) (chat.Reply, bool) {
+	ctx := chat.WithSource(d.bg, r.m.Source)
+	want := "stopped"
+	if action == "start" {
+		want = "running"
+	}
+	bound := pve.HABound(g, pve.Action(action), d.o.HARound)
+	deadline := start.Add(bound)
+	last := pve.GuestStatus{Guest: g}
+	for {
+		st, err := d.o.Fleet.GuestStatus(ctx, g)
+		if err == nil {
+			last = st
+			paused := st.QMPStatus == "paused" || st.QMPStatus == "suspended"
+			switch {
+			case st.Status == want && !(want == "running" && paused):
+				return d.resultReply(r, g, action, journalID, upid, start,
+					pve.TaskResult{UPID: upid, OK: true, Exit: "OK", HA: true, Settled: true, FinalState: want, Duration: d.o.Now().Sub(start)}), true
+			case st.HAState == "error":
+				d.finishAction(r, g, action, journalID, upid, start, "HA service in error state")
+				return d.haFailedReply(r, g, action, "ha_error", st, bound), true
+			}
+		} else if ctx.Err() == nil {
+			d.log.Info("cannot read the state of a guest the HA manager is working on", zap.String("upid", upid), zap.Error(err))
+		}
+		if ctx.Err() != nil {
+			return chat.Reply{}, false
+		}
+		if !d.o.Now().Before(deadline) {
+			d.finishAction(r, g, action, journalID, upid, start, "HA request not carried out within "+bound.String())
+			return d.haFailedReply(r, g, action, "ha_not_done", last, bound), true
+		}
+		t := time.NewTimer(d.o.HAPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return chat.Reply{}, false
+		case <-t.C:
+		}
+	}
+}
+
+// haSID is the guest's HA resource id, as ha-manager names it: vm:<id> or ct:<id>.
+func haSID(g pve.Guest) string {
+	if g.Type == "lxc" {
+		return "ct:" + strconv.Itoa(g.VMID)
+	}
+	return "vm:" + strconv.Itoa(g.VMID)
+}
+
+func (d *Dispatcher) haFailedReply(r *req, g pve.Guest, action, key string, st pve.GuestStatus, bound time.Duration) chat.Reply {
+	sid := haSID(g)
+	fields := []chat.Field{{Label: r.t("f_node"), Value: g.Node}, {Label: r.t("f_state"), Value: stateWord(r.s.lang, st.Status)}}
+	if st.HAState != "" {
+		fields = append(fields, chat.Field{Label: r.t("f_ha_state"), Value: haState(r.s.lang, st.HAState)})
+	}
+	title := r.t("ha_not_done", titleLabel(r, g), actionWord(r.s.lang, action), i18n.Duration(r.s.lang, bound))
+	lines := []string{r.t("ha_check", sid)}
+	if key == "ha_error" {
+		title = r.t("ha_error", titleLabel(r, g), actionWord(r.s.lang, action))
+		lines = []string{r.t("ha_error_fix", sid)}
+	}
+	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError, Title: title, Fields: fields, Lines: lines}
 }
 
 func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid string, start time.Time, res pve.TaskResult) chat.Reply {
@@ -380,17 +492,27 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 		if res.Exit == "" {
 			res.Exit = "unexpected status"
 		}
-		d.finishAction(r, g, action, journalID, upid, start, res.Exit)
+		reason := res.Exit
+		if res.Reason != "" {
+			reason = res.Reason // the task log's words, not "exit code 255"
+			d.finishAction(r, g, action, journalID, upid, start, res.Exit+": "+res.Reason)
+		} else {
+			d.finishAction(r, g, action, journalID, upid, start, res.Exit)
+		}
 		if rep, ok := alreadyFromPVE(r, g, action, res.Exit); ok {
 			return rep
 		}
-		return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
-			Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
-			Fields: append([]chat.Field{{Label: r.t("f_reason"), Value: explainPVE(r, res.Exit)}, {Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...),
+		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
+			Title:  r.t("result_failed", titleLabel(r, g), actionWord(r.s.lang, action)),
+			Fields: append([]chat.Field{{Label: r.t("f_reason"), Value: explainPVE(r, reason)}, {Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...),
 		}
+		if strings.Contains(res.Reason, "in error state") {
+			rep.Lines = []string{r.t("ha_error_fix", haSID(g))}
+		}
+		return rep
 	}
 	d.finishAction(r, g, action, journalID, upid, start, "OK")
-	title := r.t("result_ok", guestLabel(r, g), doneWord(r.s.lang, action), dur)
+	title := r.t("result_ok", titleLabel(r, g), doneWord(r.s.lang, action), dur)
 	rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityOK, Title: title,
 		Fields: append([]chat.Field{{Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...)}
 	if res.Exit != "" && res.Exit != "OK" {
@@ -419,9 +541,12 @@ func (d *Dispatcher) actionFailed(r *req, g pve.Guest, action string, err error)
 		if rep, ok := alreadyFromPVE(r, g, action, pe.Reason); ok {
 			return rep
 		}
+		if strings.Contains(pe.Reason, "VM is paused - cannot shutdown") {
+			return textReply(chat.SeverityWarning, r.t("paused_cannot", guestLabel(r, g), actionWord(r.s.lang, action)))
+		}
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
-		Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
+		Title:  r.t("result_failed", titleLabel(r, g), actionWord(r.s.lang, action)),
 		Fields: []chat.Field{{Label: r.t("f_reason"), Value: d.pveReason(r, err)}, {Label: r.t("f_node"), Value: g.Node}},
 	}
 }

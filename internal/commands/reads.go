@@ -69,6 +69,8 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 		return textReply(chat.SeverityWarning, r.t("list_bad_filter", bad), r.t("list_filter_hint"))
 	}
 	guests, errs := d.visibleGuests(ctx, r)
+	nodes, _ := d.o.Fleet.Nodes(ctx)
+	down := pve.DownNodes(nodes)
 	var lines []string
 	running := 0
 	shown := 0
@@ -80,10 +82,15 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 			continue
 		}
 		shown++
-		if g.Status == "running" {
+		ns, stale := down[g.Cluster+"/"+g.Node]
+		if g.Status == "running" && !stale {
 			running++
 		}
-		lines = append(lines, guestLine(r, g, cmd.Kind == ""))
+		line := guestLine(r, g, cmd.Kind == "")
+		if stale {
+			line += " · " + staleNote(r, g.Node, ns)
+		}
+		lines = append(lines, line)
 	}
 	title := r.t("list_title")
 	if cmd.Kind == "lxc" {
@@ -99,6 +106,9 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 		if filter != "" {
 			rep.Lines = []string{r.t("list_empty_filter", filter), r.t("list_filter_hint")}
 		}
+	}
+	if u, ok := r.s.policy.User(r.user.ID); ok && u.Scope.NamesPool() && d.poolsUnknown(ctx) {
+		rep.Lines = append(rep.Lines, r.t("pool_unknown_scope"))
 	}
 	if len(errs) > 0 {
 		rep.Severity = chat.SeverityWarning
@@ -143,6 +153,18 @@ func isSelector(w string) bool {
 	return ok && isDigits(lo) && isDigits(hi)
 }
 
+// poolsUnknown reports whether some guest's pool could not be read (the token lacks
+// Pool.Audit), so that a pool-based scope may be missing guests.
+func (d *Dispatcher) poolsUnknown(ctx context.Context) bool {
+	all, _ := d.o.Fleet.Guests(ctx)
+	for _, g := range all {
+		if g.PoolUnknown {
+			return true
+		}
+	}
+	return false
+}
+
 func matchesFilter(r *req, g pve.Guest, f string) bool {
 	if strings.Contains(strings.ToLower(g.Name), f) || strings.EqualFold(g.Node, f) ||
 		strings.EqualFold(g.Status, f) || strings.EqualFold(g.Pool, f) ||
@@ -157,12 +179,22 @@ func matchesFilter(r *req, g pve.Guest, f string) bool {
 	return false
 }
 
+// staleNote says that a guest's state may be out of date because its node is down or silent.
+func staleNote(r *req, node, nodeStatus string) string {
+	if nodeStatus == "offline" {
+		return r.t("stale_offline", node)
+	}
+	return r.t("stale_nodata", node)
+}
+
 func statusIcon(status string) string {
 	switch status {
 	case "running":
 		return "🟢"
 	case "stopped":
 		return "⚪"
+	case "paused", "suspended", "prelaunch":
+		return "⏸️"
 	}
 	return "❓"
 }
@@ -231,7 +263,7 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 		fields = append(fields, chat.Field{Label: r.t("f_lock"), Value: g.Lock})
 	}
 	// A read is not a result: no "成功" on the card.
-	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo, Title: guestLabel(r, g), Fields: fields,
+	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo, Title: titleLabel(r, g), Fields: fields,
 		Buttons: d.actionButtons(r, st), Link: d.guestLink(r, g)}
 }
 
@@ -239,16 +271,19 @@ func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
 	nodes, nerrs := d.o.Fleet.Nodes(ctx)
 	guests, gerrs := d.visibleGuests(ctx, r)
 	stor, _ := d.o.Fleet.Storage(ctx)
-	type counts struct{ run, stop int }
+	type counts struct{ run, stop, paused int }
 	per := map[string]*counts{}
 	for _, g := range guests {
 		k := g.Cluster + "/" + g.Node
 		if per[k] == nil {
 			per[k] = &counts{}
 		}
-		if g.Status == "running" {
+		switch {
+		case g.Status == "running":
 			per[k].run++
-		} else if !g.Template {
+		case g.Status == "paused" || g.Status == "suspended" || g.Status == "prelaunch":
+			per[k].paused++
+		case !g.Template:
 			per[k].stop++
 		}
 	}
@@ -260,7 +295,14 @@ func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
 		if c == nil {
 			c = &counts{}
 		}
-		lines = append(lines, nodeLine(r, n)+" · "+r.t("guest_counts", c.run, c.stop))
+		line := nodeLine(r, n) + " · " + r.t("guest_counts", c.run, c.stop)
+		if n.Status != "online" {
+			// Its guests' last state may be minutes old: none counts as running.
+			line = nodeLine(r, n) + " · " + r.t("stale_counts", c.run+c.stop+c.paused)
+		} else if c.paused > 0 {
+			line += r.t("guest_counts_paused", c.paused)
+		}
+		lines = append(lines, line)
 	}
 	if len(stor) > 0 {
 		lines = append(lines, "**"+r.t("h_storage")+"**")
@@ -287,7 +329,11 @@ func nodeLine(r *req, n pve.Node) string {
 		name = n.Cluster + "/" + n.Name
 	}
 	icon := "🟢"
-	if n.Status != "online" {
+	switch n.Status {
+	case "online":
+	case "unknown":
+		return fmt.Sprintf("🟠 %s · %s", name, r.t("node_no_data"))
+	default:
 		icon = "🔴"
 		return fmt.Sprintf("%s %s · %s", icon, name, stateWord(r.s.lang, n.Status))
 	}
@@ -551,6 +597,20 @@ func guestLabel(r *req, g pve.Guest) string {
 		return id
 	}
 	return fmt.Sprintf("%s (%s)", g.Name, id)
+}
+
+// titleNameRunes bounds a guest's name in a card title. WeCom's client shows about 36
+// characters of a title and clips the rest; with the name cut to this, the name and VMID
+// (which come first) and the action word fit, so clipping never hides which guest a card
+// is about. The full name stays in the card's body.
+const titleNameRunes = 16
+
+// titleLabel is guestLabel for a title: a long name is cut, the VMID always kept.
+func titleLabel(r *req, g pve.Guest) string {
+	if n := []rune(g.Name); len(n) > titleNameRunes {
+		g.Name = string(n[:titleNameRunes-1]) + "…"
+	}
+	return guestLabel(r, g)
 }
 
 func statusText(lang i18n.Lang, st pve.GuestStatus) string {

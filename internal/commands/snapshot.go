@@ -43,7 +43,11 @@ func (d *Dispatcher) writeTarget(ctx context.Context, r *req, cmd Command, actio
 	sub := g.Subject()
 	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
-		return refuse(textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g))))
+		rep := textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g)))
+		if g.PoolUnknown && dec.Reason == access.ReasonProtected {
+			rep.Lines = append(rep.Lines, r.t("pool_unknown_protected"))
+		}
+		return refuse(rep)
 	}
 	if cmd.Kind != "" && g.Type != cmd.Kind {
 		// "ct start 101" where 101 is a VM: say so rather than act on the wrong kind.
@@ -89,7 +93,7 @@ func (d *Dispatcher) snapshots(ctx context.Context, r *req, cmd Command) chat.Re
 	if err != nil {
 		return d.pveError(r, err)
 	}
-	out := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("snap_list_title", guestLabel(r, g), len(list.List))}
+	out := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("snap_list_title", titleLabel(r, g), len(list.List))}
 	if len(list.List) == 0 {
 		out.Lines = []string{r.t("snap_none")}
 		return out

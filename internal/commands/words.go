@@ -160,7 +160,7 @@ var haStates = []string{"started", "stopped", "disabled", "ignored", "error", "f
 func haState(lang i18n.Lang, s string) string {
 	for _, h := range haStates {
 		if h == s {
-			return i18n.T(lang, "ha_"+s)
+			return i18n.T(lang, "hastate_"+s)
 		}
 	}
 	return s

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 )
 
 // A valid AES key in the shape WeCom generates (43 characters, decodes to 32 bytes).
@@ -161,6 +163,25 @@ func TestFull(t *testing.T) {
 		if !reflect.DeepEqual(ck.got, ck.want) {
 			t.Errorf("%s = %v, want %v", ck.name, ck.got, ck.want)
 		}
+	}
+}
+
+// TestAdminListen: on by default on loopback, "" turns it off.
+func TestAdminListen(t *testing.T) {
+	if got, want := mustParse(t, minimal).Server.AdminListen, "127.0.0.1:8081"; got != want {
+		t.Errorf("default admin_listen = %q, want %q", got, want)
+	}
+	c := mustParse(t, "server:\n  admin_listen: \"\"\n"+minimal)
+	if got := c.Server.AdminListen; got != "" {
+		t.Errorf(`admin_listen: "" gives %q, want "" (off)`, got)
+	}
+}
+
+// TestMaxClockSkewLimitIsDedupeRetention: a skew the store cannot back with its dedupe
+// records would let a captured callback be replayed.
+func TestMaxClockSkewLimitIsDedupeRetention(t *testing.T) {
+	if MaxClockSkewLimit != store.DefaultDedupeRetention {
+		t.Errorf("MaxClockSkewLimit = %v, store keeps dedupe records %v: they must match", MaxClockSkewLimit, store.DefaultDedupeRetention)
 	}
 }
 
@@ -451,6 +472,13 @@ func TestValidationRules(t *testing.T) {
 		{"reply_mode", func(c *Config) { c.WeCom.ReplyMode = "markdown" }, "wecom.reply_mode", "card or text"},
 		{"max_clock_skew negative", func(c *Config) { c.WeCom.MaxClockSkew = -1 }, "wecom.max_clock_skew", "negative"},
 		{"max_clock_skew zero ok", func(c *Config) { c.WeCom.MaxClockSkew = 0 }, "", ""},
+		{"max_clock_skew 48h ok", func(c *Config) { c.WeCom.MaxClockSkew = Duration(48 * time.Hour) }, "", ""},
+		{"max_clock_skew over the dedupe retention", func(c *Config) { c.WeCom.MaxClockSkew = Duration(49 * time.Hour) }, "wecom.max_clock_skew", "at most 48h"},
+		{"admin_listen off ok", func(c *Config) { c.Server.AdminListen = "" }, "", ""},
+		{"admin_listen without port", func(c *Config) { c.Server.AdminListen = "localhost" }, "server.admin_listen", "host:port"},
+		{"admin_listen same as listen", func(c *Config) { c.Server.AdminListen = c.Server.Listen }, "server.admin_listen", "must differ from server.listen"},
+		{"console without admin_listen", func(c *Config) { c.Server.Console, c.Server.AdminListen = true, "" }, "server.console", "needs server.admin_listen"},
+		{"console with admin_listen ok", func(c *Config) { c.Server.Console = true }, "", ""},
 		{"pve.timeout", func(c *Config) { c.PVE.Timeout = 0 }, "pve.timeout", "positive"},
 		{"pve.task_timeout", func(c *Config) { c.PVE.TaskTimeout = -1 }, "pve.task_timeout", "positive"},
 		{"no clusters ok", func(c *Config) { c.PVE.Clusters = nil; c.Users[1].Scope = nil }, "", ""},

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -37,7 +38,7 @@ const (
 // Default is a Config holding every default, as Load starts from.
 func Default() *Config {
 	return &Config{
-		Server:    Server{Listen: "127.0.0.1:8080", CallbackPath: "/wecom/callback"},
+		Server:    Server{Listen: "127.0.0.1:8080", CallbackPath: "/wecom/callback", AdminListen: "127.0.0.1:8081"},
 		DataDir:   "./data",
 		Language:  "zh",
 		Retention: Retention{Audit: Duration(180 * 24 * time.Hour)},
@@ -532,7 +533,14 @@ func relativeTo(dir, p string) string {
 // readSmall reads a regular file of at most max bytes. Errors name the path,
 // never the content.
 func readSmall(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	// Stat before opening, and open without blocking: opening a FIFO for reading waits
+	// for a writer, which would hang check, start-up and every reload.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, pathless(err))
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", path, pathless(err))
 	}

@@ -201,7 +201,10 @@ func defaultAlerts() Alerts {
 
 var (
 	targetName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	clockTime  = regexp.MustCompile(`^([01]?\d|2[0-3]):([0-5]\d)$`)
+	// chatID is WeCom's rule for an app group chat's id (appchat/create answers 86001
+	// to anything else): at most 32 characters, letters and digits only.
+	chatID    = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
+	clockTime = regexp.MustCompile(`^([01]?\d|2[0-3]):([0-5]\d)$`)
 )
 
 // Location is the top-level timezone, loaded (UTC when it is not valid; Validate reports it).
@@ -319,12 +322,12 @@ func (v *validator) target(name string, t *Target) {
 	if len(t.AppChatMembers) > 0 {
 		if t.AppChat == "" {
 			v.add(key+".appchat_members", "only applies to an appchat target")
-		} else if len(t.AppChatMembers) < 2 {
-			v.add(key+".appchat_members", "WeCom needs at least 2 members to create a group chat")
+		} else if len(t.AppChatMembers) < 2 || len(t.AppChatMembers) > 2000 {
+			v.add(key+".appchat_members", "WeCom needs at least 2 and at most 2000 members to create a group chat")
 		}
 	}
-	if t.AppChat != "" && !targetName.MatchString(t.AppChat) {
-		v.add(key+".appchat", "a chatid may only hold letters, digits, _ . and -")
+	if t.AppChat != "" && !chatID.MatchString(t.AppChat) {
+		v.add(key+".appchat", "%q is not a WeCom chatid: at most 32 characters, letters and digits only (0-9, a-z, A-Z)", t.AppChat)
 	}
 	for i, u := range t.Users {
 		if strings.TrimSpace(u) == "" {

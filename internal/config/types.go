@@ -43,14 +43,19 @@ type Config struct {
 
 type lineIndex struct{ m map[string]int }
 
-// Server is the HTTP listener.
+// Server is the HTTP listeners: the public one WeCom calls and the operator's.
 type Server struct {
+	// Listen is the public listener: only the callback path, /healthz and /readyz.
 	Listen       string `yaml:"listen"`        // default 127.0.0.1:8080
 	CallbackPath string `yaml:"callback_path"` // default /wecom/callback
-	// Console also serves the local chat console (`bot console`) at "/" of this
-	// listener, next to the WeCom callback. Off by default: the console answers only
-	// requests from this machine (loopback peer, loopback Host, no proxy headers), so it is
-	// for an operator on the bot's host, never for the public side of a reverse proxy.
+	// AdminListen is the operator's listener: /status, /metrics and, with Console, the
+	// console. Never publish it: behind a TCP tunnel or a whole-site proxy every client
+	// looks local. "" turns it off.
+	AdminListen string `yaml:"admin_listen"` // default 127.0.0.1:8081
+	// Console also serves the local chat console (`bot console`) at "/" of the admin
+	// listener. Off by default: the console answers only requests from this machine
+	// (loopback peer, loopback Host, no proxy headers), so it is for an operator on the
+	// bot's host, never for the public side of a reverse proxy.
 	Console bool `yaml:"console"`
 }
 

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/selector"
@@ -72,10 +73,31 @@ func (v *validator) positive(key string, d Duration) {
 	}
 }
 
+// MaxClockSkewLimit is the largest wecom.max_clock_skew: how long the store remembers a
+// callback to drop its duplicates (store.DefaultDedupeRetention). A timestamp accepted for
+// longer than that would let a captured callback be replayed once its record is pruned.
+const MaxClockSkewLimit = 48 * time.Hour
+
+// validHostPort reports whether s is host:port with a usable port.
+func validHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	return err == nil && !strings.ContainsAny(host, " /") && validPort(port)
+}
+
 func (v *validator) server() {
 	c := v.c
-	if host, port, err := net.SplitHostPort(c.Server.Listen); err != nil || strings.ContainsAny(host, " /") || !validPort(port) {
+	if !validHostPort(c.Server.Listen) {
 		v.add("server.listen", "must be host:port, like 127.0.0.1:8080 or :8080")
+	}
+	switch a := c.Server.AdminListen; {
+	case a == "":
+		if c.Server.Console {
+			v.add("server.console", "needs server.admin_listen: the console is served only there")
+		}
+	case !validHostPort(a):
+		v.add("server.admin_listen", "must be host:port, like 127.0.0.1:8081, or \"\" for none")
+	case a == c.Server.Listen && !strings.HasSuffix(a, ":0"): // :0 is a new free port each
+		v.add("server.admin_listen", "must differ from server.listen: the operator's endpoints stay off the public listener")
 	}
 	if !strings.HasPrefix(c.Server.CallbackPath, "/") {
 		v.add("server.callback_path", "must start with /, like /wecom/callback")
@@ -122,8 +144,11 @@ func (v *validator) wecom() {
 	if w.ReplyMode != "card" && w.ReplyMode != "text" {
 		v.add("wecom.reply_mode", "must be card or text")
 	}
-	if w.MaxClockSkew < 0 {
+	switch {
+	case w.MaxClockSkew < 0:
 		v.add("wecom.max_clock_skew", "must not be negative (0 turns the check off)")
+	case w.MaxClockSkew.Std() > MaxClockSkewLimit:
+		v.add("wecom.max_clock_skew", "must be at most 48h: callbacks are remembered for 48h, so an older one could be replayed")
 	}
 }
 

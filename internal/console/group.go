@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// GroupPrefix starts the conversation name of a group chat on the page ("#home-group"):
+// GroupPrefix starts the conversation name of a group chat on the page ("#homegroup"):
 // the scheduled reports and alerts the bot pushes to a group (appchat) or a robot. Nobody
 // types there, as nobody types to a WeCom robot's messages.
 const GroupPrefix = "#"

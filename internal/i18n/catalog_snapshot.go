@@ -75,7 +75,7 @@ var snapshotEN = map[string]string{
 	"help_rollback":             "roll back to a snapshot, saying first what is lost",
 	"help_delsnapshot":          "delete a snapshot",
 	"parse_missing_arg":         "%s needs more arguments",
-	"f_snapshot":                "Snapshot",
+	"f_snapshot":                "Snap.",
 	"snap_list_title":           "📸 Snapshots of %s (%d)",
 	"snap_none":                 "No snapshots yet. Send \"vm snapshot <target>\" to take one",
 	"ago":                       "%s ago",

@@ -15,6 +15,10 @@ var zhASCIIAllowed = map[string]bool{
 	"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "API": true, "IP": true,
 	// the guest agent as PVE and the package name it (qemu-guest-agent)
 	"QEMU": true, "qemu": true, "guest": true, "agent": true,
+	// programs and techniques named as they are: PVE's status daemon, CRIU checkpoints
+	"pvestatd": true, "CRIU": true,
+	// the ha-manager command lines an admin is told to run
+	"ha": true, "manager": true, "set": true, "state": true, "disabled": true, "status": true,
 	// storage and disk format names as PVE shows them
 	"ZFS": true, "NFS": true, "raw": true,
 	// the "n" of "审计 [n]"
@@ -24,9 +28,11 @@ var zhASCIIAllowed = map[string]bool{
 	"fingerprint": true, "ca_file": true,
 }
 
-// asciiWord finds ASCII words once format verbs (%s, %[2]d, %.0f) are taken out.
+// asciiWord finds ASCII words once format verbs (%s, %[2]d, %.0f) and PVE privilege names
+// (Pool.Audit, VM.GuestAgent.Audit: what an admin grants, written as PVE writes them) are
+// taken out.
 var (
-	formatVerb = regexp.MustCompile(`%(\[\d+\])?[-+# 0]*\d*(\.\d+)?[a-zA-Z%]`)
+	formatVerb = regexp.MustCompile(`%(\[\d+\])?[-+# 0]*\d*(\.\d+)?[a-zA-Z%]|[A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)+`)
 	asciiWord  = regexp.MustCompile(`[A-Za-z][A-Za-z_]*`)
 )
 

@@ -66,6 +66,17 @@ type Options struct {
 	RetryEvery time.Duration
 	// RobotRate is the per-robot limit (default 20 per minute, WeCom's).
 	RobotRate config.Rate
+	// Budget is the per-member send budget that replies share (WeCom drops app messages
+	// beyond 30 a minute or 1000 an hour to one member). A push to users that finds no
+	// room waits in the outbox and goes out, marked late, when there is. Nil: no budget.
+	Budget *wecom.Budget
+}
+
+// overBudget is a push to members held back by the send budget: it waits in the outbox.
+type overBudget struct{ wait time.Duration }
+
+func (e overBudget) Error() string {
+	return fmt.Sprintf("notify: over the members' send budget (30 a minute, 1000 an hour); room again in %s", e.wait)
 }
 
 // Notifier delivers pushes. It is safe for concurrent use; deliveries are serialized so
@@ -169,12 +180,12 @@ func (n *Notifier) render(name string, t config.Target, m Message) item {
 	return it
 }
 
-// retryable tells a WeCom outage (network, HTTP 5xx, busy, rate limit) from an error
-// that sending again cannot fix.
+// retryable tells a WeCom outage (network, HTTP 5xx, busy, rate limit) or a full send
+// budget from an error that sending again cannot fix.
 func retryable(err error) bool {
 	var ae *wecom.APIError
 	if errors.As(err, &ae) {
-		return ae.Code == -1 || ae.Code == 45009
+		return ae.Code == -1 || ae.Code == 45009 || ae.Code == 45033
 	}
 	return !errors.Is(err, context.Canceled)
 }
@@ -245,6 +256,9 @@ func (n *Notifier) deliver(ctx context.Context, t config.Target, it item, late b
 		}
 		return n.sender.RobotSend(ctx, key, "markdown", joinNote(note, it.Content, true))
 	case "users":
+		if wait := n.o.Budget.Reserve(t.Users...); wait > 0 {
+			return overBudget{wait}
+		}
 		msg := wecom.Message{ToUser: t.Users, DuplicateCheck: time.Hour}
 		switch {
 		case it.Reply != nil && !n.textMode:
@@ -421,6 +435,12 @@ func chatRefusal(err error) string {
 		return "the app's visible range (可见范围) must be the root department to create group chats; set it in the admin console, or create the chat by other means"
 	case 60111, 81013, 40003:
 		return "a member in appchat_members is not a valid UserID inside the app's visible range"
+	case 86001:
+		return "the appchat id is not one WeCom accepts: at most 32 characters, letters and digits only"
+	case 86006:
+		return "appchat_members must list 2 to 2000 members"
+	case 86008:
+		return "the chat was created by another app, and only its creator can send to it; pick another appchat id"
 	}
 	return "WeCom refused it (see the error)"
 }

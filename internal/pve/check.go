@@ -19,6 +19,9 @@ type Feature struct {
 	// the bot works without them, and the grant is the admin's choice (Grant).
 	Optional bool
 	Grant    []string // Optional: the pveum lines that would grant it
+	// Lacking says whose ACL lacks it, for a privilege-separated token (which holds what
+	// both its own and its user's ACLs grant): "user", "token", or "" when unknown.
+	Lacking string
 }
 
 // SelfCheck is what the token may do, from GET /access/permissions.
@@ -41,8 +44,9 @@ func (s SelfCheck) OK() bool {
 	return true
 }
 
-// BotPrivileges are the privileges of the recommended minimal role (docs/pve.md §2.6).
-var BotPrivileges = []string{"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}
+// BotPrivileges are the privileges of the recommended minimal role (docs/setup.md). Pool.Audit
+// lets the bot read guests' pools: since PVE 7.0 /cluster/resources leaves them out without it.
+var BotPrivileges = []string{"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit"}
 
 // featureSpec says where a privilege counts: full roots (whole cluster) and the
 // prefixes of partial grants.
@@ -62,6 +66,8 @@ var featureSpecs = []featureSpec{
 		"node stats, node alerts and cluster/HA status cannot work (nodes are listed without CPU, memory or disk)"},
 	{"storage", "Datastore.Audit", []string{"/", "/storage"}, []string{"/storage/", "/pool/"},
 		"storage usage is blank: storage without Datastore.Audit is not listed"},
+	{"pools", "Pool.Audit", []string{"/", "/pool"}, []string{"/pool/"},
+		"PVE hides guests' pools, so pool: selectors cannot be evaluated: a guest whose pool is unknown counts as protected where a protected list names a pool, and is outside pool-based scopes and alert rules"},
 }
 
 // excessPrivileges are held by broad roles but never needed by the bot.
@@ -87,12 +93,18 @@ func (c *Client) Check(ctx context.Context) (SelfCheck, error) {
 	}
 	sc.Features = evaluate(perms)
 	sc.Features = append(sc.Features, addressFeature(perms, v, c.tokenID))
+	for _, o := range optionalSpecs {
+		sc.Features = append(sc.Features, o.evaluate(perms, c.tokenID))
+	}
 
 	user, _, _ := strings.Cut(c.tokenID, "!")
+	sc.PrivSep = c.privSep(ctx)
+	if sc.PrivSep != "off" {
+		sc.Warnings = append(sc.Warnings, c.whoLacks(ctx, user, sc.Features)...)
+	}
 	if user == "root@pam" {
 		sc.Warnings = append(sc.Warnings, "the token belongs to root@pam: a leaked secret is a leaked cluster; create a dedicated user (chatbot@pve) with the ChatBot role")
 	}
-	sc.PrivSep = c.privSep(ctx)
 	switch sc.PrivSep {
 	case "off":
 		sc.Warnings = append(sc.Warnings, "the token has no privilege separation (privsep=0): it carries every right of "+user+"; recreate it with --privsep 1 and grant the ChatBot role to the token")
@@ -103,6 +115,47 @@ func (c *Client) Check(ctx context.Context) (SelfCheck, error) {
 		sc.Warnings = append(sc.Warnings, "the token holds privileges the bot never needs: "+strings.Join(extra, ", ")+"; grant only "+strings.Join(BotPrivileges, ", "))
 	}
 	return sc, nil
+}
+
+// whoLacks reads the user's own privileges (GET /access/permissions?userid=<user>, which a
+// token may ask for its user) and marks each missing feature with whose ACL lacks it: the
+// usual mistake is to grant the role to only one of the two. It returns warnings in words.
+func (c *Client) whoLacks(ctx context.Context, user string, fs []Feature) []string {
+	body, err := c.get(ctx, "/access/permissions", url.Values{"userid": {user}}, "read the user's permissions")
+	var perms map[string]map[string]flexNum
+	if err == nil {
+		err = decodeObject(body, &perms)
+	}
+	if err != nil {
+		return nil // cannot tell: the fix names both
+	}
+	held := map[string]Feature{}
+	for _, f := range evaluate(perms) {
+		held[f.Name] = f
+	}
+	var onUser, onToken []string
+	for i := range fs {
+		f := &fs[i]
+		if f.OK && !f.Partial || f.Optional { // an optional feature has its own grant lines
+			continue
+		}
+		if u := held[f.Name]; u.OK && !u.Partial {
+			f.Lacking = "token"
+			onToken = append(onToken, f.Missing...)
+		} else {
+			f.Lacking = "user"
+			onUser = append(onUser, f.Missing...)
+		}
+	}
+	var out []string
+	if len(onUser) > 0 {
+		out = append(out, "the user "+user+" lacks "+strings.Join(onUser, ", ")+
+			": with privilege separation the token holds only what both it and its user are granted; grant the role to the user as well")
+	}
+	if len(onToken) > 0 {
+		out = append(out, "the user "+user+" holds "+strings.Join(onToken, ", ")+" but the token's own ACL does not: with privilege separation grant the role to the token as well")
+	}
+	return out
 }
 
 // privSep reads the token's own privsep flag when PVE allows it.
@@ -132,27 +185,49 @@ func (c *Client) privSep(ctx context.Context) string {
 // Containers need only VM.Audit.
 func addressFeature(perms map[string]map[string]flexNum, version, tokenID string) Feature {
 	privs := AgentPrivileges(version)
-	spec := featureSpec{name: "addresses", priv: privs[0],
+	spec := optionalSpec{featureSpec{name: "addresses", priv: privs[0],
 		roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
-		consequence: `"vm ip" cannot read VMs' addresses from the guest agent (containers work)`}
-	also := privs[1:]
+		consequence: `"vm ip" cannot read VMs' addresses from the guest agent (containers work)`}, "ChatBotAgent", privs[1:]}
 	if privs[0] == "VM.GuestAgent.Audit" {
-		also = append(also, "VM.GuestAgent.Unrestricted")
+		spec.also = append(spec.also, "VM.GuestAgent.Unrestricted")
 	}
-	f := evaluateOne(perms, spec, also...)
+	f := spec.evaluate(perms, tokenID)
+	if (!f.OK || f.Partial) && privs[0] == "VM.Monitor" {
+		f.Consequence += "; on PVE 8 the privilege is VM.Monitor, which also opens the QEMU monitor: grant it only if you want vm ip"
+	}
+	return f
+}
+
+// optionalSpec is a feature the bot works without: the privilege of a command an admin may
+// choose to allow (snapshots, backups, node power…). Its grant is a role of its own, so the
+// admin grants exactly what they want the bot to do.
+type optionalSpec struct {
+	featureSpec
+	role string   // the role the grant lines create
+	also []string // privileges that count like priv
+}
+
+// optionalSpecs are the optional features whose privilege does not depend on the version.
+var optionalSpecs = []optionalSpec{
+	{featureSpec{name: "snapshots", priv: "VM.Snapshot", roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
+		consequence: `"vm snapshot" and "vm delsnapshot" are refused with a permission error`}, "ChatBotSnapshot", nil},
+	{featureSpec{name: "rollback", priv: "VM.Snapshot.Rollback", roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
+		consequence: `"vm rollback" is refused with a permission error (VM.Snapshot or VM.Snapshot.Rollback allows it)`}, "ChatBotRollback", []string{"VM.Snapshot"}},
+}
+
+// evaluate checks an optional feature and, when it is missing, the pveum lines that grant it.
+func (o optionalSpec) evaluate(perms map[string]map[string]flexNum, tokenID string) Feature {
+	f := evaluateOne(perms, o.featureSpec, o.also...)
 	f.Optional = true
-	if !f.OK || f.Partial {
-		user, _, _ := strings.Cut(tokenID, "!")
-		role := `pveum role add ChatBotAgent --privs "` + privs[0] + `"`
-		f.Grant = []string{role}
-		if user != "root@pam" && user != "" {
-			f.Grant = append(f.Grant, "pveum acl modify / --users "+shellQuote(user)+" --roles ChatBotAgent")
-		}
-		f.Grant = append(f.Grant, "pveum acl modify / --tokens "+shellQuote(tokenID)+" --roles ChatBotAgent")
-		if privs[0] == "VM.Monitor" {
-			f.Consequence += "; on PVE 8 the privilege is VM.Monitor, which also opens the QEMU monitor: grant it only if you want vm ip"
-		}
+	if f.OK && !f.Partial {
+		return f
 	}
+	user, _, _ := strings.Cut(tokenID, "!")
+	f.Grant = []string{`pveum role add ` + o.role + ` --privs "` + o.priv + `"`}
+	if user != "root@pam" && user != "" {
+		f.Grant = append(f.Grant, "pveum acl modify / --users "+shellQuote(user)+" --roles "+o.role)
+	}
+	f.Grant = append(f.Grant, "pveum acl modify / --tokens "+shellQuote(tokenID)+" --roles "+o.role)
 	return f
 }
 
@@ -224,9 +299,13 @@ func heldAnywhere(perms map[string]map[string]flexNum, privs []string) []string 
 // the role. Nil when nothing is missing.
 func (s SelfCheck) PveumFix(tokenID string) []string {
 	var missing []string
+	// The user needs the role unless only the token's own ACL lacks it; the token's ACL
+	// counts only with privilege separation.
+	userLine, tokenLine := false, s.PrivSep != "off"
 	for _, f := range s.Features {
 		if !f.Optional && (!f.OK || f.Partial) {
 			missing = append(missing, f.Missing...)
+			userLine = userLine || f.Lacking != "token"
 		}
 	}
 	if len(missing) == 0 {
@@ -239,10 +318,12 @@ func (s SelfCheck) PveumFix(tokenID string) []string {
 		`pveum role add ChatBot --privs "` + privs + `"`,
 		`# (if the role exists: pveum role modify ChatBot --privs "` + privs + `")`,
 	}
-	if user != "root@pam" && user != "" {
+	if user != "root@pam" && user != "" && userLine {
 		lines = append(lines, "pveum acl modify / --users "+shellQuote(user)+" --roles ChatBot")
 	}
-	lines = append(lines, "pveum acl modify / --tokens "+shellQuote(tokenID)+" --roles ChatBot")
+	if tokenLine {
+		lines = append(lines, "pveum acl modify / --tokens "+shellQuote(tokenID)+" --roles ChatBot")
+	}
 	return lines
 }
 

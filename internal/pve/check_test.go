@@ -21,14 +21,14 @@ func TestCheck(t *testing.T) {
 		{"recorded root all privs", "root@pam!bot", readFile(t, "testdata/recorded/7_GET_access_permissions__root_all_privs.json"),
 			reply{status: 403, reason: "Permission check failed (/access/users/root@pam, User.Modify)"},
 			nil, nil, []string{"root@pam", "could not be read", "Sys.PowerMgmt"}, false},
-		{"minimal role privsep on", "chatbot@pve!bot", `{"data":{"/":{"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1}}}`,
+		{"minimal role privsep on", "chatbot@pve!bot", `{"data":{"/":{"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1,"Pool.Audit":1}}}`,
 			ok(`{"data":{"privsep":1,"expire":0}}`), nil, nil, nil, false},
 		{"audit only, privsep off", "chatbot@pve!bot", `{"data":{"/vms":{"VM.Audit":1}}}`,
-			ok(`{"data":{"privsep":0}}`), []string{"VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}, nil, []string{"privsep=0"}, true},
-		{"some guests only", "chatbot@pve!bot", `{"data":{"/vms/101":{"VM.Audit":1,"VM.PowerMgmt":1},"/nodes/pve1":{"Sys.Audit":1},"/storage":{"Datastore.Audit":1}}}`,
-			ok(`{"data":{"privsep":1}}`), nil, []string{"guests", "power", "nodes"}, nil, true},
+			ok(`{"data":{"privsep":0}}`), []string{"VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit"}, nil, []string{"privsep=0"}, true},
+		{"some guests only", "chatbot@pve!bot", `{"data":{"/vms/101":{"VM.Audit":1,"VM.PowerMgmt":1},"/nodes/pve1":{"Sys.Audit":1},"/storage":{"Datastore.Audit":1},"/pool":{"Pool.Audit":1}}}`,
+			ok(`{"data":{"privsep":1}}`), nil, []string{"guests", "power", "nodes"}, []string{"the user chatbot@pve lacks"}, true},
 		{"nothing", "chatbot@pve!bot", `{"data":{}}`, ok(`{"data":{"privsep":1}}`),
-			[]string{"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}, nil, nil, true},
+			[]string{"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit"}, nil, []string{"the user chatbot@pve lacks"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,8 +77,12 @@ func TestCheck(t *testing.T) {
 			}
 			if fix != nil {
 				joined := strings.Join(fix, "\n")
-				for _, want := range []string{`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit"`,
-					"pveum acl modify / --tokens '" + tt.tokenID + "' --roles ChatBot", "pveum acl modify / --users '" + user + "' --roles ChatBot"} {
+				wants := []string{`pveum role add ChatBot --privs "VM.Audit VM.PowerMgmt Sys.Audit Datastore.Audit Pool.Audit"`,
+					"pveum acl modify / --users '" + user + "' --roles ChatBot"}
+				if sc.PrivSep != "off" {
+					wants = append(wants, "pveum acl modify / --tokens '"+tt.tokenID+"' --roles ChatBot")
+				}
+				for _, want := range wants {
 					if !strings.Contains(joined, want) {
 						t.Errorf("fix %q lacks %q", joined, want)
 					}
@@ -91,7 +95,7 @@ func TestCheck(t *testing.T) {
 // vm ip needs the agent privilege of the cluster's PVE version; without it the check
 // says so with the grant, but the token still passes (the feature is optional).
 func TestCheckAgentPrivilege(t *testing.T) {
-	base := `"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1`
+	base := `"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1,"Pool.Audit":1`
 	tests := []struct {
 		name, version, perms string
 		wantOK               bool
@@ -130,6 +134,50 @@ func TestCheckAgentPrivilege(t *testing.T) {
 			grant := strings.Join(f.Grant, "\n")
 			if tt.wantGrant == "" && grant != "" || !strings.Contains(grant, tt.wantGrant) || (tt.wantGrant != "" && !strings.Contains(grant, "--tokens 'chatbot@pve!bot'")) {
 				t.Errorf("grant = %q, want one with %s for the token", grant, tt.wantGrant)
+			}
+		})
+	}
+}
+
+// TestCheckSnapshotPrivileges: snapshots and rollback are optional features; a token that may
+// roll back but not take snapshots (VM.Snapshot.Rollback alone) is told exactly that.
+func TestCheckSnapshotPrivileges(t *testing.T) {
+	base := `"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1,"Pool.Audit":1`
+	tests := []struct {
+		name, perms         string
+		snapshots, rollback bool
+	}{
+		{"neither", base, false, false},
+		{"rollback only", base + `,"VM.Snapshot.Rollback":1`, false, true},
+		{"snapshot covers rollback", base + `,"VM.Snapshot":1`, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fakeClient(t, newFakeRT(map[string]reply{
+				"GET /version":                            ok(`{"data":{"version":"8.2.4"}}`),
+				"GET /access/permissions":                 ok(`{"data":{"/":{` + tt.perms + `}}}`),
+				"GET /access/users/chatbot@pve/token/bot": ok(`{"data":{"privsep":1}}`),
+			}))
+			c.tokenID = "chatbot@pve!bot"
+			sc, err := c.Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]Feature{}
+			for _, f := range sc.Features {
+				got[f.Name] = f
+			}
+			for name, want := range map[string]bool{"snapshots": tt.snapshots, "rollback": tt.rollback} {
+				f := got[name]
+				if !f.Optional || f.OK != want {
+					t.Errorf("%s = %+v, want optional, ok %v", name, f, want)
+				}
+				if !want && !strings.Contains(strings.Join(f.Grant, "\n"), "--tokens 'chatbot@pve!bot'") {
+					t.Errorf("%s: grant lines %q do not name the token", name, f.Grant)
+				}
+			}
+			if !sc.OK() {
+				t.Errorf("missing snapshot privileges fail the check; they are optional")
 			}
 		})
 	}

@@ -55,7 +55,14 @@ type Client struct {
 	hmu     sync.Mutex
 	lastOK  time.Time
 	lastErr error
+
+	pmu       sync.Mutex
+	poolAudit bool      // Pool.Audit held on /pool, as last read
+	poolAt    time.Time // when it was read; zero = never
 }
+
+// poolAuditTTL is how long the answer to "may the token read pools?" is kept.
+const poolAuditTTL = 5 * time.Minute
 
 // maxBody bounds a successful reply (a 3000-guest /cluster/resources is ~2 MB).
 const maxBody = 32 << 20
@@ -354,6 +361,11 @@ func (c *Client) Guests(ctx context.Context) ([]Guest, error) {
 	if err != nil {
 		return nil, c.decodeErr("list guests", err)
 	}
+	if !c.canReadPools(ctx) {
+		for i := range guests {
+			guests[i].PoolUnknown = guests[i].Pool == ""
+		}
+	}
 	slices.SortFunc(guests, func(a, b Guest) int { return a.VMID - b.VMID })
 	c.mu.Lock()
 	if gen == c.cacheGen {
@@ -361,6 +373,33 @@ func (c *Client) Guests(ctx context.Context) ([]Guest, error) {
 	}
 	c.mu.Unlock()
 	return guests, nil
+}
+
+// canReadPools reports whether the token holds Pool.Audit on /pool, without which PVE
+// (>= 7.0) leaves every guest's pool out of /cluster/resources. The answer is kept for
+// poolAuditTTL; a failed read counts as "no" and is asked again next time.
+func (c *Client) canReadPools(ctx context.Context) bool {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if !c.poolAt.IsZero() && c.o.Now().Sub(c.poolAt) < poolAuditTTL {
+		return c.poolAudit
+	}
+	body, err := c.get(ctx, "/access/permissions", url.Values{"path": {"/pool"}}, "read pool permissions")
+	var perms map[string]map[string]flexNum
+	if err == nil {
+		err = decodeObject(body, &perms)
+	}
+	if err != nil {
+		c.log.Warn("cannot tell whether the token may read pools; guests without a pool count as in an unknown one", zap.Error(err))
+		return false
+	}
+	_, ok := perms["/pool"]["Pool.Audit"]
+	if !ok && (c.poolAt.IsZero() || c.poolAudit) {
+		c.log.Warn("the token lacks Pool.Audit on /pool: PVE hides guests' pools, so pool: selectors cannot be evaluated; " +
+			"such guests count as protected where a protected list names a pool, and are outside pool-based scopes; grant Pool.Audit (docs/setup.md)")
+	}
+	c.poolAudit, c.poolAt = ok, c.o.Now()
+	return ok
 }
 
 func cloneGuests(gs []Guest) []Guest {
@@ -527,11 +566,21 @@ func (c *Client) Wait(ctx context.Context, g Guest, upid string) (TaskResult, er
 		}
 	}
 	res.Settled = true
-	if res.OK {
-		res.FinalState = impliedState(u.Type)
-		if u.Type == "hastart" || u.Type == "hastop" {
-			res.FinalState, res.Settled = c.followHA(wctx, g, u.Type)
+	switch {
+	case !res.OK && strings.HasPrefix(res.Exit, "command '"):
+		// run_command reports only the exit code; what went wrong is in the log.
+		res.Reason = c.taskLogReason(wctx, u.Node, upid, op)
+	case res.OK && (u.Type == "hastart" || u.Type == "hastop"):
+		// The task only handed the request to the HA manager, which acts in its next
+		// rounds: the result is the guest's state, which the caller follows (HABound).
+		res.HA = true
+		res.FinalState = "unknown"
+		if st, err := c.GuestStatus(wctx, g); err == nil {
+			res.FinalState = st.Status
 		}
+		res.Settled = res.FinalState == haWant(u.Type)
+	case res.OK:
+		res.FinalState = impliedState(u.Type)
 	}
 	res.Duration = c.o.Now().Sub(began)
 	c.log.Info("PVE task ended", zap.String("upid", upid), zap.String("exit", res.Exit), zap.String("final", res.FinalState))
@@ -545,36 +594,43 @@ func (c *Client) waitTimeout(ctx context.Context, op string, cause error) error 
 	return &Error{Kind: KindTimeout, Cluster: c.name, Op: op, Reason: "task still running; it may finish later", Err: cause}
 }
 
-// followHA polls the guest until it reaches the state an HA task asked for.
-func (c *Client) followHA(ctx context.Context, g Guest, typ string) (state string, settled bool) {
-	want := "running"
-	if typ == "hastop" {
-		want = "stopped"
+// taskLogReason reads a failed task's log (GET …/tasks/{upid}/log) and returns its last line
+// before "TASK ERROR", or "" when the log cannot be read.
+func (c *Client) taskLogReason(ctx context.Context, node, upid, op string) string {
+	body, err := c.get(ctx, "/nodes/"+url.PathEscape(node)+"/tasks/"+url.PathEscape(upid)+"/log", url.Values{"limit": {"500"}}, op)
+	if err != nil {
+		c.log.Info("could not read a failed task's log", zap.String("upid", upid), zap.Error(err))
+		return ""
 	}
-	fctx, cancel := context.WithTimeout(ctx, c.o.HAFollow)
-	defer cancel()
-	state = "unknown"
-	for {
-		st, err := c.GuestStatus(fctx, g)
-		if err == nil {
-			state = st.Status
-			if state == want {
-				return state, true
-			}
-		}
-		if sleepCtx(fctx, c.o.PollInterval) != nil {
-			return state, false
+	rows, _, err := decodeList[struct {
+		T flexStr `json:"t"`
+	}](body)
+	if err != nil {
+		return ""
+	}
+	for i := len(rows) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(string(rows[i].T))
+		if line != "" && !strings.HasPrefix(line, "TASK ") && line != "no content" {
+			return line
 		}
 	}
+	return ""
+}
+
+func haWant(taskType string) string {
+	if taskType == "hastop" {
+		return "stopped"
+	}
+	return "running"
 }
 
 func impliedState(taskType string) string {
 	switch taskType {
 	case "qmstart", "vzstart", "qmresume", "vzresume", "qmreboot", "vzreboot", "qmreset":
 		return "running"
-	case "qmstop", "vzstop", "qmshutdown", "vzshutdown":
+	case "qmstop", "vzstop", "qmshutdown", "vzshutdown", "vzsuspend": // a CT checkpoint stops it
 		return "stopped"
-	case "qmpause", "vzsuspend":
+	case "qmpause":
 		return "paused"
 	case "qmsuspend":
 		return "suspended"
@@ -641,7 +697,7 @@ func (c *Client) Storage(ctx context.Context) ([]Storage, error) {
 }
 
 // Tasks returns the most recent tasks (newest first, at most limit) across the
-// online nodes: one node list plus one GET /nodes/{node}/tasks per online node. A
+// nodes that are not offline: one node list plus one GET /nodes/{node}/tasks per node. A
 // node that fails is skipped and logged; an error only when no node answered.
 func (c *Client) Tasks(ctx context.Context, limit int) ([]Task, error) {
 	if limit <= 0 {
@@ -655,8 +711,8 @@ func (c *Client) Tasks(ctx context.Context, limit int) ([]Task, error) {
 	var firstErr error
 	answered := 0
 	for _, n := range nodes {
-		if n.Status != "online" {
-			continue
+		if n.Status == "offline" {
+			continue // a silent member ("unknown") still answers
 		}
 		body, err := c.get(ctx, "/nodes/"+url.PathEscape(n.Name)+"/tasks",
 			url.Values{"limit": {strconv.Itoa(limit)}, "source": {"all"}}, "list tasks on "+n.Name)

@@ -70,7 +70,9 @@ func TestWaitOutcomes(t *testing.T) {
 	}
 }
 
-func TestWaitHAFollow(t *testing.T) {
+// An HA task ends when the request is written down; Wait reports the guest's state at that
+// moment and leaves the following to the caller.
+func TestWaitHATask(t *testing.T) {
 	const upid = "UPID:pve1:0001A2B4:00C0FFEE:67A0B1C3:hastart:101:chatbot@pve!bot:"
 	g := Guest{Cluster: "home", VMID: 101, Node: "pve1", Type: "qemu", HAState: "started"}
 	status := func(s string) reply {
@@ -78,30 +80,45 @@ func TestWaitHAFollow(t *testing.T) {
 	}
 	tests := []struct {
 		name        string
-		statuses    []reply
-		follow      time.Duration // generous where the flip must be seen, short where it never comes
+		status      reply
 		wantState   string
 		wantSettled bool
 	}{
-		{"flips", []reply{status("stopped"), status("stopped"), status("running")}, 10 * time.Second, "running", true},
-		{"never flips", []reply{status("stopped")}, 30 * time.Millisecond, "stopped", false},
+		{"already there", status("running"), "running", true},
+		{"not yet", status("stopped"), "stopped", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rt := newFakeRT(nil)
 			rt.routes[taskPath(upid)] = []reply{ok(taskBody(upid, "stopped", "OK"))}
-			rt.routes["GET /nodes/pve1/qemu/101/status/current"] = tt.statuses
+			rt.routes["GET /nodes/pve1/qemu/101/status/current"] = []reply{tt.status}
 			c := fakeClient(t, rt)
-			c.o.HAFollow = tt.follow
-			c.o.TaskTimeout = 20 * time.Second
 			res, err := c.Wait(context.Background(), g, upid)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !res.OK || res.FinalState != tt.wantState || res.Settled != tt.wantSettled {
-				t.Errorf("got %+v, want state %q settled %v", res, tt.wantState, tt.wantSettled)
+			if !res.OK || !res.HA || res.FinalState != tt.wantState || res.Settled != tt.wantSettled {
+				t.Errorf("got %+v, want HA, state %q settled %v", res, tt.wantState, tt.wantSettled)
 			}
 		})
+	}
+}
+
+// A task that failed in run_command says only "exit code 255"; the reason is read from its log.
+func TestWaitReadsFailedTaskLog(t *testing.T) {
+	const upid = "UPID:pve1:0001A2B4:00C0FFEE:67A0B1C3:hastop:102:chatbot@pve!bot:"
+	g := Guest{Cluster: "home", VMID: 102, Node: "pve1", Type: "qemu"}
+	rt := newFakeRT(nil)
+	rt.routes[taskPath(upid)] = []reply{ok(taskBody(upid, "stopped", "command 'ha-manager crm-command stop vm:102 60' failed: exit code 255"))}
+	rt.routes["GET /nodes/pve1/tasks/"+upid+"/log"] = []reply{ok(`{"data":[{"n":1,"t":"service 'vm:102' in error state, must be disabled and fixed first"},` +
+		`{"n":2,"t":"TASK ERROR: command 'ha-manager crm-command stop vm:102 60' failed: exit code 255"}],"total":2}`)}
+	c := fakeClient(t, rt)
+	res, err := c.Wait(context.Background(), g, upid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK || res.Reason != "service 'vm:102' in error state, must be disabled and fixed first" {
+		t.Errorf("got %+v, want the log's reason", res)
 	}
 }
 

@@ -209,10 +209,14 @@ func (r rawResource) guest(cluster, typ, idRest string) Guest {
 	if status == "" {
 		status = "unknown"
 	}
+	hastate := string(r.HAState)
+	if hastate == "ignored" {
+		hastate = "" // an ignored HA resource is not managed: actions go direct (HA Config.pm)
+	}
 	return Guest{
 		Cluster: cluster, VMID: vmid, Name: string(r.Name), Node: string(r.Node), Type: typ,
 		Status: status, Template: r.Template.bool(), Tags: selector.SplitTags(string(r.Tags)),
-		Pool: string(r.Pool), HAState: string(r.HAState), Lock: string(r.Lock),
+		Pool: string(r.Pool), HAState: hastate, Lock: string(r.Lock),
 		CPU: float64(r.CPU), MaxCPU: r.MaxCPU.int(), Mem: r.Mem.uint(), MaxMem: r.MaxMem.uint(),
 		Disk: r.Disk.uint(), MaxDisk: r.MaxDisk.uint(), Uptime: r.Uptime.seconds(),
 	}

@@ -47,8 +47,7 @@ func fake(t testing.TB, o pvetest.Options, acl map[string][]string) *pvetest.Ser
 func e2eClient(t testing.TB, s *pvetest.Server, edit func(*clusterSpec, *Options)) *Client {
 	t.Helper()
 	spec := clusterSpec{Name: "home", BaseURL: s.URL(), TokenID: e2eToken, TokenSecret: e2eSecret}
-	o := Options{Timeout: 2 * time.Second, TaskTimeout: 2 * time.Second, PollInterval: 2 * time.Millisecond,
-		HAFollow: time.Second}
+	o := Options{Timeout: 2 * time.Second, TaskTimeout: 2 * time.Second, PollInterval: 2 * time.Millisecond}
 	if tt, ok := t.(*testing.T); ok {
 		o.Logger = zaptestLogger(tt)
 	}
@@ -85,21 +84,20 @@ func TestActionsEveryState(t *testing.T) {
 	tests["qemu/paused"] = map[string]want{
 		"start": {taskErr: "VM 101 already running", status: "running", paused: true}, "stop": ok("stopped", false),
 		"shutdown": {syncErr: "VM is paused - cannot shutdown", status: "running", paused: true},
-		"reboot":   ok("running", false), "reset": ok("running", false), "suspend": ok("running", true), "resume": ok("running", false)}
+		"reboot":   {syncErr: "VM is paused - cannot shutdown", status: "running", paused: true},
+		"reset":    ok("running", false), "suspend": ok("running", true), "resume": ok("running", false)}
+	// A CT suspend is a CRIU checkpoint that stops it; resume restores a stopped CT.
 	tests["lxc/running"] = map[string]want{
 		"start": {syncErr: "CT 101 already running", status: "running"}, "stop": ok("stopped", false), "shutdown": ok("stopped", false),
-		"reboot": ok("running", false), "reset": {noPost: true, status: "running"}, "suspend": ok("running", true),
+		"reboot": ok("running", false), "reset": {noPost: true, status: "running"}, "suspend": ok("stopped", false),
 		"resume": {syncErr: "CT 101 already running", status: "running"}}
 	tests["lxc/stopped"] = map[string]want{
 		"start": ok("running", false), "stop": {syncErr: "CT 101 not running", status: "stopped"}, "shutdown": {syncErr: "CT 101 not running", status: "stopped"},
 		"reboot": {syncErr: "VM 101 not running", status: "stopped"}, "reset": {noPost: true, status: "stopped"},
-		"suspend": {syncErr: "CT 101 not running", status: "stopped"}, "resume": {syncErr: "CT 101 not running", status: "stopped"}}
-	tests["lxc/paused"] = map[string]want{
-		"start": {syncErr: "CT 101 already running", status: "running", paused: true}, "stop": ok("stopped", false), "shutdown": ok("stopped", false),
-		"reboot": ok("running", false), "reset": {noPost: true, status: "running", paused: true}, "suspend": ok("running", true), "resume": ok("running", false)}
+		"suspend": {syncErr: "CT 101 not running", status: "stopped"}, "resume": ok("running", false)}
 
 	for _, format := range formats {
-		for _, typState := range []string{"qemu/running", "qemu/stopped", "qemu/paused", "lxc/running", "lxc/stopped", "lxc/paused"} {
+		for _, typState := range []string{"qemu/running", "qemu/stopped", "qemu/paused", "lxc/running", "lxc/stopped"} {
 			for _, a := range Actions {
 				w := tests[typState][string(a)]
 				t.Run(format.name+"/"+typState+"/"+string(a), func(t *testing.T) {
@@ -191,7 +189,7 @@ func TestHAGuests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.action), func(t *testing.T) {
-			s := fake(t, pvetest.Options{HADelay: 20 * time.Millisecond}, nil)
+			s := fake(t, pvetest.Options{HARound: -1, TaskDuration: -1}, nil)
 			s.AddGuest(pvetest.Guest{VMID: 102, Name: "homeassistant", Node: "pve1", Type: "qemu", Status: tt.from, HA: true})
 			c := e2eClient(t, s, nil)
 			ctx := context.Background()
@@ -213,15 +211,39 @@ func TestHAGuests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !res.OK || res.FinalState != tt.wantState || !res.Settled {
-				t.Errorf("got %+v, want OK, final %s, settled", res, tt.wantState)
+			if !res.OK || !res.HA || res.FinalState != tt.from || res.Settled {
+				t.Errorf("got %+v, want OK, HA, still %s, not settled", res, tt.from)
 			}
+			s.RunHARound() // the CRM takes the request up
+			s.RunHARound() // the LRM carries it out
 			st, err := c.GuestStatus(ctx, g)
 			if err != nil || !st.HAManaged || st.Status != tt.wantState {
 				t.Errorf("got status %+v, %v; want HA-managed %s", st, err, tt.wantState)
 			}
 		})
 	}
+	t.Run("error state", func(t *testing.T) {
+		s := fake(t, pvetest.Options{HARound: -1, TaskDuration: -1}, nil)
+		s.AddGuest(pvetest.Guest{VMID: 102, Name: "homeassistant", Node: "pve1", Type: "qemu", Status: "running", HA: true})
+		s.SetHAError(102)
+		c := e2eClient(t, s, nil)
+		ctx := context.Background()
+		g, err := c.find(ctx, 102)
+		if err != nil {
+			t.Fatal(err)
+		}
+		upid, err := c.Do(ctx, g, ActionShutdown)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Wait(ctx, g, upid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.OK || !strings.Contains(res.Reason, "in error state, must be disabled and fixed first") {
+			t.Errorf("got %+v, want the reason from the task log", res)
+		}
+	})
 }
 
 func TestFailuresAgainstFake(t *testing.T) {
@@ -260,7 +282,7 @@ func TestFailuresAgainstFake(t *testing.T) {
 				}
 			})
 			t.Run("offline node", func(t *testing.T) {
-				s := fake(t, pvetest.Options{ErrorFormat: format.f}, nil)
+				s := fake(t, pvetest.Options{ErrorFormat: format.f, RRDAge: -1}, nil)
 				s.AddGuest(pvetest.Guest{VMID: 105, Name: "dev", Node: "pve2", Status: "running"})
 				s.SetNodeOnline("pve2", false)
 				c := e2eClient(t, s, nil)
@@ -558,8 +580,11 @@ func TestListThenStartByName(t *testing.T) {
 	if got := s.Count("POST", ""); got != 1 {
 		t.Errorf("got %d POSTs, want 1", got)
 	}
-	if polls < 1 || len(reqs) != 2+polls {
-		t.Errorf("got %d requests (%d polls), want 1 list + 1 POST + polls", len(reqs), polls)
+	if got := s.Count("GET", "/access/permissions"); got != 1 {
+		t.Errorf("got %d permission reads, want 1 (may the token read pools?)", got)
+	}
+	if polls < 1 || len(reqs) != 3+polls {
+		t.Errorf("got %d requests (%d polls), want 1 list + 1 permission read + 1 POST + polls", len(reqs), polls)
 	}
 }
 
@@ -575,11 +600,52 @@ func TestCheckAgainstFake(t *testing.T) {
 			missing = append(missing, f.Missing...)
 		}
 	}
-	if got, want := strings.Join(missing, ","), "VM.PowerMgmt,Sys.Audit,Datastore.Audit"; got != want {
+	if got, want := strings.Join(missing, ","), "VM.PowerMgmt,Sys.Audit,Datastore.Audit,Pool.Audit"; got != want {
 		t.Errorf("got missing %s, want %s", got, want)
 	}
 	if sc.Version == "" {
 		t.Error("got no version")
+	}
+}
+
+// The usual setup mistake: the role granted to the token but not its user, or the reverse.
+// A privilege-separated token holds only what both are granted; the check says which one
+// lacks it and prints only the line that fixes it.
+func TestCheckTokenUserMistakes(t *testing.T) {
+	role := map[string][]string{"/": BotPrivileges}
+	user, _, _ := strings.Cut(e2eToken, "!")
+	tests := []struct {
+		name          string
+		userACL, tACL map[string][]string
+		wantWarn      string
+		wantUserLine  bool
+		wantTokenLine bool
+	}{
+		{"token only", map[string][]string{}, role, "the user " + user + " lacks", true, true},
+		{"user only", role, map[string][]string{}, "but the token's own ACL does not", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fake(t, pvetest.Options{}, tt.tACL)
+			s.SetUserACL(user, tt.userACL)
+			sc, err := e2eClient(t, s, nil).Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.OK() {
+				t.Fatal("check passed")
+			}
+			if w := strings.Join(sc.Warnings, "\n"); !strings.Contains(w, tt.wantWarn) {
+				t.Errorf("warnings %q lack %q", w, tt.wantWarn)
+			}
+			fix := strings.Join(sc.PveumFix(e2eToken), "\n")
+			if got := strings.Contains(fix, "--users '"+user+"'"); got != tt.wantUserLine {
+				t.Errorf("fix %q: user line %v, want %v", fix, got, tt.wantUserLine)
+			}
+			if got := strings.Contains(fix, "--tokens '"+e2eToken+"'"); got != tt.wantTokenLine {
+				t.Errorf("fix %q: token line %v, want %v", fix, got, tt.wantTokenLine)
+			}
+		})
 	}
 }
 
@@ -635,5 +701,26 @@ func TestFleetListsAgainstFake(t *testing.T) {
 	}
 	if _, err := f.Do(ctx, Guest{Cluster: "nope", VMID: 1, Node: "x", Type: "qemu"}, ActionStart); err == nil {
 		t.Error("got nil for an unknown cluster")
+	}
+}
+
+// A member that sends no statistics is "unknown" in /cluster/resources but answers: its
+// tasks are still listed (Recover looks a lost action up there).
+func TestTasksOfASilentNode(t *testing.T) {
+	s := fake(t, pvetest.Options{TaskDuration: -1}, nil)
+	s.AddGuest(pvetest.Guest{VMID: 105, Name: "dev", Node: "pve2", Status: "stopped"})
+	c := e2eClient(t, s, nil)
+	ctx := context.Background()
+	g, err := c.find(ctx, 105)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(ctx, g, ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	s.SetNodeSilent("pve2", true)
+	tasks, err := c.Tasks(ctx, 10)
+	if err != nil || len(tasks) != 1 || tasks[0].Node != "pve2" {
+		t.Errorf("got %+v, %v; want the start on pve2", tasks, err)
 	}
 }

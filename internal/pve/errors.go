@@ -70,7 +70,7 @@ func (e *Error) Error() string {
 	case KindNodeUnreachable:
 		b.WriteString("the cluster cannot reach the node")
 	case KindNoQuorum:
-		b.WriteString("the cluster has lost quorum: power actions are refused until it is back")
+		b.WriteString("the cluster has lost quorum: starting guests is refused until it is back (stop and shutdown still work)")
 	case KindTimeout:
 		b.WriteString("no answer in time")
 	case KindCanceled:

@@ -91,7 +91,7 @@ func testOptions(t *testing.T) Options {
 	t.Helper()
 	return Options{
 		Timeout: 2 * time.Second, TaskTimeout: 2 * time.Second, PollInterval: 5 * time.Millisecond,
-		HAFollow: 500 * time.Millisecond, RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond,
+		RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond,
 		Logger: zaptest.NewLogger(t),
 	}
 }

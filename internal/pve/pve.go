@@ -27,15 +27,18 @@ type Guest struct {
 	Template bool
 	Tags     []string
 	Pool     string
-	HAState  string // empty when not HA-managed
-	Lock     string
-	CPU      float64 // share of MaxCPU in use, 0..1
-	MaxCPU   int
-	Mem      uint64
-	MaxMem   uint64
-	Disk     uint64
-	MaxDisk  uint64
-	Uptime   time.Duration
+	// PoolUnknown is set when the token cannot read pools (no Pool.Audit on /pool): a
+	// guest listed without a pool may be in one (PVE >= 7.0 leaves the field out).
+	PoolUnknown bool
+	HAState     string // empty when not HA-managed (also for the HA state "ignored")
+	Lock        string
+	CPU         float64 // share of MaxCPU in use, 0..1
+	MaxCPU      int
+	Mem         uint64
+	MaxMem      uint64
+	Disk        uint64
+	MaxDisk     uint64
+	Uptime      time.Duration
 }
 
 // Label names the guest for humans and logs: "homeassistant (101)", or "VM 101" when
@@ -102,6 +105,20 @@ type Task struct {
 	End     time.Time // zero while running
 }
 
+// DownNodes maps "cluster/node" to the status of every node that is not online: "offline"
+// (a dead node, whose guests keep their last status and name in /cluster/resources for up to
+// 5 minutes) or "unknown" (a member that sends no statistics). A guest on such a node may
+// show a stale state: it must not be counted as running.
+func DownNodes(nodes []Node) map[string]string {
+	out := map[string]string{}
+	for _, n := range nodes {
+		if n.Status != "online" {
+			out[n.Cluster+"/"+n.Name] = n.Status
+		}
+	}
+	return out
+}
+
 // Action is a power action on a guest.
 type Action string
 
@@ -138,9 +155,36 @@ type TaskResult struct {
 	// FinalState is the guest's status afterwards. For HA tasks (hastart/hastop) it is
 	// read from PVE after the task; otherwise it is what a successful task implies.
 	FinalState string
-	// Settled is false when an HA guest had not reached the requested state by the
-	// end of the follow-up poll (the HA manager may still be working on it).
+	// HA is true when the task only handed the request to the HA manager (hastart,
+	// hastop): the guest changes state in the manager's next rounds, not with the task.
+	HA bool
+	// Settled is false when an HA guest had not reached the requested state when the
+	// task ended: the caller follows its state (HABound says for how long).
 	Settled bool
+	// Reason is what a failed task's log says went wrong, when its exit status says only
+	// "command '…' failed: exit code N" (HA tasks refused by ha-manager, for one).
+	Reason string
+}
+
+// HARound is the length of the HA manager's CRM and LRM rounds (pve-ha-manager CRM.pm and
+// LRM.pm, $max_time = 10).
+const HARound = 10 * time.Second
+
+// HABound is how long an HA request may take before the bot says it did not happen: the
+// CRM's round, the LRM's round after it, one spare round, and the guest's own timeout (PVE's
+// start timeout of max(30 s, 1 s per GiB of memory); the shutdown timeout of 60 s hastop
+// gets by default; a hard stop's few seconds).
+func HABound(g Guest, a Action, round time.Duration) time.Duration {
+	var own time.Duration
+	switch a {
+	case ActionStart:
+		own = max(30*time.Second, time.Duration(g.MaxMem>>30)*time.Second)
+	case ActionShutdown:
+		own = 60 * time.Second
+	default:
+		own = 10 * time.Second
+	}
+	return 3*round + own
 }
 
 // Options tunes clients. Zero values take the defaults noted.
@@ -149,8 +193,6 @@ type Options struct {
 	TaskTimeout   time.Duration // longest Wait, default 5m
 	PollInterval  time.Duration // task status poll, default 1s (tests use ms)
 	GuestCacheTTL time.Duration // guest list cache, default 3s; negative disables it
-	// HAFollow bounds the status poll after an HA task, default 30s.
-	HAFollow time.Duration
 	// RetryMin and RetryMax bound the background start-up check's backoff
 	// (Fleet.Start), default 5s and 5m.
 	RetryMin, RetryMax time.Duration
@@ -176,7 +218,6 @@ func (o Options) withDefaults() Options {
 	if o.GuestCacheTTL == 0 {
 		o.GuestCacheTTL = 3 * time.Second
 	}
-	def(&o.HAFollow, 30*time.Second)
 	def(&o.RetryMin, 5*time.Second)
 	def(&o.RetryMax, 5*time.Minute)
 	if o.Logger == nil {

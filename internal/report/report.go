@@ -202,9 +202,11 @@ func (s *section) write(b *strings.Builder, lang i18n.Lang) {
 	}
 }
 
-type counts struct{ run, stop int }
+type counts struct{ run, stop, paused, stale int }
 
-func guestCounts(gs []pve.Guest) map[string]*counts {
+// guestCounts counts per node; a guest of a node that is down counts as stale only (its
+// last state in /cluster/resources may be minutes old).
+func guestCounts(gs []pve.Guest, down map[string]string) map[string]*counts {
 	per := map[string]*counts{}
 	for _, g := range gs {
 		if g.Template {
@@ -216,13 +218,34 @@ func guestCounts(gs []pve.Guest) map[string]*counts {
 			c = &counts{}
 			per[k] = c
 		}
-		if g.Status == "running" {
+		_, stale := down[k]
+		switch {
+		case stale:
+			c.stale++
+		case g.Status == "running":
 			c.run++
-		} else {
+		case paused(g.Status):
+			c.paused++
+		default:
 			c.stop++
 		}
 	}
 	return per
+}
+
+func paused(status string) bool {
+	return status == "paused" || status == "suspended" || status == "prelaunch"
+}
+
+func countsText(lang i18n.Lang, key string, c *counts) string {
+	if c.stale > 0 {
+		return i18n.T(lang, "stale_counts", c.stale)
+	}
+	t := i18n.T(lang, key, c.run, c.stop)
+	if c.paused > 0 {
+		t += i18n.T(lang, "guest_counts_paused", c.paused)
+	}
+	return t
 }
 
 func sortNodes(ns []pve.Node) []pve.Node {
@@ -244,7 +267,7 @@ func (d Data) name(cluster, name string) string {
 }
 
 func nodeLines(lang i18n.Lang, d Data) []string {
-	per := guestCounts(d.Guests)
+	per := guestCounts(d.Guests, pve.DownNodes(d.Nodes))
 	lines := make([]string, 0, len(d.Nodes))
 	for _, n := range sortNodes(d.Nodes) {
 		c := per[n.Cluster+"/"+n.Name]
@@ -254,6 +277,8 @@ func nodeLines(lang i18n.Lang, d Data) []string {
 		name := d.name(n.Cluster, n.Name)
 		var l string
 		switch {
+		case n.Status == "unknown":
+			l = "🟠 " + name + " · " + i18n.T(lang, "node_no_data")
 		case n.Status != "online":
 			l = "🔴 " + name + " · " + stateWord(lang, n.Status)
 		case !n.HasStats:
@@ -261,7 +286,7 @@ func nodeLines(lang i18n.Lang, d Data) []string {
 		default:
 			l = fmt.Sprintf("🟢 %s · CPU %.0f%% · %s %s · %s %s", name, n.CPU*100, i18n.T(lang, "mem"), i18n.Percent(n.Mem, n.MaxMem), i18n.T(lang, "uptime"), i18n.Duration(lang, n.Uptime))
 		}
-		lines = append(lines, l+" · "+i18n.T(lang, "guest_counts", c.run, c.stop))
+		lines = append(lines, l+" · "+countsText(lang, "guest_counts", c))
 	}
 	return lines
 }
@@ -274,7 +299,8 @@ func guestSections(lang i18n.Lang, d Data) []*section {
 			byNode[k] = append(byNode[k], g)
 		}
 	}
-	per := guestCounts(d.Guests)
+	down := pve.DownNodes(d.Nodes)
+	per := guestCounts(d.Guests, down)
 	var secs []*section
 	seen := map[string]bool{}
 	nodes := sortNodes(d.Nodes)
@@ -296,15 +322,27 @@ func guestSections(lang i18n.Lang, d Data) []*section {
 			c = &counts{}
 		}
 		icon := "🟢"
-		if n.Status != "online" {
+		switch n.Status {
+		case "online":
+		case "unknown":
+			icon = "🟠"
+		default:
 			icon = "🔴"
 		}
-		head := icon + " " + d.name(n.Cluster, n.Name) + "** · **" + i18n.T(lang, "node_counts", c.run, c.stop)
+		head := icon + " " + d.name(n.Cluster, n.Name) + "** · **" + countsText(lang, "node_counts", c)
 		gs := byNode[k]
 		sort.Slice(gs, func(i, j int) bool { return gs[i].VMID < gs[j].VMID })
 		lines := make([]string, 0, len(gs))
 		for _, g := range gs {
-			lines = append(lines, guestLine(lang, g))
+			l := guestLine(lang, g)
+			switch down[k] {
+			case "offline":
+				l += " · " + i18n.T(lang, "stale_offline", n.Name)
+			case "":
+			default:
+				l += " · " + i18n.T(lang, "stale_nodata", n.Name)
+			}
+			lines = append(lines, l)
 		}
 		secs = append(secs, &section{head: head, lines: lines, empty: "-"})
 	}
@@ -319,7 +357,10 @@ func guestLine(lang i18n.Lang, g pve.Guest) string {
 	if g.Type == "lxc" {
 		typ = i18n.T(lang, "type_lxc")
 	}
-	if g.Status != "running" {
+	switch {
+	case paused(g.Status):
+		return "⏸️ " + g.Label() + " · " + typ + " · " + stateWord(lang, "paused")
+	case g.Status != "running":
 		return "⚪ " + g.Label() + " · " + typ + " · " + stateWord(lang, g.Status)
 	}
 	return fmt.Sprintf("🟢 %s · %s · CPU %.0f%% · %s %s", g.Label(), typ, g.CPU*100, i18n.T(lang, "mem"), i18n.Percent(g.Mem, g.MaxMem))
@@ -366,7 +407,7 @@ func failedTasks(d Data) []string {
 
 func stateWord(lang i18n.Lang, s string) string {
 	switch s {
-	case "running", "stopped", "unknown", "offline":
+	case "running", "stopped", "paused", "unknown", "offline":
 		return i18n.T(lang, "state_"+s)
 	}
 	return s

@@ -219,3 +219,29 @@ func BenchmarkGuests300(b *testing.B) {
 		_ = Render(Guests, "zh", d, 2048)
 	}
 }
+
+// For 5 minutes after a node dies PVE still lists its guests with their last status
+// (running); a member that sends no data is "unknown". The reports mark such guests as
+// possibly stale, name the node, and count none as running; a paused VM reads as paused.
+func TestStaleAndPausedGuests(t *testing.T) {
+	d := lab(6)
+	d.Nodes[1].Status, d.Nodes[1].HasStats = "offline", false
+	d.Guests[0].Status = "paused"
+	sum := Render(Summary, "zh", d, 4096)
+	for _, want := range []string{"🔴 pve2 · 离线 · 虚拟机/容器 3 台，状态可能已过时，未计入运行中", "1 已暂停"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+	guests := Render(Guests, "zh", d, 4096)
+	for _, want := range []string{"节点 pve2 离线，此状态可能已过时", "⏸️ opnsense"} {
+		if !strings.Contains(guests, want) {
+			t.Errorf("guest report lacks %q:\n%s", want, guests)
+		}
+	}
+	d.Nodes[1].Status = "unknown"
+	sum = Render(Summary, "zh", d, 4096)
+	if !strings.Contains(sum, "🟠 pve2 · 无数据") || strings.Contains(sum, "🔴 pve2") {
+		t.Errorf("a silent node reads as offline:\n%s", sum)
+	}
+}

@@ -29,7 +29,10 @@ type Subject struct {
 	Name    string
 	Node    string
 	Pool    string
-	Tags    []string
+	// PoolUnknown says the guest's pool could not be read (the token lacks Pool.Audit):
+	// no pool selector matches it, and a protected list naming a pool protects it.
+	PoolUnknown bool
+	Tags        []string
 }
 
 type kind uint8
@@ -243,7 +246,7 @@ func (s Selector) Match(g Subject) bool {
 	case kindName:
 		return equal(s.value, g.Name)
 	case kindPool:
-		return equal(s.value, g.Pool)
+		return !g.PoolUnknown && equal(s.value, g.Pool)
 	case kindNode:
 		return equal(s.value, g.Node)
 	case kindTag:
@@ -298,6 +301,16 @@ func (e *ListError) Unwrap() error { return e.Err }
 func (l List) Match(g Subject) bool {
 	for _, s := range l {
 		if s.Match(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// NamesPool reports whether any entry is a pool selector.
+func (l List) NamesPool() bool {
+	for _, s := range l {
+		if s.kind == kindPool {
 			return true
 		}
 	}

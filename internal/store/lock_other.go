@@ -7,6 +7,9 @@ import (
 	"os"
 )
 
+// noFollow is not available off unix.
+const noFollow = 0
+
 // heldError says another holder has the lock.
 type heldError struct{ pid int }
 

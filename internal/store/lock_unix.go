@@ -18,11 +18,15 @@ type heldError struct{ pid int }
 
 func (e *heldError) Error() string { return fmt.Sprintf("lock held by pid %d", e.pid) }
 
+// noFollow makes an open refuse a symlink as the last path element.
+const noFollow = syscall.O_NOFOLLOW
+
 // lockDir takes an exclusive, non-blocking flock on dir/LockName and writes this
 // process's PID into it. flock belongs to the open file, so a second lockDir in the same
-// process fails too, and the kernel releases it when the process dies.
+// process fails too, and the kernel releases it when the process dies. A symlink named
+// bot.lock is refused rather than followed: truncating it would clobber its target.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, LockName), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, LockName), os.O_RDWR|os.O_CREATE|noFollow, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -226,20 +227,37 @@ func (s *Store) Backup(ctx context.Context, dst string) error {
 	if dst == "" {
 		return errors.New("store: backup: empty destination")
 	}
-	if _, err := os.Stat(dst); err == nil {
-		return fmt.Errorf("store: backup: %s already exists", dst)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("store: backup: %w", err)
-	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
-		os.Remove(dst)
-		return s.dbError("backup", err)
+	return s.dbError("backup", VacuumInto(ctx, s.db, dst))
+}
+
+// Execer is what VacuumInto needs of a database handle (*sql.DB).
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// VacuumInto copies the database behind db into dst, a new file. dst is created first,
+// 0600 and without following a symlink, so that no one else can read the copy while
+// SQLite writes it (SQLite would create it with mode 0644) and an existing file or link
+// is never written through; SQLite accepts an empty file. dst is removed when the copy
+// fails.
+func VacuumInto(ctx context.Context, db Execer, dst string) error {
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists", dst)
+		}
+		return err
 	}
-	if err := os.Chmod(dst, 0o600); err != nil {
-		return fmt.Errorf("store: backup: %w", err)
+	if err := f.Close(); err != nil {
+		_ = os.Remove(dst)
+		return err
+	}
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
+		_ = os.Remove(dst)
+		return err
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package wecom
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -33,8 +35,24 @@ func (f InboxFunc) Accept(ctx context.Context, m chat.Message) error { return f(
 // 503 so that WeCom delivers it again later.
 var ErrBusy = errors.New("wecom: inbox busy")
 
-// DefaultMaxCallbackBody is the largest callback body read (1 MiB); larger bodies get 413.
-const DefaultMaxCallbackBody = 1 << 20
+// DefaultMaxCallbackBody is the largest callback body read (64 KiB); larger bodies get 413.
+// Real callbacks are a few KiB at most (a text message is at most 2048 bytes before
+// encryption), and the body is read before anything proves who sent it.
+const DefaultMaxCallbackBody = 64 << 10
+
+// maxEnvelopeElements bounds the elements read from an envelope before its signature is
+// checked: WeCom's has four (xml, ToUserName, Encrypt, AgentID).
+const maxEnvelopeElements = 8
+
+// Signed callbacks that do not decrypt: WeCom never sends one, so a burst of them means
+// someone else can sign, or the EncodingAESKey does not match the admin console's.
+// undecryptableBurst of them within undecryptableWindow log an error, at most once per
+// undecryptableAlarmEvery.
+const (
+	undecryptableBurst      = 10
+	undecryptableWindow     = time.Minute
+	undecryptableAlarmEvery = 10 * time.Minute
+)
 
 // CallbackConfig is what the callback needs of the app's settings. Token and
 // EncodingAESKey are secrets: they are never logged nor echoed.
@@ -71,12 +89,38 @@ type callback struct {
 	inbox   Inbox
 	log     *zap.Logger
 	maxBody int64
+	alarm   undecryptable
+}
+
+// undecryptable counts signed callbacks that did not decrypt, for the Token-leak alarm.
+type undecryptable struct {
+	mu        sync.Mutex
+	since     time.Time // start of the current window
+	n         int       // in the current window
+	lastAlarm time.Time
+}
+
+// note counts one at now and reports whether the alarm is due, with the window's count.
+func (u *undecryptable) note(now time.Time) (alarm bool, n int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if now.Sub(u.since) > undecryptableWindow || now.Before(u.since) {
+		u.since, u.n = now, 0
+	}
+	u.n++
+	if u.n < undecryptableBurst || (!u.lastAlarm.IsZero() && now.Sub(u.lastAlarm) < undecryptableAlarmEvery) {
+		return false, u.n
+	}
+	u.lastAlarm = now
+	return true, u.n
 }
 
 // NewCallback returns the handler for the app's callback URL: GET answers WeCom's URL
 // verification, POST verifies, decrypts and parses a message and hands it to inbox,
 // answering an empty 200 as soon as inbox took it. Everything else is refused with a short
 // generic body; the reason goes to log at warn level, never with plaintext or secrets.
+// Whatever fails once the signature holds (clock, decryption, receive id, inner XML,
+// AgentID, a GET whose echostr is not WeCom's) is answered exactly like a bad signature.
 func NewCallback(cfg CallbackConfig, inbox Inbox, log *zap.Logger, opts ...CallbackOption) (http.Handler, error) {
 	if inbox == nil {
 		return nil, errors.New("wecom: new callback: inbox is nil")
@@ -114,10 +158,63 @@ func NewCallback(cfg CallbackConfig, inbox Inbox, log *zap.Logger, opts ...Callb
 
 // cbEnvelope is the outer POST body.
 type cbEnvelope struct {
-	XMLName    xml.Name `xml:"xml"`
-	ToUserName string   `xml:"ToUserName"`
-	AgentID    string   `xml:"AgentID"`
-	Encrypt    string   `xml:"Encrypt"`
+	ToUserName string
+	AgentID    string
+	Encrypt    string
+}
+
+// errEnvelope is any envelope that is not WeCom's shape.
+var errEnvelope = errors.New("wecom: malformed envelope")
+
+// readEnvelope reads the fields of an envelope (the root <xml> and its ToUserName, Encrypt
+// and AgentID) and stops at the root's end: what follows is never looked at. It refuses
+// more than maxEnvelopeElements elements, a DOCTYPE and another root, so that an unsigned
+// body costs little whatever its shape. A repeated field keeps its last value.
+func readEnvelope(body []byte) (cbEnvelope, error) {
+	var env cbEnvelope
+	d := xml.NewDecoder(bytes.NewReader(body))
+	depth, elems := 0, 0
+	var field *string
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return cbEnvelope{}, errEnvelope
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			elems++
+			depth++
+			if elems > maxEnvelopeElements || (depth == 1 && t.Name.Local != "xml") {
+				return cbEnvelope{}, errEnvelope
+			}
+			field = nil
+			if depth == 2 {
+				switch t.Name.Local {
+				case "ToUserName":
+					field = &env.ToUserName
+				case "Encrypt":
+					field = &env.Encrypt
+				case "AgentID":
+					field = &env.AgentID
+				}
+				if field != nil {
+					*field = ""
+				}
+			}
+		case xml.CharData:
+			if field != nil {
+				*field += string(t)
+			}
+		case xml.EndElement:
+			depth--
+			field = nil
+			if depth == 0 {
+				return env, nil
+			}
+		case xml.Directive:
+			return cbEnvelope{}, errEnvelope
+		}
+	}
 }
 
 // cbParams are the signed query parameters of every callback.
@@ -154,9 +251,12 @@ func (c *callback) serveVerify(w http.ResponseWriter, r *http.Request) {
 	if !c.checkSigned(w, r, p, echo) {
 		return
 	}
-	msg, err := c.crypto.Decrypt(echo)
-	if err != nil {
-		c.refuseDecrypt(w, r, err, "verify")
+	// Echo only what WeCom's echostr decrypts to (a short string of digits): decrypting any
+	// signed value on request would hand a captured message's plaintext to whoever holds
+	// the Token.
+	msg, ok := c.crypto.open(echo, c.crypto.receiveID)
+	if !ok || !echostrLike(msg) {
+		c.refuseSigned(w, r, "verify: echostr does not decrypt to an echostr")
 		return
 	}
 	h := w.Header()
@@ -183,8 +283,8 @@ func (c *callback) serveMessage(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, r, http.StatusBadRequest, "read body failed")
 		return
 	}
-	var env cbEnvelope
-	if err := xml.Unmarshal(body, &env); err != nil {
+	env, err := readEnvelope(body)
+	if err != nil {
 		c.refuse(w, r, http.StatusBadRequest, "malformed envelope xml")
 		return
 	}
@@ -196,22 +296,24 @@ func (c *callback) serveMessage(w http.ResponseWriter, r *http.Request) {
 	if !c.checkSigned(w, r, p, env.Encrypt) {
 		return
 	}
-	if !c.agentOK(env.AgentID) {
-		c.refuse(w, r, http.StatusForbidden, "envelope AgentID is not this app's")
-		return
-	}
-	plain, err := c.crypto.Decrypt(env.Encrypt)
-	if err != nil {
-		c.refuseDecrypt(w, r, err, "message")
-		return
-	}
-	in, err := ParseInbound(plain)
-	if err != nil {
-		c.refuse(w, r, http.StatusBadRequest, "malformed message xml")
-		return
-	}
-	if !c.agentOK(in.AgentID) {
-		c.refuse(w, r, http.StatusForbidden, "message AgentID is not this app's")
+	// From here on the sender holds the Token. Every failure gets the same answer after
+	// the same work (decrypt, parse, both AgentID checks): a difference would be an oracle
+	// that decrypts captured messages and forges new ones.
+	plain, decrypted := c.crypto.open(env.Encrypt, c.crypto.receiveID)
+	in, perr := ParseInbound(plain)
+	envAgent, msgAgent := c.agentOK(env.AgentID), c.agentOK(in.AgentID)
+	if !decrypted || perr != nil || !envAgent || !msgAgent {
+		reason := "message: does not decrypt"
+		switch {
+		case !decrypted:
+		case perr != nil:
+			reason = "message: malformed xml"
+		case !envAgent:
+			reason = "envelope AgentID is not this app's"
+		default:
+			reason = "message AgentID is not this app's"
+		}
+		c.refuseSigned(w, r, reason)
 		return
 	}
 	msg, ok := in.ToChat()
@@ -295,13 +397,30 @@ func (c *callback) agentOK(id string) bool {
 	return id == "" || id == c.agentID
 }
 
-// refuseDecrypt maps a Decrypt error to its status.
-func (c *callback) refuseDecrypt(w http.ResponseWriter, r *http.Request, err error, what string) {
-	if errors.Is(err, ErrReceiveID) {
-		c.refuse(w, r, http.StatusForbidden, what+": receive id is not this corp id")
-		return
+// echostrLike reports whether a decrypted echostr looks like WeCom's: a short run of
+// digits (the official vectors' is 19), letters, '-' or '_', never markup.
+func echostrLike(b []byte) bool {
+	if len(b) == 0 || len(b) > 64 {
+		return false
 	}
-	c.refuse(w, r, http.StatusBadRequest, what+": cannot decrypt")
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// refuseSigned refuses a signed request whose content does not hold up. It answers exactly
+// like a bad signature, and a burst of them raises the Token-leak alarm.
+func (c *callback) refuseSigned(w http.ResponseWriter, r *http.Request, reason string) {
+	if alarm, n := c.alarm.note(c.now()); alarm {
+		c.log.Error("wecom callback: signed callbacks that do not decrypt: the callback Token may have leaked: "+
+			"rotate Token and EncodingAESKey in the WeCom admin console "+
+			"(or encoding_aes_key does not match the console's)",
+			zap.Int("count", n), zap.Duration("within", undecryptableWindow), zap.String("remote", r.RemoteAddr))
+	}
+	c.refuse(w, r, http.StatusForbidden, reason)
 }
 
 // refuse logs why a request was refused and answers a generic body.

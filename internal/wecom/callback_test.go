@@ -252,19 +252,19 @@ func TestCallback(t *testing.T) {
 		{
 			name:       "bad base64",
 			req:        func(*testing.T) *http.Request { return postReq(s.Envelope("%%not*base64%%", ts, "1")) },
-			wantStatus: 400,
+			wantStatus: 403,
 		},
 		{
 			name: "valid base64, not a ciphertext",
 			req: func(*testing.T) *http.Request {
 				return postReq(s.Envelope("aGVsbG8gd29ybGQ=", ts, "1"))
 			},
-			wantStatus: 400,
+			wantStatus: 403,
 		},
 		{
 			name:       "malformed message xml",
 			req:        func(*testing.T) *http.Request { return postReq(s.Build([]byte("<xml><FromUserName>zhangsan</Fr"))) },
-			wantStatus: 400,
+			wantStatus: 403,
 		},
 		{
 			name: "wrong corp id",
@@ -313,7 +313,7 @@ func TestCallback(t *testing.T) {
 			wantStatus: 200, wantMsg: textMsg("CAIQg/PKxgYY=="),
 		},
 		{
-			name: "body over 1 MiB",
+			name: "body over the limit",
 			req: func(*testing.T) *http.Request {
 				q, _ := s.Build(text)
 				body := "<xml><Encrypt>" + strings.Repeat("A", wecom.DefaultMaxCallbackBody) + "</Encrypt></xml>"
@@ -322,12 +322,28 @@ func TestCallback(t *testing.T) {
 			wantStatus: 413,
 		},
 		{
-			name: "large message under 1 MiB",
+			name: "large message under 64 KiB",
 			req: func(*testing.T) *http.Request {
-				return postReq(s.Build(s.TextXML("zhangsan", strings.Repeat("x", 600<<10), "big")))
+				return postReq(s.Build(s.TextXML("zhangsan", strings.Repeat("x", 40<<10), "big")))
 			},
 			wantStatus: 200,
-			wantMsg:    &chat.Message{ID: "big", User: "zhangsan", Kind: chat.KindText, Text: strings.Repeat("x", 600<<10), Time: testNow},
+			wantMsg:    &chat.Message{ID: "big", User: "zhangsan", Kind: chat.KindText, Text: strings.Repeat("x", 40<<10), Time: testNow},
+		},
+		{
+			name: "signed message over 64 KiB",
+			req: func(*testing.T) *http.Request {
+				return postReq(s.Build(s.TextXML("zhangsan", strings.Repeat("x", 50<<10), "big")))
+			},
+			wantStatus: 413,
+		},
+		{
+			name: "signed envelope of many elements",
+			req: func(t *testing.T) *http.Request {
+				q, b := s.Build(text)
+				b = bytes.Replace(b, []byte("<xml>"), []byte("<xml>"+strings.Repeat("<a/>", 50)), 1)
+				return postReq(q, b)
+			},
+			wantStatus: 400,
 		},
 		{
 			name:       "image message ignored",
@@ -428,7 +444,7 @@ func TestCallback(t *testing.T) {
 		{
 			name:       "GET bad base64",
 			req:        func(t *testing.T) *http.Request { return getReq(s.VerifyQuery("not*base64!", ts, "77")) },
-			wantStatus: 400,
+			wantStatus: 403,
 		},
 	}
 
@@ -785,6 +801,23 @@ func BenchmarkCallback(b *testing.B) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body)))
 		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// BenchmarkCallbackJunkEnvelope measures what an unsigned body costs before it is refused:
+// the largest body read, all tiny elements (1 MiB of them cost 61 ms and 66 MiB when the
+// whole envelope was parsed first).
+func BenchmarkCallbackJunkEnvelope(b *testing.B) {
+	h := newTestCallback(b, 10*time.Minute, &recInbox{}, zap.NewNop())
+	body := []byte("<xml>" + strings.Repeat("<a/>", (wecom.DefaultMaxCallbackBody-16)/4) + "</xml>")
+	target := "/wecom/callback?msg_signature=x&timestamp=1&nonce=2"
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body)))
+		if rec.Code != http.StatusBadRequest {
 			b.Fatalf("status %d", rec.Code)
 		}
 	}

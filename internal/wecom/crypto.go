@@ -16,13 +16,11 @@ import (
 // cbBlockSize is the PKCS#7 block WeCom pads to: 32 bytes, not the AES block of 16.
 const cbBlockSize = 32
 
-// ErrDecrypt says an Encrypt or echostr value is not valid base64 or not a well-formed
-// WeCom ciphertext (length, padding, inner length). The callback answers it with 400.
-var ErrDecrypt = errors.New("wecom: malformed ciphertext")
-
-// ErrReceiveID says a ciphertext decrypted cleanly but names another receiver than the
-// configured corp id: it was made for someone else. The callback answers it with 403.
-var ErrReceiveID = errors.New("wecom: receive id does not match corp id")
+// ErrDecrypt says an Encrypt or echostr value does not decrypt to a WeCom message for the
+// expected receive id. It is the only decryption error, whatever went wrong (base64, length,
+// padding, inner length, receive id): telling them apart would give whoever holds the
+// callback Token a padding oracle, and with it every plaintext and any forged message (CBC-R).
+var ErrDecrypt = errors.New("wecom: ciphertext does not decrypt")
 
 // Crypto verifies, decrypts and encrypts WeCom callback payloads for one app
 // (the "WXBizMsgCrypt" scheme). It is safe for concurrent use.
@@ -73,45 +71,65 @@ func (c *Crypto) Verify(signature, timestamp, nonce, encrypt string) bool {
 	return subtle.ConstantTimeCompare([]byte(want), []byte(signature)) == 1
 }
 
-// Decrypt decodes and decrypts an Encrypt (or echostr) value and returns the message.
-// It fails with ErrDecrypt for anything malformed and ErrReceiveID when the message was
-// encrypted for another corp id.
-func (c *Crypto) Decrypt(encrypt string) (msg []byte, err error) {
+// Decrypt decodes and decrypts an Encrypt (or echostr) value for this app's receive id.
+func (c *Crypto) Decrypt(encrypt string) ([]byte, error) {
+	return c.DecryptFor(encrypt, c.receiveID)
+}
+
+// DecryptFor decodes and decrypts an Encrypt (or echostr) value whose plaintext must name
+// receiveID: the CorpID for a self-built app, "" where WeCom leaves it empty (a smart bot's
+// webhook). Every failure is ErrDecrypt with no detail.
+func (c *Crypto) DecryptFor(encrypt, receiveID string) ([]byte, error) {
+	msg, ok := c.open(encrypt, receiveID)
+	if !ok {
+		return nil, ErrDecrypt
+	}
+	return msg, nil
+}
+
+// open decrypts encrypt and reports whether it is a well-formed message for receiveID.
+// Once the ciphertext is decrypted it does the same work whatever the plaintext holds: the
+// padding, the inner length and the receive id are checked without an early exit, and msg
+// is always a slice of the plaintext (garbage when !ok), so that a caller can treat both
+// outcomes alike. What happens before decryption depends only on the ciphertext, which the
+// sender knows anyway.
+func (c *Crypto) open(encrypt, receiveID string) (msg []byte, ok bool) {
 	buf := make([]byte, base64.StdEncoding.DecodedLen(len(encrypt)))
 	n, err := base64.StdEncoding.Decode(buf, []byte(encrypt))
 	if err != nil {
-		return nil, fmt.Errorf("%w: base64", ErrDecrypt)
+		return nil, false
 	}
 	ct := buf[:n]
 	if len(ct) < cbBlockSize || len(ct)%cbBlockSize != 0 {
-		return nil, fmt.Errorf("%w: length %d", ErrDecrypt, len(ct))
+		return nil, false
 	}
 	cipher.NewCBCDecrypter(c.block, c.key[:16]).CryptBlocks(ct, ct)
 
+	// Padding: 1..32 bytes, each equal to the count. Checked over the last 32 bytes
+	// whatever the pad byte says.
 	pad := int(ct[len(ct)-1])
-	if pad < 1 || pad > cbBlockSize {
-		return nil, fmt.Errorf("%w: padding", ErrDecrypt)
+	good := subtle.ConstantTimeLessOrEq(1, pad) & subtle.ConstantTimeLessOrEq(pad, cbBlockSize)
+	for i := 1; i <= cbBlockSize; i++ {
+		inPad := subtle.ConstantTimeLessOrEq(i, pad)
+		same := subtle.ConstantTimeByteEq(ct[len(ct)-i], byte(pad))
+		good &= same | (inPad ^ 1)
 	}
-	var bad byte
-	for _, b := range ct[len(ct)-pad:] {
-		bad |= b ^ byte(pad)
-	}
-	if bad != 0 {
-		return nil, fmt.Errorf("%w: padding", ErrDecrypt)
-	}
-	pt := ct[:len(ct)-pad]
-	if len(pt) < 20 {
-		return nil, fmt.Errorf("%w: too short", ErrDecrypt)
-	}
-	msgLen := uint64(binary.BigEndian.Uint32(pt[16:20]))
-	if msgLen > uint64(len(pt)-20) {
-		return nil, fmt.Errorf("%w: message length", ErrDecrypt)
-	}
-	end := 20 + int(msgLen)
-	if string(pt[end:]) != c.receiveID {
-		return nil, ErrReceiveID
-	}
-	return pt[20:end:end], nil
+	// A bad pad byte is replaced by 1, and a plaintext shorter than its header by the
+	// header's length, so that the rest runs on the same lengths.
+	pad = subtle.ConstantTimeSelect(good, pad, 1)
+	ptLen := len(ct) - pad // >= 0: len(ct) >= 32 >= pad
+	long := subtle.ConstantTimeLessOrEq(20, ptLen)
+	good &= long
+	pt := ct[:subtle.ConstantTimeSelect(long, ptLen, 20)]
+
+	// 16 random bytes, the message length, the message, the receive id.
+	room := len(pt) - 20
+	msgLen := binary.BigEndian.Uint32(pt[16:20])
+	fits := subtle.ConstantTimeLessOrEq(int(min(uint64(msgLen), uint64(room)+1)), room)
+	end := 20 + subtle.ConstantTimeSelect(fits, int(min(uint64(msgLen), uint64(room))), 0)
+	good &= fits
+	good &= subtle.ConstantTimeCompare(pt[end:], []byte(receiveID))
+	return pt[20:end:end], good == 1
 }
 
 // Encrypt encrypts msg for this app's receive id with a fresh random prefix and signs it

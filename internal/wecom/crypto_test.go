@@ -125,7 +125,7 @@ func TestOfficialVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := other.Decrypt(enc); !errors.Is(err, wecom.ErrReceiveID) {
+			if _, err := other.Decrypt(enc); !errors.Is(err, wecom.ErrDecrypt) {
 				t.Errorf("Decrypt with other corp id: err = %v, want ErrReceiveID", err)
 			}
 		})
@@ -258,8 +258,8 @@ func TestDecryptMalformed(t *testing.T) {
 		{"length beyond end", rawCiphertext(t, framed(1<<31, "hi", testCorpID, repeat(24, 24))), wecom.ErrDecrypt},
 		{"length 0xffffffff", rawCiphertext(t, framed(0xffffffff, "hi", testCorpID, repeat(24, 24))), wecom.ErrDecrypt},
 		{"all padding", rawCiphertext(t, repeat(32, 32)), wecom.ErrDecrypt},
-		{"other corp id", rawCiphertext(t, framed(2, "hi", "ww0123456789abcdeX", repeat(24, 24))), wecom.ErrReceiveID},
-		{"no corp id", rawCiphertext(t, framed(20, "hi"+testCorpID, "", repeat(24, 24))), wecom.ErrReceiveID},
+		{"other corp id", rawCiphertext(t, framed(2, "hi", "ww0123456789abcdeX", repeat(24, 24))), wecom.ErrDecrypt},
+		{"no corp id", rawCiphertext(t, framed(20, "hi"+testCorpID, "", repeat(24, 24))), wecom.ErrDecrypt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,5 +276,28 @@ func TestDecryptMalformed(t *testing.T) {
 	got, err := c.Decrypt(rawCiphertext(t, framed(2, "hi", testCorpID, repeat(24, 24))))
 	if err != nil || string(got) != "hi" {
 		t.Errorf("Decrypt(well-formed) = %q, %v; want \"hi\", nil", got, err)
+	}
+}
+
+// TestDecryptForReceiveID: DecryptFor checks the receive id it is given, "" included (a
+// smart bot's webhook leaves it empty), and fails alike for every mismatch.
+func TestDecryptForReceiveID(t *testing.T) {
+	c, err := wecom.NewCrypto(testToken, testAESKey, testCorpID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := rawCiphertext(t, framed(2, "hi", "", bytes.Repeat([]byte{10}, 10)))
+	if msg, err := c.DecryptFor(empty, ""); err != nil || string(msg) != "hi" {
+		t.Errorf("DecryptFor(no receive id, \"\") = %q, %v; want \"hi\"", msg, err)
+	}
+	if _, err := c.DecryptFor(empty, testCorpID); !errors.Is(err, wecom.ErrDecrypt) {
+		t.Errorf("DecryptFor(no receive id, corp id) err = %v, want ErrDecrypt", err)
+	}
+	corp := rawCiphertext(t, framed(2, "hi", testCorpID, bytes.Repeat([]byte{24}, 24)))
+	if _, err := c.DecryptFor(corp, ""); !errors.Is(err, wecom.ErrDecrypt) {
+		t.Errorf("DecryptFor(corp id, \"\") err = %v, want ErrDecrypt", err)
+	}
+	if err := func() error { _, err := c.Decrypt(empty); return err }(); !errors.Is(err, wecom.ErrDecrypt) {
+		t.Errorf("Decrypt(no receive id) err = %v, want ErrDecrypt", err)
 	}
 }

@@ -41,10 +41,10 @@ type Env struct {
 	PVE   *pvetest.Server
 }
 
-// NewEnv starts both fakes; they stop with the test.
-func NewEnv(t testing.TB) *Env {
+// NewEnv starts both fakes; they stop with the test. opts add to the fake WeCom's.
+func NewEnv(t testing.TB, opts ...wecomtest.ServerOption) *Env {
 	t.Helper()
-	wc := wecomtest.NewServer(t, wecomtest.WithCorp(wecomtest.FakeCorpID, CorpSecret, wecomtest.FakeAgentID))
+	wc := wecomtest.NewServer(t, append([]wecomtest.ServerOption{wecomtest.WithCorp(wecomtest.FakeCorpID, CorpSecret, wecomtest.FakeAgentID)}, opts...)...)
 	pv := pvetest.New(pvetest.Options{TLS: true, ErrorFormat: pvetest.Modern, ClusterName: "home"})
 	pvetest.SeedHomeLab(pv)
 	t.Cleanup(pv.Close)
@@ -61,12 +61,15 @@ func (e *Env) Sender(baseURL string) *wecomtest.Sender {
 
 // ConfigOptions shape the config file.
 type ConfigOptions struct {
-	DataDir   string
-	Listen    string // default 127.0.0.1:0
-	ReplyMode string // card (default) | text
-	Language  string // zh (default) | en
-	ReadOnly  bool
-	RateLimit string // default "0" (off)
+	DataDir string
+	Listen  string // default 127.0.0.1:0
+	// AdminListen is server.admin_listen: default 127.0.0.1:0 (a free port, never the
+	// real default that parallel tests would fight over), "off" for none.
+	AdminListen string
+	ReplyMode   string // card (default) | text
+	Language    string // zh (default) | en
+	ReadOnly    bool
+	RateLimit   string // default "0" (off)
 	// Extra is appended verbatim at the end (more top-level keys).
 	Extra string
 	// Protected is the cluster's protected list (YAML flow sequence), default ["tag:infra"].
@@ -96,6 +99,12 @@ const (
 func (e *Env) Config(o ConfigOptions) string {
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:0"
+	}
+	switch o.AdminListen {
+	case "":
+		o.AdminListen = "127.0.0.1:0"
+	case "off":
+		o.AdminListen = ""
 	}
 	if o.ReplyMode == "" {
 		o.ReplyMode = "card"
@@ -138,6 +147,7 @@ func (e *Env) Config(o ConfigOptions) string {
 	}
 	return fmt.Sprintf(`server:
   listen: %q
+  admin_listen: %q
   console: %v
 data_dir: %q
 language: %s
@@ -164,7 +174,7 @@ pve:
 confirm_ttl: 5m
 read_only: %v
 rate_limit: { per_user: %q, per_member: %q }
-%s`, o.Listen, o.Console, o.DataDir, o.Language,
+%s`, o.Listen, o.AdminListen, o.Console, o.DataDir, o.Language,
 		wecomtest.FakeCorpID, wecomtest.FakeAgentID, CorpSecret, CallbackToken, AESKey, e.WeCom.URL(), o.ReplyMode,
 		o.PVETimeout, e.PVE.URL(), pvetest.HomeLabTokenID, PVETokenSecret, e.PVE.Fingerprint(), o.Protected,
 		users, o.ReadOnly, o.RateLimit, o.PerMember, o.Extra)

@@ -244,16 +244,14 @@ func (s *Server) handleMigrate(c *call, node, typ string, vmid int) {
 		return
 	}
 	if g.HA {
-		// The HA stack migrates it later; the hamigrate task only queues the request.
+		// The HA stack migrates it in its next rounds; the hamigrate task only queues the request.
 		t := s.newTaskLocked(node, "hamigrate", itoa(vmid), c.tok.id)
 		t.exit = "OK"
 		t.prelude = []string{fmt.Sprintf("Requesting HA migration for %s %d to node %s", word, vmid, target)}
 		now := s.now()
-		s.scheduleLocked(now, func() { t.done, t.end = true, now })
-		s.scheduleLocked(now.Add(s.haMigrateDelayLocked()), func() {
-			if tn.Online {
-				g.Node = target
-			}
+		s.scheduleLocked(now, func() {
+			t.done, t.end = true, now
+			g.haReq = &haRequest{want: "migrate", target: target}
 		})
 		s.advanceLocked()
 		s.mu.Unlock()
@@ -299,13 +297,4 @@ func (s *Server) handleMigrate(c *call, node, typ string, vmid int) {
 	s.advanceLocked()
 	s.mu.Unlock()
 	s.ok(c, t.upid, nil)
-}
-
-// haMigrateDelayLocked is how long the HA stack takes to move a guest after hamigrate: two
-// manager rounds plus the migration itself.
-func (s *Server) haMigrateDelayLocked() time.Duration {
-	if s.opts.HADelay > 0 {
-		return s.opts.HADelay
-	}
-	return 20 * time.Second
 }

@@ -57,14 +57,21 @@ type Options struct {
 	// TaskDuration is how long a worker task stays running. 0 means 50ms; negative means the
 	// task is finished as soon as it is created.
 	TaskDuration time.Duration
-	// HADelay is how long after its hastart/hastop task an HA-managed guest changes state.
-	HADelay time.Duration
+	// HARound is the length of the HA manager's CRM and LRM rounds. 0 means 10 s, as in PVE
+	// (pve-ha-manager CRM.pm/LRM.pm $max_time); negative means rounds run only when a test
+	// calls RunHARound. A request queued by a hastart/hastop task is taken up by the CRM in
+	// its next round and carried out by the LRM in the round after.
+	HARound time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// StringLXCVMID sends vmid as a string in /nodes/{n}/lxc, as PVE < 8.2 did.
 	StringLXCVMID bool
 	// ClusterName is reported by /cluster/status; default "homelab".
 	ClusterName string
+	// RRDAge is how long pmxcfs keeps a dead node's RRD data: for that long its guests keep
+	// their last name, status and stats in /cluster/resources. 0 means 5 minutes, as in PVE
+	// (pmxcfs status.c); negative means the data is gone at once.
+	RRDAge time.Duration
 }
 
 // Node is a cluster node as the fake reports it.
@@ -91,16 +98,19 @@ type Guest struct {
 	Pool     string
 	Tags     []string
 	Template bool
-	HA       bool   // managed by the HA stack: start/stop/shutdown go through hastart/hastop
-	Lock     string // e.g. "backup": actions fail in the task with "VM is locked (backup)"
-	Paused   bool
-	CPU      float64 // usage 0..1 while running
-	MaxCPU   int
-	Mem      uint64 // used while running
-	MaxMem   uint64
-	Disk     uint64
-	MaxDisk  uint64
-	Uptime   int64 // seconds while running; it keeps counting
+	HA       bool // managed by the HA stack: start/stop/shutdown go through hastart/hastop
+	// HAIgnored is an HA resource in state "ignored": /cluster/resources shows hastate
+	// "ignored", status/current says ha.managed 0 and actions go direct (Config.pm).
+	HAIgnored bool
+	Lock      string // e.g. "backup": actions fail in the task with "VM is locked (backup)"
+	Paused    bool
+	CPU       float64 // usage 0..1 while running
+	MaxCPU    int
+	Mem       uint64 // used while running
+	MaxMem    uint64
+	Disk      uint64
+	MaxDisk   uint64
+	Uptime    int64 // seconds while running; it keeps counting
 	// Agent is the QEMU guest agent: "" none configured (no agent: line), AgentRunning, or
 	// AgentStopped (configured, but the service inside the guest does not answer).
 	Agent string
@@ -147,16 +157,19 @@ type Request struct {
 
 type nodeState struct {
 	Node
-	bootAt time.Time
-	index  int
-	mac    string // wakeonlan MAC from the node config
-	waking bool
+	bootAt    time.Time
+	index     int
+	offlineAt time.Time // when it went offline
+	silent    bool      // a member whose pvestatd feeds no statistics
+	mac       string    // wakeonlan MAC from the node config
+	waking    bool
 }
 
 type guestState struct {
 	Guest
 	bootAt  time.Time // valid while running
-	hastate string    // "started"/"stopped" for HA guests
+	hastate string    // the CRM's service state for HA guests: started, stopped, request_stop, error
+	haReq   *haRequest
 
 	snaps       []*snapState // in the order they were taken
 	snapParent  string       // the snapshot the current state derives from
@@ -168,10 +181,24 @@ type guestState struct {
 	localDisks []string // local disk volids
 }
 
+// haRequest is a start or stop the HA stack has been asked for and not yet carried out.
+type haRequest struct {
+	want    string // "started", "stopped" or "migrate"
+	target  string // migrate: the node to move to
+	timeout int    // the shutdown timeout given to hastop; 0 = hard stop
+	crmSeen bool   // the CRM has taken it up; the LRM acts in the next round
+}
+
 type token struct {
 	id, secret string
-	acl        map[string]map[string]bool
+	acl        map[string]map[string]bool // the token's own ACL
+	noPrivsep  bool                       // privsep=0: the token has its user's rights
 }
+
+// acl is path -> privilege set; a set holding noAccess grants nothing, whatever else applies.
+type acl map[string]map[string]bool
+
+const noAccess = "\x00NoAccess"
 
 type failRule struct {
 	method, prefix string
@@ -203,6 +230,8 @@ type Server struct {
 	guests      map[int]*guestState
 	storages    []*Storage
 	tokens      map[string]*token
+	userACL     map[string]acl  // user -> ACL
+	userSet     map[string]bool // users whose ACL SetUserACL gave (AddToken no longer mirrors it)
 	noQuorum    bool
 	latency     time.Duration
 	hang        chan struct{}
@@ -211,6 +240,8 @@ type Server struct {
 	tasks       []*task
 	taskByUPID  map[string]*task
 	events      []*event
+	haNext      time.Time // when the next HA round is due (HARound > 0)
+	haIdle      bool      // no CRM master: HA requests are never acted on
 	seq         int
 	pid         uint32
 	requests    []Request
@@ -235,6 +266,12 @@ func New(opts Options) *Server {
 	if opts.ClusterName == "" {
 		opts.ClusterName = "homelab"
 	}
+	if opts.RRDAge == 0 {
+		opts.RRDAge = 5 * time.Minute
+	}
+	if opts.HARound == 0 {
+		opts.HARound = 10 * time.Second
+	}
 	s := &Server{
 		opts:        opts,
 		now:         opts.Now,
@@ -242,6 +279,8 @@ func New(opts Options) *Server {
 		nodes:       map[string]*nodeState{},
 		guests:      map[int]*guestState{},
 		tokens:      map[string]*token{},
+		userACL:     map[string]acl{},
+		userSet:     map[string]bool{},
 		taskResults: map[string][]string{},
 		backupFail:  map[int]string{},
 		taskByUPID:  map[string]*task{},
@@ -250,6 +289,7 @@ func New(opts Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.haNext = s.now().Add(opts.HARound)
 	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	scheme := "http://"
 	if opts.TLS {
@@ -344,7 +384,10 @@ func (s *Server) AddGuest(g Guest) {
 	if g.Status == "running" {
 		gs.bootAt = s.now().Add(-time.Duration(g.Uptime) * time.Second)
 	}
-	if g.HA {
+	switch {
+	case g.HAIgnored:
+		gs.HA, gs.hastate = false, "ignored"
+	case g.HA:
 		gs.hastate = "stopped"
 		if g.Status == "running" {
 			gs.hastate = "started"
@@ -375,17 +418,51 @@ func (s *Server) SetStorageUsage(node, name string, used uint64) {
 	}
 }
 
-// AddToken registers an API token ("user@realm!name") with its own ACL: path -> privileges
-// (or built-in role names such as "PVEAuditor", "PVEVMUser", "Administrator"). ACLs propagate to
-// children, and a more specific path replaces a less specific one, as in PVE. A guest in a pool
-// gets the /pool/<name> privileges when nothing on its /vms path applies.
-func (s *Server) AddToken(id, secret string, acl map[string][]string) {
+// AddToken registers a privilege-separated API token ("user@realm!name") with its own ACL:
+// path -> privileges or built-in role names ("PVEAuditor", "PVEVMUser", "Administrator",
+// "NoAccess"). Its user gets the same ACL, as the documented setup grants the role to both,
+// unless SetUserACL gave the user its own (to model the two differing). As in PVE the token
+// holds what both its own and its user's ACLs
+// grant; ACLs propagate to children, a more specific path replaces a less specific one, a
+// pool member gets the pool's roles added, and NoAccess wins.
+func (s *Server) AddToken(id, secret string, a map[string][]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := &token{id: id, secret: secret, acl: map[string]map[string]bool{}}
-	for path, privs := range acl {
+	t := &token{id: id, secret: secret, acl: expandACL(a)}
+	s.tokens[id] = t
+	if user, _, _ := strings.Cut(id, "!"); !s.userSet[user] {
+		s.userACL[user] = expandACL(a)
+	}
+}
+
+// SetUserACL replaces a user's own ACL (same form as AddToken's); from then on AddToken
+// changes only the token's.
+func (s *Server) SetUserACL(user string, a map[string][]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.userACL[user] = expandACL(a)
+	s.userSet[user] = true
+}
+
+// SetTokenPrivsep turns a token's privilege separation on (the default) or off; off, the
+// token has exactly its user's rights.
+func (s *Server) SetTokenPrivsep(id string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tokens[id]; ok {
+		t.noPrivsep = !on
+	}
+}
+
+func expandACL(a map[string][]string) acl {
+	out := acl{}
+	for path, privs := range a {
 		set := map[string]bool{}
 		for _, p := range privs {
+			if p == "NoAccess" {
+				set[noAccess] = true
+				continue
+			}
 			if r, ok := builtinRoles()[p]; ok {
 				for _, rp := range r {
 					set[rp] = true
@@ -394,9 +471,9 @@ func (s *Server) AddToken(id, secret string, acl map[string][]string) {
 			}
 			set[p] = true
 		}
-		t.acl[normPath(path)] = set
+		out[normPath(path)] = set
 	}
-	s.tokens[id] = t
+	return out
 }
 
 // RevokeToken deletes a token; its next request gets 401 "no such token".
@@ -407,17 +484,34 @@ func (s *Server) RevokeToken(id string) {
 }
 
 // SetNodeOnline marks a node on- or offline. Requests for an offline node get 595 "No route to
-// host" with an empty body; /cluster/resources shows it offline and its guests "unknown".
+// host" with an empty body. /cluster/resources shows it offline at once (corosync), but its
+// guests keep their last name, status and stats for RRDAge, and "unknown" without them after
+// that; tags, lock, pool and hastate stay (they come from pmxcfs, not the RRD).
 func (s *Server) SetNodeOnline(node string, online bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n, ok := s.nodes[node]; ok {
+		if n.Online && !online {
+			n.offlineAt = s.now()
+		}
 		n.Online = online
 	}
 }
 
-// SetQuorum sets whether the cluster is quorate. Without quorum every POST fails with
-// 500 "cluster not ready - no quorum?"; reads keep working.
+// SetNodeSilent models a member whose pvestatd has fed no statistics for more than 5
+// minutes: the node answers requests, but /cluster/resources shows it "unknown" without stats
+// and its guests "unknown" (API2Tools.pm).
+func (s *Server) SetNodeSilent(node string, silent bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.nodes[node]; ok {
+		n.silent = silent
+	}
+}
+
+// SetQuorum sets whether the cluster is quorate. Without quorum a start fails with
+// 500 "cluster not ready - no quorum?"; stop, shutdown and the other actions and all reads
+// keep working, as in PVE.
 func (s *Server) SetQuorum(ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -521,13 +615,34 @@ func RecordedFS() fs.FS {
 	return sub
 }
 
-// advanceLocked applies every task end and HA flip that is due.
+// advanceLocked applies every task end and HA round that is due, in time order.
 func (s *Server) advanceLocked() {
 	now := s.now()
-	for len(s.events) > 0 && !s.events[0].due.After(now) {
-		e := s.events[0]
-		s.events = s.events[1:]
-		e.apply()
+	for {
+		round := s.opts.HARound > 0 && !s.haNext.After(now)
+		ev := len(s.events) > 0 && !s.events[0].due.After(now)
+		switch {
+		case ev && (!round || !s.events[0].due.After(s.haNext)):
+			e := s.events[0]
+			s.events = s.events[1:]
+			e.apply()
+		case round:
+			if !s.haPendingLocked() {
+				// Nothing for the HA stack to do: skip the idle rounds up to now or the
+				// next event, whichever comes first.
+				limit := now
+				if ev {
+					limit = s.events[0].due
+				}
+				n := limit.Sub(s.haNext)/s.opts.HARound + 1
+				s.haNext = s.haNext.Add(n * s.opts.HARound)
+				continue
+			}
+			s.haRoundLocked(s.haNext)
+			s.haNext = s.haNext.Add(s.opts.HARound)
+		default:
+			return
+		}
 	}
 }
 

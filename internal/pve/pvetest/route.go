@@ -115,7 +115,9 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		if !s.check(c, "/vms/"+rest[1], priv) || !s.reachable(c, node) || !s.verifyParams(c, key) {
 			return
 		}
-		if post && !s.quorate(c) {
+		if post && action == "start" && !s.quorate(c) {
+			// Only start calls check_cfs_quorum (Qemu.pm, LXC/Status.pm); stop, shutdown
+			// and the others run without quorum.
 			return
 		}
 		if !s.guestExists(c, node, typ, vmid) {
@@ -388,18 +390,34 @@ func (s *Server) handleVersion(c *call) {
 	s.ok(c, map[string]any{"version": s.opts.Version, "release": rel, "repoid": repo}, nil)
 }
 
-func (s *Server) guestEntryLocked(g *guestState) map[string]any {
+func (s *Server) guestEntryLocked(t *token, g *guestState) map[string]any {
 	e := map[string]any{"id": g.Type + "/" + itoa(g.VMID), "vmid": g.VMID, "type": g.Type, "node": g.Node}
-	if g.Pool != "" {
+	if g.Pool != "" && s.canLocked(t, "/pool/"+g.Pool, "Pool.Audit") {
+		// Since PVE 7.0 the pool is left out without Pool.Audit on it (Cluster.pm).
 		e["pool"] = g.Pool
 	}
-	if n := s.nodes[g.Node]; n == nil || !n.Online {
+	// tags, lock and hastate come from pmxcfs and stay; the rest comes from the RRD.
+	if len(g.Tags) > 0 {
+		e["tags"] = strings.Join(g.Tags, ";")
+	}
+	if g.Lock != "" {
+		e["lock"] = g.Lock
+	}
+	if g.hastate != "" {
+		e["hastate"] = g.hastate
+	}
+	if !s.rrdLocked(s.nodes[g.Node]) {
 		e["status"] = "unknown"
 		return e
 	}
 	running := g.Status == "running"
 	e["name"] = g.Name
 	e["status"] = g.Status
+	if g.Type == "qemu" && running && g.Paused {
+		// pvestatd feeds the RRD with qmpstatus when it has one (pvestatd.pm
+		// update_qemu_status: $d->{qmpstatus} || $d->{status}).
+		e["status"] = "paused"
+	}
 	e["template"] = b2i(g.Template)
 	e["maxcpu"] = g.MaxCPU
 	e["maxmem"] = g.MaxMem
@@ -412,16 +430,18 @@ func (s *Server) guestEntryLocked(g *guestState) map[string]any {
 		e["netin"], e["netout"] = g.Mem/3, g.Mem/7
 		e["diskread"], e["diskwrite"] = g.MaxDisk/50, g.MaxDisk/90
 	}
-	if len(g.Tags) > 0 {
-		e["tags"] = strings.Join(g.Tags, ";")
-	}
-	if g.Lock != "" {
-		e["lock"] = g.Lock
-	}
-	if g.HA {
-		e["hastate"] = g.hastate
-	}
 	return e
+}
+
+// rrdLocked reports whether /cluster/resources still has RRD data for a node's guests.
+func (s *Server) rrdLocked(n *nodeState) bool {
+	switch {
+	case n == nil || n.silent:
+		return false
+	case n.Online:
+		return true
+	}
+	return s.now().Sub(n.offlineAt) < s.opts.RRDAge
 }
 
 func (s *Server) nodeStatsLocked(e map[string]any, n *nodeState) {
@@ -453,19 +473,26 @@ func (s *Server) handleResources(c *call) {
 	if typ == "" || typ == "vm" {
 		for _, g := range s.sortedGuests() {
 			if s.canLocked(c.tok, "/vms/"+itoa(g.VMID), "VM.Audit") {
-				out = append(out, s.guestEntryLocked(g))
+				out = append(out, s.guestEntryLocked(c.tok, g))
 			}
 		}
 	}
 	if typ == "" || typ == "node" {
 		for _, n := range s.sortedNodes() {
 			e := map[string]any{"id": "node/" + n.Name, "node": n.Name, "type": "node", "level": "", "status": "offline"}
-			if n.Online {
+			audit := s.canLocked(c.tok, "/nodes/"+n.Name, "Sys.Audit")
+			switch {
+			case n.Online && n.silent:
+				e["status"] = "unknown" // a member without RRD data (API2Tools.pm)
+			case n.Online:
 				e["status"] = "online"
 				e["cgroup-mode"] = 2
-				if s.canLocked(c.tok, "/nodes/"+n.Name, "Sys.Audit") {
+				if audit {
 					s.nodeStatsLocked(e, n)
 				}
+			case audit:
+				// A dead node keeps its sizes (API2Tools.pm), not its usage.
+				e["maxcpu"], e["maxmem"], e["maxdisk"] = n.MaxCPU, n.MaxMem, n.MaxDisk
 			}
 			out = append(out, e)
 		}

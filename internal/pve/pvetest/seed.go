@@ -83,9 +83,10 @@ func SeedHomeLab(s *Server) {
 		}
 	}
 
-	// The minimal bot role of docs/pve.md 2.6 plus snapshot and backup, and the guest
-	// agent's privilege for vm ip (VM.Monitor on the fake's default PVE 8), on "/".
+	// The bot role of docs/setup.md (with Pool.Audit) plus snapshot and backup, and the guest
+	// agent's privilege for vm ip (VM.Monitor on the fake's default PVE 8), on "/", for the
+	// token and its user.
 	s.AddToken(HomeLabTokenID, HomeLabTokenSecret, map[string][]string{
-		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "VM.Snapshot", "VM.Backup", "VM.Monitor"},
+		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit", "VM.Snapshot", "VM.Backup", "VM.Monitor"},
 	})
 }

@@ -161,9 +161,12 @@ func TestPrivilegeFiltering(t *testing.T) {
 		s.AddToken(testToken, testSecret, map[string][]string{"/": {"VM.Audit"}, "/pool/media": {"VM.PowerMgmt"}})
 		var perms map[string]map[string]int
 		c.get(t, "/access/permissions").data(t, &perms)
-		if perms["/"]["VM.Audit"] != 1 || perms["/pool/media"]["VM.PowerMgmt"] != 1 || len(perms) != 2 {
+		// The default top paths, every ACL path and the pool's members, each effective.
+		if perms["/"]["VM.Audit"] != 1 || perms["/pool/media"]["VM.PowerMgmt"] != 1 || perms["/nodes"]["VM.Audit"] != 1 ||
+			perms["/vms/102"]["VM.Audit"] != 1 || perms["/vms/102"]["VM.PowerMgmt"] != 1 || perms["/vms/101"] != nil {
 			t.Errorf("got %v", perms)
 		}
+		perms = nil
 		c.get(t, "/access/permissions?path=/vms/102").data(t, &perms)
 		if perms["/vms/102"]["VM.Audit"] != 1 {
 			t.Errorf("path=/vms/102: got %v, want VM.Audit propagated from /", perms)
@@ -171,11 +174,82 @@ func TestPrivilegeFiltering(t *testing.T) {
 	})
 }
 
-func TestOfflineNode(t *testing.T) {
+// The documented "only one pool" setup: Sys.Audit and Datastore.Audit on /, the bot role on
+// /pool/homelab. A member gets the pool's roles added to those on its path; NoAccess wins; the
+// pool field needs Pool.Audit.
+func TestPoolACLs(t *testing.T) {
 	s, _, c := newFake(t, Options{})
+	s.AddGuest(Guest{VMID: 101, Node: "pve1", Name: "in", Pool: "homelab"})
+	s.AddGuest(Guest{VMID: 102, Node: "pve1", Name: "out"})
+	s.AddGuest(Guest{VMID: 103, Node: "pve1", Name: "barred", Pool: "homelab"})
+	role := []string{"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit"}
+	acl := map[string][]string{"/": {"Sys.Audit", "Datastore.Audit"}, "/pool/homelab": role, "/vms/103": {"NoAccess"}}
+	s.SetUserACL("bot@pve", acl)
+	s.AddToken(testToken, testSecret, acl)
+	var res []map[string]any
+	c.get(t, "/cluster/resources?type=vm").data(t, &res)
+	if len(res) != 1 || res[0]["vmid"] != float64(101) || res[0]["pool"] != nil {
+		t.Errorf("without Pool.Audit got %v, want 101 only, without its pool", res)
+	}
+	wantStatus(t, c.post(t, "/nodes/pve1/qemu/101/status/start"), 200, "OK")
+	wantStatus(t, c.post(t, "/nodes/pve1/qemu/103/status/start"), 403, "Permission check failed (/vms/103, VM.PowerMgmt)")
+	acl["/pool/homelab"] = append(role, "Pool.Audit")
+	s.SetUserACL("bot@pve", acl)
+	s.AddToken(testToken, testSecret, acl)
+	res = nil
+	c.get(t, "/cluster/resources?type=vm").data(t, &res)
+	if len(res) != 1 || res[0]["pool"] != "homelab" {
+		t.Errorf("with Pool.Audit got %v, want the pool", res)
+	}
+}
+
+// A privilege-separated token holds what both its own and its user's ACLs grant; without
+// privsep it holds its user's.
+func TestTokenUserIntersection(t *testing.T) {
+	s, _, c := newFake(t, Options{})
+	s.AddGuest(Guest{VMID: 101, Node: "pve1", Name: "a"})
+	role := map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt"}}
+	tests := []struct {
+		name       string
+		user, tok  map[string][]string
+		privsep    bool
+		wantStatus int
+	}{
+		{"both", role, role, true, 200},
+		{"token only", map[string][]string{}, role, true, 403},
+		{"user only", role, map[string][]string{}, true, 403},
+		{"user only, privsep off", role, map[string][]string{}, false, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.SetUserACL("bot@pve", tt.user)
+			s.AddToken(testToken, testSecret, tt.tok)
+			s.SetTokenPrivsep(testToken, tt.privsep)
+			if r := c.get(t, "/nodes/pve1/qemu/101/status/current"); r.status != tt.wantStatus {
+				t.Errorf("got %d, want %d", r.status, tt.wantStatus)
+			}
+			var perms map[string]map[string]int
+			c.get(t, "/access/permissions?userid=bot@pve").data(t, &perms)
+			if (perms["/"]["VM.Audit"] == 1) != (len(tt.user) > 0) {
+				t.Errorf("userid=bot@pve: got %v, want the user's own rights", perms)
+			}
+		})
+	}
+}
+
+func TestOfflineNode(t *testing.T) {
+	s, clk, c := newFake(t, Options{})
 	s.AddGuest(Guest{VMID: 101, Node: "pve1", Name: "up", Status: "running"})
-	s.AddGuest(Guest{VMID: 201, Node: "pve2", Name: "down", Status: "running", Pool: "media"})
+	s.AddGuest(Guest{VMID: 201, Node: "pve2", Name: "down", Status: "running", Pool: "media", Tags: []string{"lab"}})
 	s.SetNodeOnline("pve2", false)
+	// For 5 minutes the dead node's guests keep their last name and status (pmxcfs RRD).
+	var res []map[string]any
+	c.get(t, "/cluster/resources?type=vm").data(t, &res)
+	if res[1]["status"] != "running" || res[1]["name"] != "down" {
+		t.Errorf("within the RRD age: got %v, want the last status and name", res[1])
+	}
+	clk.Advance(5 * time.Minute)
+	res = nil
 
 	for _, req := range []struct{ method, path string }{
 		{"GET", "/nodes/pve2/qemu"},
@@ -192,12 +266,11 @@ func TestOfflineNode(t *testing.T) {
 			}
 		})
 	}
-	var res []map[string]any
 	c.get(t, "/cluster/resources").data(t, &res)
 	for _, e := range res {
 		switch e["id"] {
 		case "qemu/201":
-			if e["status"] != "unknown" || e["name"] != nil || e["maxmem"] != nil || e["pool"] != "media" {
+			if e["status"] != "unknown" || e["name"] != nil || e["maxmem"] != nil || e["pool"] != "media" || e["tags"] != "lab" {
 				t.Errorf("guest on offline node: got %v", e)
 			}
 		case "qemu/101":
@@ -205,7 +278,7 @@ func TestOfflineNode(t *testing.T) {
 				t.Errorf("guest on online node: got %v", e)
 			}
 		case "node/pve2":
-			if e["status"] != "offline" {
+			if e["status"] != "offline" || e["maxmem"] == nil || e["mem"] != nil {
 				t.Errorf("node: got %v", e)
 			}
 		}
@@ -249,8 +322,10 @@ func TestUnknownGuestsAndPaths(t *testing.T) {
 func TestQuorumLoss(t *testing.T) {
 	s, _, c := newFake(t, Options{})
 	s.AddGuest(Guest{VMID: 101, Node: "pve1"})
+	s.AddGuest(Guest{VMID: 102, Node: "pve1", Type: "lxc", Status: "running"})
 	s.SetQuorum(false)
 	wantStatus(t, c.post(t, "/nodes/pve1/qemu/101/status/start"), 500, "cluster not ready - no quorum?")
+	wantStatus(t, c.post(t, "/nodes/pve1/lxc/102/status/shutdown"), 200, "OK")
 	wantStatus(t, c.get(t, "/cluster/resources"), 200, "OK")
 	var cs []map[string]any
 	c.get(t, "/cluster/status").data(t, &cs)
@@ -566,8 +641,30 @@ func TestRecordedFS(t *testing.T) {
 	}
 }
 
+// A member whose pvestatd sends nothing is "unknown", and so are its guests; it still answers.
+func TestSilentNode(t *testing.T) {
+	s, _, c := newFake(t, Options{})
+	s.AddGuest(Guest{VMID: 201, Node: "pve2", Name: "quiet", Status: "running"})
+	s.SetNodeSilent("pve2", true)
+	var res []map[string]any
+	c.get(t, "/cluster/resources").data(t, &res)
+	for _, e := range res {
+		switch e["id"] {
+		case "qemu/201":
+			if e["status"] != "unknown" || e["name"] != nil {
+				t.Errorf("guest: got %v", e)
+			}
+		case "node/pve2":
+			if e["status"] != "unknown" || e["maxmem"] != nil {
+				t.Errorf("node: got %v", e)
+			}
+		}
+	}
+	wantStatus(t, c.get(t, "/nodes/pve2/qemu/201/status/current"), 200, "OK")
+}
+
 func TestSeedHomeLab(t *testing.T) {
-	s := New(Options{HADelay: time.Millisecond})
+	s := New(Options{})
 	defer s.Close()
 	SeedHomeLab(s)
 	c := newClient(s)

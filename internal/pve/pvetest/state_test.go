@@ -51,7 +51,7 @@ func TestStateTable(t *testing.T) {
 		{typ: "qemu", action: "shutdown", from: paused, form: url.Values{"forceStop": {"1"}}, taskType: "qmshutdown", exit: "OK", to: stopped},
 		{typ: "qemu", action: "shutdown", from: lockedR, taskType: "qmshutdown", exit: "VM is locked (backup)", to: lockedR},
 		{typ: "qemu", action: "reboot", from: running, taskType: "qmreboot", exit: "OK", to: running},
-		{typ: "qemu", action: "reboot", from: paused, taskType: "qmreboot", exit: "OK", to: running},
+		{typ: "qemu", action: "reboot", from: paused, status: 500, reason: "VM is paused - cannot shutdown"},
 		{typ: "qemu", action: "reboot", from: stopped, status: 500, reason: "VM 101 not running"},
 		{typ: "qemu", action: "reboot", from: lockedR, taskType: "qmreboot", exit: "VM is locked (backup)", to: lockedR},
 		{typ: "qemu", action: "reset", from: running, taskType: "qmreset", exit: "OK", to: running},
@@ -77,11 +77,11 @@ func TestStateTable(t *testing.T) {
 		{typ: "lxc", action: "reboot", from: running, taskType: "vzreboot", exit: "OK", to: running},
 		{typ: "lxc", action: "reboot", from: stopped, status: 500, reason: "VM 101 not running"},
 		{typ: "lxc", action: "reset", from: running, status: 501, reason: "Method 'POST /nodes/pve1/lxc/101/status/reset' not implemented"},
-		{typ: "lxc", action: "suspend", from: running, taskType: "vzsuspend", exit: "OK", to: paused},
+		// CT suspend is a CRIU checkpoint that stops the container; resume restores a stopped one.
+		{typ: "lxc", action: "suspend", from: running, taskType: "vzsuspend", exit: "OK", to: stopped},
 		{typ: "lxc", action: "suspend", from: stopped, status: 500, reason: "CT 101 not running"},
-		{typ: "lxc", action: "resume", from: paused, taskType: "vzresume", exit: "OK", to: running},
+		{typ: "lxc", action: "resume", from: stopped, taskType: "vzresume", exit: "OK", to: running},
 		{typ: "lxc", action: "resume", from: running, status: 500, reason: "CT 101 already running"},
-		{typ: "lxc", action: "resume", from: stopped, status: 500, reason: "CT 101 not running"},
 	}
 	for _, tt := range tests {
 		name := fmt.Sprintf("%s/%s/%s", tt.typ, tt.action, describe(tt.from.status, tt.from.paused, tt.from.template, tt.from.lock))
@@ -154,37 +154,50 @@ func TestQMPStatus(t *testing.T) {
 
 func TestHAGuests(t *testing.T) {
 	tests := []struct {
-		action, from, taskType, to, hastate string
+		action, from, taskType, crmState, to, hastate, lrmTask string
 	}{
-		{"start", "stopped", "hastart", "running", "started"},
-		{"stop", "running", "hastop", "stopped", "stopped"},
-		{"shutdown", "running", "hastop", "stopped", "stopped"},
+		{"start", "stopped", "hastart", "started", "running", "started", "start"},
+		{"stop", "running", "hastop", "request_stop", "stopped", "stopped", "stop"},
+		{"shutdown", "running", "hastop", "request_stop", "stopped", "stopped", "shutdown"},
 	}
 	for _, typ := range []string{"qemu", "lxc"} {
 		for _, tt := range tests {
 			t.Run(typ+"/"+tt.action, func(t *testing.T) {
-				s, clk, c := newFake(t, Options{TaskDuration: time.Minute, HADelay: 5 * time.Second})
+				s, clk, c := newFake(t, Options{TaskDuration: 3 * time.Second})
 				s.AddGuest(Guest{VMID: 102, Name: "homeassistant", Node: "pve1", Type: typ, Status: tt.from, HA: true})
 				r := c.post(t, "/nodes/pve1/"+typ+"/102/status/"+tt.action)
 				wantStatus(t, r, 200, "OK")
 				var upid string
 				r.data(t, &upid)
+				clk.Advance(time.Second)
 				ts := c.task(t, "pve1", upid)
 				if ts.Type != tt.taskType || ts.Status != "stopped" || ts.ExitStatus != "OK" {
-					t.Fatalf("got task %s %s %q, want %s stopped OK at once", ts.Type, ts.Status, ts.ExitStatus, tt.taskType)
+					t.Fatalf("got task %s %s %q, want %s stopped OK within a second", ts.Type, ts.Status, ts.ExitStatus, tt.taskType)
 				}
-				var res []map[string]any
-				c.get(t, "/cluster/resources?type=vm").data(t, &res)
-				if res[0]["hastate"] != tt.hastate || res[0]["status"] != tt.from {
-					t.Errorf("right after the task got hastate %v status %v, want %s %s", res[0]["hastate"], res[0]["status"], tt.hastate, tt.from)
+				hastate := func() (string, string) {
+					var res []map[string]any
+					c.get(t, "/cluster/resources?type=vm").data(t, &res)
+					return fmt.Sprint(res[0]["hastate"]), fmt.Sprint(res[0]["status"])
 				}
-				clk.Advance(4 * time.Second)
+				// The CRM's round (10 s after the fake started) takes the request up ...
+				clk.Advance(9 * time.Second)
+				if hs, st := hastate(); hs != tt.crmState || st != tt.from {
+					t.Errorf("after the CRM round got hastate %s status %s, want %s %s", hs, st, tt.crmState, tt.from)
+				}
+				// ... the LRM's round after it runs the guest's own task as root@pam.
+				clk.Advance(10 * time.Second)
 				if g, _ := s.Guest(102); g.Status != tt.from {
-					t.Errorf("before HADelay got %s, want %s", g.Status, tt.from)
+					t.Errorf("while the LRM's task runs got %s, want %s", g.Status, tt.from)
 				}
-				clk.Advance(time.Second)
+				var rows []taskStatus
+				c.get(t, "/nodes/pve1/tasks?source=all").data(t, &rows)
+				want := map[bool]string{true: "qm", false: "vz"}[typ == "qemu"] + tt.lrmTask
+				if len(rows) == 0 || rows[0].Type != want || rows[0].User != "root@pam" {
+					t.Errorf("got newest task %+v, want %s by root@pam", rows, want)
+				}
+				clk.Advance(3 * time.Second)
 				if g, _ := s.Guest(102); g.Status != tt.to {
-					t.Errorf("after HADelay got %s, want %s", g.Status, tt.to)
+					t.Errorf("after the LRM's task got %s, want %s", g.Status, tt.to)
 				}
 				var st map[string]any
 				c.get(t, "/nodes/pve1/"+typ+"/102/status/current").data(t, &st)
@@ -195,6 +208,68 @@ func TestHAGuests(t *testing.T) {
 			})
 		}
 	}
+	t.Run("a request nobody acts on", func(t *testing.T) {
+		s, clk, c := newFake(t, Options{TaskDuration: -1})
+		s.AddGuest(Guest{VMID: 102, Node: "pve1", Status: "stopped", HA: true})
+		s.SetHAActive(false)
+		wantStatus(t, c.post(t, "/nodes/pve1/qemu/102/status/start"), 200, "OK")
+		clk.Advance(time.Hour)
+		if g, _ := s.Guest(102); g.Status != "stopped" || s.HAState(102) != "stopped" {
+			t.Errorf("got %s / %s, want the guest still stopped", g.Status, s.HAState(102))
+		}
+	})
+	t.Run("error state: ha-manager refuses, the reason is in the log", func(t *testing.T) {
+		s, clk, c := newFake(t, Options{TaskDuration: -1})
+		s.AddGuest(Guest{VMID: 102, Node: "pve1", Status: "running", HA: true})
+		s.SetHAError(102)
+		r := c.post(t, "/nodes/pve1/qemu/102/status/shutdown")
+		var upid string
+		r.data(t, &upid)
+		clk.Advance(time.Second)
+		ts := c.task(t, "pve1", upid)
+		if ts.ExitStatus != "command 'ha-manager crm-command stop vm:102 60' failed: exit code 255" {
+			t.Errorf("got exit %q", ts.ExitStatus)
+		}
+		var lines []struct {
+			T string `json:"t"`
+		}
+		c.get(t, "/nodes/pve1/tasks/"+upid+"/log").data(t, &lines)
+		if len(lines) == 0 || lines[0].T != "service 'vm:102' in error state, must be disabled and fixed first" {
+			t.Errorf("got log %v", lines)
+		}
+		clk.Advance(time.Minute)
+		if g, _ := s.Guest(102); g.Status != "running" {
+			t.Errorf("guest moved to %s", g.Status)
+		}
+	})
+	t.Run("a locked guest puts the service in error state", func(t *testing.T) {
+		s, _, c := newFake(t, Options{TaskDuration: -1, HARound: -1})
+		s.AddGuest(Guest{VMID: 102, Node: "pve1", Status: "stopped", HA: true, Lock: "backup"})
+		wantStatus(t, c.post(t, "/nodes/pve1/qemu/102/status/start"), 200, "OK")
+		s.RunHARound()
+		s.RunHARound()
+		if g, _ := s.Guest(102); g.Status != "stopped" || s.HAState(102) != "error" {
+			t.Errorf("got %s / %s, want stopped / error", g.Status, s.HAState(102))
+		}
+	})
+	t.Run("ignored: not managed, actions go direct", func(t *testing.T) {
+		s, clk, c := newFake(t, Options{})
+		s.AddGuest(Guest{VMID: 102, Node: "pve1", Status: "stopped", HAIgnored: true})
+		var res []map[string]any
+		c.get(t, "/cluster/resources?type=vm").data(t, &res)
+		var st map[string]any
+		c.get(t, "/nodes/pve1/qemu/102/status/current").data(t, &st)
+		if res[0]["hastate"] != "ignored" || st["ha"].(map[string]any)["managed"] != float64(0) {
+			t.Errorf("got hastate %v ha %v, want ignored / managed 0", res[0]["hastate"], st["ha"])
+		}
+		r := c.post(t, "/nodes/pve1/qemu/102/status/start")
+		var upid string
+		r.data(t, &upid)
+		clk.Advance(time.Second)
+		if ts := c.task(t, "pve1", upid); ts.Type != "qmstart" {
+			t.Errorf("got task %s, want qmstart", ts.Type)
+		}
+	})
 	t.Run("reboot is not routed through HA", func(t *testing.T) {
 		s, _, c := newFake(t, Options{})
 		s.AddGuest(Guest{VMID: 102, Node: "pve1", Status: "running", HA: true})

@@ -57,7 +57,8 @@ type plan struct {
 	typ     string
 	exit    string
 	effect  func()
-	ha      string // "start"/"stop" when routed through the HA stack
+	log     []string // task log lines before the end line
+	ha      bool     // only hands the request to the HA stack: ends at once
 }
 
 // planLocked is the state table of docs/pve.md 2.9 and 2.10.
@@ -85,7 +86,7 @@ func (s *Server) planLocked(c *call, g *guestState, action string) plan {
 			return plan{syncErr: fmt.Sprintf("CT %d already running", g.VMID)}
 		}
 		if g.HA {
-			return plan{typ: "hastart", exit: "OK", ha: "start"}
+			return s.haPlanLocked(g, "started", 0)
 		}
 		switch {
 		case g.Template:
@@ -105,7 +106,11 @@ func (s *Server) planLocked(c *call, g *guestState, action string) plan {
 			return plan{syncErr: "VM is paused - cannot shutdown"}
 		}
 		if g.HA {
-			return plan{typ: "hastop", exit: "OK", ha: "stop"}
+			timeout := 0
+			if action == "shutdown" {
+				timeout = intParam(c, "timeout", 60)
+			}
+			return s.haPlanLocked(g, "stopped", timeout)
 		}
 		switch {
 		case locked && !boolParam(c, "skiplock"):
@@ -114,6 +119,9 @@ func (s *Server) planLocked(c *call, g *guestState, action string) plan {
 			p.effect = stop
 		}
 	case "reboot", "reset":
+		if action == "reboot" && qemu && running && g.Paused {
+			return plan{syncErr: "VM is paused - cannot shutdown"} // Qemu.pm, before "not running"
+		}
 		if !running {
 			return plan{syncErr: fmt.Sprintf("VM %d not running", g.VMID)}
 		}
@@ -132,11 +140,12 @@ func (s *Server) planLocked(c *call, g *guestState, action string) plan {
 			}
 			p.typ = "qmsuspend"
 			p.effect = func() { g.Status, g.Paused, g.Lock = "stopped", false, "suspended" }
-		} else {
-			if qemu {
-				p.typ = "qmpause"
-			}
+		} else if qemu {
+			p.typ = "qmpause"
 			p.effect = func() { g.Paused = true }
+		} else {
+			// lxc-checkpoint -s: dump the container and stop it (LXC/Status.pm vm_suspend).
+			p.effect = stop
 		}
 		if locked {
 			p.exit, p.effect = lockErr, nil
@@ -146,13 +155,11 @@ func (s *Server) planLocked(c *call, g *guestState, action string) plan {
 		switch {
 		case qemu && !running && !hibernated:
 			return plan{syncErr: fmt.Sprintf("VM %d not running", g.VMID)}
-		case !qemu && !running:
-			return plan{syncErr: fmt.Sprintf("CT %d not running", g.VMID)}
-		case !qemu && !g.Paused:
+		case !qemu && running:
 			return plan{syncErr: fmt.Sprintf("CT %d already running", g.VMID)}
 		}
 		switch {
-		case hibernated:
+		case hibernated, !qemu: // lxc-checkpoint -r restores a stopped container
 			p.effect = start
 		case running && !g.Paused:
 			// qemu-server vm_resume: "job done, go home"
@@ -193,14 +200,10 @@ func (s *Server) handleAction(c *call, node, typ string, vmid int, action string
 	}
 	t := s.newTaskLocked(node, p.typ, itoa(vmid), c.tok.id)
 	t.exit = p.exit
+	t.prelude = p.log
 	dur := s.opts.TaskDuration
-	if p.ha != "" {
-		dur = 0 // hastart/hastop only hand the request to the HA stack
-		t.prelude = []string{fmt.Sprintf("Requesting HA %s for %s %d", p.ha, map[bool]string{true: "VM", false: "CT"}[typ == "qemu"], vmid)}
-		p.effect = s.haEffectLocked(g, p.ha)
-		if !taskSuccess(p.exit) {
-			p.effect = nil
-		}
+	if p.ha {
+		dur = min(dur, time.Second) // ha-manager only writes the request down
 	}
 	if !never {
 		due := t.start.Add(dur)
@@ -217,30 +220,188 @@ func (s *Server) handleAction(c *call, node, typ string, vmid int, action string
 	s.ok(c, t.upid, nil)
 }
 
-// haEffectLocked sets the HA request at the end of the hastart/hastop task and flips the guest
-// HADelay later, as the HA manager does.
-func (s *Server) haEffectLocked(g *guestState, want string) func() {
-	return func() {
-		state, status := "started", "running"
-		if want == "stop" {
-			state, status = "stopped", "stopped"
+// haSID is the HA resource id of a guest: vm:<id> or ct:<id>.
+func haSID(g *guestState) string {
+	if g.Type == "lxc" {
+		return "ct:" + itoa(g.VMID)
+	}
+	return "vm:" + itoa(g.VMID)
+}
+
+// haPlanLocked is a hastart/hastop task: it runs ha-manager, which writes the request down for
+// the CRM (Qemu.pm, LXC/Status.pm), or refuses a service in error state
+// (API2/HA/Resources.pm), which the task only reports as the command's exit code.
+func (s *Server) haPlanLocked(g *guestState, want string, timeout int) plan {
+	typ, cmd := "hastart", fmt.Sprintf("ha-manager set %s --state started", haSID(g))
+	if want == "stopped" {
+		typ, cmd = "hastop", fmt.Sprintf("ha-manager crm-command stop %s %d", haSID(g), timeout)
+	}
+	p := plan{typ: typ, exit: "OK", ha: true}
+	if g.hastate == "error" {
+		p.exit = fmt.Sprintf("command '%s' failed: exit code 255", cmd)
+		p.log = []string{fmt.Sprintf("service '%s' in error state, must be disabled and fixed first", haSID(g))}
+		return p
+	}
+	p.log = []string{fmt.Sprintf("Requesting HA %s for %s %d", map[bool]string{true: "start", false: "stop"}[want == "started"],
+		map[bool]string{true: "VM", false: "CT"}[g.Type == "qemu"], g.VMID)}
+	p.effect = func() { g.haReq = &haRequest{want: want, timeout: timeout} }
+	return p
+}
+
+func (s *Server) haPendingLocked() bool {
+	if s.haIdle {
+		return false
+	}
+	for _, g := range s.guests {
+		if g.haReq != nil {
+			return true
 		}
-		g.hastate = state
-		s.scheduleLocked(s.now().Add(s.opts.HADelay), func() {
-			if g.hastate != state || g.Status == status || (g.Template && status == "running") {
-				return
+	}
+	return false
+}
+
+// haRoundLocked is one HA round: the CRM takes up new requests, and the LRM carries out the
+// ones the CRM took up in the round before. The LRM's qmstart/qmshutdown run as root@pam; a
+// guest they cannot act on (a lock) leaves the service in error state.
+func (s *Server) haRoundLocked(at time.Time) {
+	if s.haIdle {
+		return
+	}
+	for _, g := range s.sortedGuests() {
+		req := g.haReq
+		switch {
+		case req == nil:
+			continue
+		case !req.crmSeen:
+			req.crmSeen = true
+			if req.want == "migrate" {
+				g.hastate = "migrate"
+			} else if req.want == "started" {
+				g.hastate = "started" // the CRM's state; the guest starts in the LRM's round
+			} else {
+				g.hastate = "request_stop"
 			}
-			g.Status, g.Paused = status, false
-			if status == "running" {
-				g.bootAt = s.now()
-			}
-		})
+			continue
+		}
+		g.haReq = nil
+		s.lrmActLocked(at, g, req)
 	}
 }
 
+func (s *Server) lrmActLocked(at time.Time, g *guestState, req *haRequest) {
+	pfx := "vz"
+	if g.Type == "qemu" {
+		pfx = "qm"
+	}
+	if req.want == "migrate" {
+		s.lrmMigrateLocked(at, g, req.target)
+		return
+	}
+	typ := pfx + "start"
+	if req.want == "stopped" {
+		typ = pfx + "shutdown"
+		if req.timeout == 0 {
+			typ = pfx + "stop"
+		}
+	}
+	t := s.newTaskAtLocked(at, g.Node, typ, itoa(g.VMID), "root@pam")
+	t.exit = "OK"
+	due := t.start.Add(s.opts.TaskDuration)
+	var effect func()
+	switch {
+	case g.Lock != "" && g.Lock != "suspended":
+		t.exit = fmt.Sprintf("%s is locked (%s)", map[bool]string{true: "VM", false: "CT"}[g.Type == "qemu"], g.Lock)
+		effect = func() { g.hastate = "error" }
+	case req.want == "started" && g.Template:
+		t.exit = "you can't start a vm if it's a template"
+		effect = func() { g.hastate = "error" }
+	case req.want == "started":
+		effect = func() {
+			if g.Status != "running" {
+				g.Status, g.Paused, g.bootAt = "running", false, due
+			}
+			g.hastate = "started"
+		}
+	default:
+		effect = func() { g.Status, g.Paused, g.hastate = "stopped", false, "stopped" }
+	}
+	s.scheduleLocked(due, func() {
+		t.done, t.end = true, due
+		effect()
+	})
+}
+
+// lrmMigrateLocked is the LRM carrying out an HA migration: a qmigrate/vzmigrate task as
+// root@pam, after which the guest runs on target in state started.
+func (s *Server) lrmMigrateLocked(at time.Time, g *guestState, target string) {
+	typ := map[bool]string{true: "qmigrate", false: "vzmigrate"}[g.Type == "qemu"]
+	t := s.newTaskAtLocked(at, g.Node, typ, itoa(g.VMID), "root@pam")
+	t.exit = "OK"
+	due := t.start.Add(s.opts.TaskDuration)
+	tn := s.nodes[target]
+	if tn == nil || !tn.Online {
+		t.exit = "migration aborted"
+	}
+	g.Lock = "migrate"
+	s.scheduleLocked(due, func() {
+		t.done, t.end = true, due
+		if g.Lock == "migrate" {
+			g.Lock = ""
+		}
+		if t.exit == "OK" {
+			g.Node = target
+		}
+		g.hastate = map[bool]string{true: "started", false: "stopped"}[g.Status == "running"]
+	})
+}
+
+// RunHARound runs one HA round now, whatever the clock says (tests with HARound < 0).
+func (s *Server) RunHARound() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked()
+	s.haRoundLocked(s.now())
+	s.advanceLocked()
+}
+
+// SetHAActive(false) models an HA stack without a CRM master (no quorum, services stopped):
+// hastart/hastop tasks still end OK, but nothing ever acts on the request.
+func (s *Server) SetHAActive(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked()
+	s.haIdle = !on
+}
+
+// SetHAError puts an HA guest's service in error state: ha-manager refuses to start or stop it
+// until it is disabled and fixed.
+func (s *Server) SetHAError(vmid int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked()
+	if g, ok := s.guests[vmid]; ok && g.HA {
+		g.hastate, g.haReq = "error", nil
+	}
+}
+
+// HAState returns an HA guest's service state as /cluster/resources shows it ("" if not HA).
+func (s *Server) HAState(vmid int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked()
+	if g, ok := s.guests[vmid]; ok {
+		return g.hastate
+	}
+	return ""
+}
+
 func (s *Server) newTaskLocked(node, typ, id, user string) *task {
+	return s.newTaskAtLocked(s.now(), node, typ, id, user)
+}
+
+// newTaskAtLocked starts a task at a given time (an HA round evaluated after the fact).
+func (s *Server) newTaskAtLocked(now time.Time, node, typ, id, user string) *task {
 	s.pid += 0x1B
-	now := s.now()
 	var pstart uint64
 	if n := s.nodes[node]; n != nil {
 		pstart = uint64(now.Sub(n.bootAt) / (10 * time.Millisecond))

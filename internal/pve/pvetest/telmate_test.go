@@ -13,7 +13,7 @@ import (
 // TestTelmateDecodes guards that the fake never sends a shape that makes the client library
 // panic (docs/pve.md 3.6 item 5), including guests on an offline node.
 func TestTelmateDecodes(t *testing.T) {
-	s := New(Options{TLS: true, TaskDuration: -1})
+	s := New(Options{TLS: true, TaskDuration: -1, RRDAge: -1})
 	defer s.Close()
 	SeedHomeLab(s)
 	s.SetNodeOnline("pve2", false)
