@@ -109,3 +109,18 @@ func helpLineCount() int {
 	}
 	return n
 }
+
+// TestHelpFitsOneMessage keeps the help overview of a user who may run everything within
+// one WeCom text message (2048 bytes), in both languages: a help that arrives in two parts
+// is read in the wrong order on a phone. A new row's help text must be short.
+func TestHelpFitsOneMessage(t *testing.T) {
+	const maxTextBytes = 2048 // WeCom's text and markdown limit (internal/wecom.MaxTextBytes)
+	all := helpView{may: func(*Spec) bool { return true }, confirmed: func(s *Spec) bool { return s.Confirm }, examples: true}
+	for _, lang := range []i18n.Lang{i18n.LangZH, i18n.LangEN} {
+		h := helpOf(lang, "", all)
+		text := h.Title + "\n" + strings.Join(h.Lines, "\n") + "\n" + h.Footer
+		if len(text) > maxTextBytes {
+			t.Errorf("%s help overview is %d bytes, want at most %d: shorten the help texts", lang, len(text), maxTextBytes)
+		}
+	}
+}

@@ -29,7 +29,9 @@ import (
 //     -update that test fails while either is stale, and TestTableComplete fails when a
 //     row cannot be parsed, has no help or no catalogue text.
 //
-// What follows from a row without more code: Example and Menu must parse to the row; help
+// What follows from a row without more code: Example and Menu must parse to the row; the
+// help overview is one line per row (its Example and the text of its first Help line; keep
+// that short: the whole overview must fit one WeCom message, TestHelpFitsOneMessage), and
 // lists the row for the users whose role allows Action (and, with Changes, not in
 // read_only), marked "需确认" when the configured `confirm` lists it; a row with Changes,
 // Noun "guest" and Args ArgTarget becomes a button on the status card of the guests this
