@@ -70,9 +70,9 @@ type App struct {
 	pushCtx context.Context
 	// budget is the per-member send budget every app message to a member goes through.
 	budget *wecom.Budget
-	fleet   *pve.Fleet
-	disp    *commands.Dispatcher
-	inbox   *inbox.Inbox
+	fleet  *pve.Fleet
+	disp   *commands.Dispatcher
+	inbox  *inbox.Inbox
 	// router is the public listener's (server.listen): the callback, /healthz, /readyz.
 	// Under `bot demo` and `bot console` (no callback) it serves the admin routes too.
 	router chi.Router
@@ -158,7 +158,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	}
 
 	a.disp = commands.New(cfg, commands.Options{
-		Fleet: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
+		Fleet: a.fleet, History: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
 		QuickWait: o.QuickWait, TaskTimeout: cfg.PVE.TaskTimeout.Std(),
 		Observe: func(command string, replies []chat.Reply) {
 			a.Metrics().Command(command, replyResult(replies))

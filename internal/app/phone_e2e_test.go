@@ -337,7 +337,7 @@ func TestChineseRepliesHaveNoEnglish(t *testing.T) {
 
 	// what a Chinese reply may carry: terms used as is, units, the commands users type
 	// (aliases, "vm start 101"), the selector words and the lab's own names
-	allowed := map[string]bool{"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "IP": true, "GiB": true, "MiB": true, "TiB": true,
+	allowed := map[string]bool{"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "IP": true, "IO": true, "zfs": true, "GiB": true, "MiB": true, "TiB": true,
 		"vm": true, "start": true, "tag": true, "pool": true, "node": true, "nodes": true, "list": true, "ls": true, "status": true, "ct": true,
 		"lxc": true, "qemu": true, "guest": true, "reset": true, "help": true, "overview": true, "summary": true, "restart": true, "reboot": true,
 		"shutdown": true, "stop": true, "storage": true, "task": true, "tasks": true, "whoami": true, "n": true,

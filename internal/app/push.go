@@ -85,15 +85,23 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 	}
 	loc := cfg.Location()
 	for _, s := range cfg.Schedules {
-		kind, to, lang := s.Report, s.To, i18n.Parse(cfg.Language)
+		kind, to, lang, chart := s.Report, s.To, i18n.Parse(cfg.Language), s.Chart
 		run := func(ctx context.Context, at time.Time) {
 			d := report.Gather(ctx, a.fleet, kind, clock.Now(), loc)
 			if kind == report.Summary && p.engine != nil {
 				d.Firing = p.engine.Firing(ctx)
 			}
-			n := p.notifier.Push(ctx, to, notify.Message{Time: clock.Now(), Markdown: func(limit int) string {
+			msg := notify.Message{Time: clock.Now(), Markdown: func(limit int) string {
 				return report.Render(kind, lang, d, limit)
-			}})
+			}}
+			if chart {
+				png, err := report.Chart(ctx, a.fleet, d)
+				if err != nil {
+					log.Warn("summary chart not drawn; the report goes without it", zap.Error(err))
+				}
+				msg.Image = png
+			}
+			n := p.notifier.Push(ctx, to, msg)
 			log.Info("scheduled report pushed", zap.String("report", kind), zap.Time("due", at), zap.Int("delivered", n), zap.Int("targets", len(to)))
 		}
 		p.reports[s.Name] = func(ctx context.Context) { run(ctx, clock.Now()) }

@@ -110,6 +110,17 @@ type Reply struct {
 	// response_code) instead of sending a new message. Renderers that cannot update
 	// send it as a new message.
 	UpdateCode string
+	// Image, when set, is a picture sent before the reply's text (a resource graph).
+	Image *Image
+}
+
+// Image is a picture that goes with a reply. The reply's own text says in words what it
+// shows, so a transport that cannot send it still answers.
+type Image struct {
+	PNG []byte
+	// Unsent is the line that stands in for the picture when it could not be sent
+	// ("图片未能发送，以下是文字说明。"), in the user's language.
+	Unsent string
 }
 
 // Replier delivers replies to one user.

@@ -73,6 +73,8 @@ type Options struct {
 	Notify chat.Replier // for results that arrive after the command returned
 	Logger *zap.Logger
 	Now    func() time.Time
+	// History draws graphs (graph.go); nil answers graph commands with "not available".
+	History History
 	// QuickWait is how long a command waits for its task before answering "running"
 	// and following up with a new message (default 8s).
 	QuickWait time.Duration

@@ -631,8 +631,8 @@ func TestFingerprintForms(t *testing.T) {
 func TestBuiltinRoles(t *testing.T) {
 	roles := BuiltinRoles()
 	want := map[string][]string{
-		"viewer":   {"status", "list", "node", "storage", "task", "snapshots"},
-		"operator": {"status", "list", "node", "storage", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "mute"},
+		"viewer":   {"status", "list", "node", "storage", "graph", "task", "snapshots"},
+		"operator": {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "mute"},
 		"admin":    Actions,
 	}
 	if !reflect.DeepEqual(roles, want) {

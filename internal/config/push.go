@@ -74,6 +74,9 @@ type Schedule struct {
 	Timezone string   `yaml:"timezone"` // default: the top-level timezone
 	Report   string   `yaml:"report"`   // summary (default) | guests | storage
 	To       []string `yaml:"to"`       // target names
+	// Chart adds a picture of the cluster's CPU and memory over the last day, sent before
+	// the text (summary only).
+	Chart bool `yaml:"chart"`
 
 	// Spec and Location are Cron and Timezone parsed (filled by Validate).
 	Spec     cron.Schedule  `yaml:"-"`
@@ -266,6 +269,9 @@ func (v *validator) push() {
 		}
 		if s.Report != ReportSummary && s.Report != ReportGuests && s.Report != ReportStorage {
 			v.add(key+".report", "must be summary, guests or storage")
+		}
+		if s.Chart && s.Report != ReportSummary {
+			v.add(key+".chart", "only the summary report has a chart")
 		}
 		if len(s.To) == 0 {
 			v.add(key+".to", "must name at least one target (a key under targets)")

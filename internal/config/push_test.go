@@ -109,6 +109,7 @@ func TestPushProblems(t *testing.T) {
 		{"bad zone", "timezone: Mars/Base\n", "timezone", "unknown time zone", 1},
 		{"bad schedule zone", "targets: {a: {users: [x]}}\nschedules:\n  - name: a\n    cron: \"@daily\"\n    timezone: Nowhere/X\n    to: [a]\n", "schedules[0].timezone", "unknown time zone", 5},
 		{"bad report", "targets: {a: {users: [x]}}\nschedules:\n  - name: a\n    cron: \"@daily\"\n    report: weather\n    to: [a]\n", "schedules[0].report", "summary, guests or storage", 5},
+		{"chart on guests", "targets: {a: {users: [x]}}\nschedules:\n  - name: a\n    cron: \"@daily\"\n    report: guests\n    chart: true\n    to: [a]\n", "schedules[0].chart", "only the summary", 6},
 		{"alert to unknown", "alerts:\n  to: [ops]\n", "alerts.to[0]", `unknown target "ops"`, 2},
 		{"two kinds", "targets:\n  x:\n    appchat: room\n    users: [a]\n", "targets.x", "only one of", 2},
 		{"no kind", "targets:\n  x: {}\n", "targets.x", "set one of", 2},

@@ -12,7 +12,7 @@ import (
 // type. Everything else in a Chinese text is a slip into English.
 var zhASCIIAllowed = map[string]bool{
 	// names and abbreviations used as is in Chinese
-	"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "API": true, "IP": true,
+	"VMID": true, "UserID": true, "CPU": true, "HA": true, "PVE": true, "API": true, "IP": true, "IO": true,
 	// the guest agent as PVE and the package name it (qemu-guest-agent)
 	"QEMU": true, "qemu": true, "guest": true, "agent": true,
 	// programs and techniques named as they are: PVE's status daemon, CRIU checkpoints

@@ -39,6 +39,9 @@ type Sender interface {
 	AppChatGet(ctx context.Context, chatID string) (wecom.AppChat, error)
 	AppChatCreate(ctx context.Context, chatID, name, owner string, users []string) error
 	RobotSend(ctx context.Context, key, msgtype, content string) error
+	SendImage(ctx context.Context, touser []string, data []byte) error
+	AppChatSendImage(ctx context.Context, chatID string, data []byte) error
+	RobotSendImage(ctx context.Context, key string, data []byte) error
 }
 
 // KV is the store's bucketed key/value table; *store.Store implements it.
@@ -56,6 +59,10 @@ type Message struct {
 	Time     time.Time // when it was made; shown when it is delivered late
 	Markdown func(limit int) string
 	Card     *chat.Reply
+	// Image, when set, is a picture (PNG) sent to every target before the text. It is
+	// sent once, now: a picture that fails is logged and the text goes alone, and the
+	// outbox keeps only texts (a late chart would show the wrong day).
+	Image []byte
 }
 
 // Options tune a Notifier.
@@ -149,6 +156,9 @@ func (n *Notifier) Push(ctx context.Context, to []string, m Message) int {
 			// Older pushes for this target wait in the outbox: keep the order.
 			n.enqueue(ctx, it, errors.New("older pushes are still waiting"))
 			continue
+		}
+		if m.Image != nil {
+			n.sendImage(ctx, name, t, m.Image)
 		}
 		if err := n.deliver(ctx, t, it, false); err != nil {
 			n.failed(ctx, it, err)

@@ -109,6 +109,8 @@ type Client struct {
 	// reported holds the config-problem errcodes already logged at error level, so that a
 	// misconfigured bot says it once in plain words instead of on every call.
 	reported map[int]bool
+
+	media mediaCache // uploaded pictures still valid (media.go)
 }
 
 // tokenFetch is one gettoken call shared by every caller that needs a token meanwhile.
@@ -286,13 +288,15 @@ type apiStatus struct {
 
 // apiCall is one API call, described once and replayed by retries.
 type apiCall struct {
-	op        string
-	method    string
-	path      string // after the base URL, e.g. /cgi-bin/message/send
-	query     url.Values
-	body      any  // JSON-encoded once; nil for GET
-	withToken bool // adds access_token and handles 40014/42001
-	secrets   []string
+	op          string
+	method      string
+	path        string // after the base URL, e.g. /cgi-bin/message/send
+	query       url.Values
+	body        any    // JSON-encoded once; nil for GET
+	raw         []byte // sent as is instead of body, with contentType (media/upload's multipart)
+	contentType string
+	withToken   bool // adds access_token and handles 40014/42001
+	secrets     []string
 	// taskID marks a send of a card with a task_id: when a retry is answered 42014, an
 	// earlier attempt whose answer was lost delivered it, and the call succeeded.
 	taskID bool
@@ -431,8 +435,8 @@ func (c *Client) do(ctx context.Context, ac apiCall, out any) (err error) {
 			}
 		}()
 	}
-	var payload []byte
-	if ac.body != nil {
+	payload := ac.raw
+	if ac.body != nil && ac.raw == nil {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false) // markdown's <font> stays readable on the wire
@@ -521,7 +525,11 @@ func (c *Client) once(ctx context.Context, ac apiCall, payload []byte, out any) 
 		return false, err
 	}
 	if payload != nil {
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		ct := ac.contentType
+		if ct == "" {
+			ct = "application/json; charset=utf-8"
+		}
+		req.Header.Set("Content-Type", ct)
 	}
 	req.Header.Set("User-Agent", "wecom-home-ops")
 	resp, err := c.hc.Do(req)

@@ -521,6 +521,12 @@ func delayNote(lang string, d time.Duration) string {
 // more says so.
 func (r *Replier) Reply(ctx context.Context, user string, rep chat.Reply) error {
 	to := []string{user}
+	if rep.Image != nil {
+		var err error
+		if rep, err = r.sendImage(ctx, user, rep); err != nil {
+			return err
+		}
+	}
 	if !r.textMode && rep.UpdateCode != "" {
 		updated, err := r.updateCard(ctx, user, rep)
 		if updated {

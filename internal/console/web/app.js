@@ -155,6 +155,11 @@
       const b = el('div', 'bubble' + (entry.error ? ' failed' : ''), entry.text);
       stack.append(b);
       if (entry.error) stack.append(el('div', 'err', L.busy));
+    } else if (entry.card && entry.card.form === 'image') {
+      const img = el('img', 'picture');
+      img.src = entry.card.image;
+      img.alt = '';
+      stack.append(img);
     } else if (entry.card && entry.card.form === 'card') {
       stack.append(renderCard(entry));
     } else if (entry.card) {

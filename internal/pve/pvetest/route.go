@@ -174,6 +174,8 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 	case get && ((len(rest) == 4 && rest[0] == "qemu" && rest[2] == "agent" && rest[3] == "network-get-interfaces") ||
 		(len(rest) == 3 && rest[0] == "lxc" && rest[2] == "interfaces")):
 		s.routeAddresses(c, node, rest[0], rest[1])
+	case get && len(rest) >= 1 && rest[len(rest)-1] == "rrddata":
+		s.routeRRD(c, node, rest)
 	default:
 		s.notImplemented(c)
 	}

@@ -165,6 +165,8 @@ type SentMessage struct {
 	DuplicateCheck bool
 	MsgID          string
 	ResponseCode   string // interactive cards
+	MediaID        string // image (app, appchat): the media_id it was sent with
+	Image          []byte // image: the picture (the uploaded media, or a robot's decoded base64)
 	Time           time.Time
 }
 
@@ -319,7 +321,9 @@ type Server struct {
 	changed        chan struct{} // closed and replaced on every recorded call
 	sentHook       func(SentMessage)
 	noHistory      bool
-	conns          atomic.Int64 // TCP connections accepted
+	conns          atomic.Int64          // TCP connections accepted
+	media          map[string]*fakeMedia // media_id -> upload (media.go)
+	mediaOrder     []string
 }
 
 // NewServer starts a fake WeCom API. With a non-nil t it is closed when the test ends;
@@ -559,7 +563,7 @@ func wxOK(extra map[string]any) answer {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, maxUploadBody))
 	s.mu.Lock()
 	latency := s.latency
 	s.mu.Unlock()
@@ -632,6 +636,7 @@ func (s *Server) handle(r *http.Request, raw []byte) answer {
 		"/cgi-bin/appchat/send":                 {http.MethodPost, true, s.appchatSend},
 		"/cgi-bin/webhook/send":                 {http.MethodPost, false, s.robotSend},
 		"/cgi-bin/menu/create":                  {http.MethodPost, true, s.menuCreate},
+		mediaPath:                               {http.MethodPost, true, s.mediaUpload},
 	}
 	rt, ok := routes[path]
 	if !ok {
@@ -653,7 +658,7 @@ func (s *Server) handle(r *http.Request, raw []byte) answer {
 		}
 	}
 	var fields map[string]json.RawMessage
-	if r.Method == http.MethodPost {
+	if r.Method == http.MethodPost && path != mediaPath {
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			return wxErr(47001, "data format error: "+err.Error())
 		}
@@ -905,6 +910,12 @@ func (s *Server) messageSend(_ *http.Request, fields map[string]json.RawMessage,
 			return wxErr(ErrcodeTaskIDReused, "taskid has existed or empty or exceed max len")
 		}
 		m.Card = card
+	case "image":
+		media, a, ok := s.imageMedia(fields)
+		if !ok {
+			return a
+		}
+		m.MediaID, m.Image = media.MediaID, media.Data
 	default:
 		return wxErr(ErrcodeInvalidMsgType, "invalid message type "+msgtype)
 	}
@@ -1032,6 +1043,14 @@ func (s *Server) appchatSend(_ *http.Request, fields map[string]json.RawMessage,
 	if _, ok := s.chats[chatID]; !ok {
 		return wxErr(ErrcodeChatNotFound, "chatid not found")
 	}
+	if msgtype == "image" {
+		media, a, ok := s.imageMedia(fields)
+		if !ok {
+			return a
+		}
+		s.record(SentMessage{Via: "appchat", ChatID: chatID, MsgType: msgtype, MediaID: media.MediaID, Image: media.Data, Time: s.now()})
+		return wxOK(nil)
+	}
 	if msgtype != "text" && msgtype != "markdown" {
 		return wxErr(ErrcodeInvalidMsgType, "invalid message type "+msgtype)
 	}
@@ -1057,6 +1076,13 @@ func (s *Server) robotSend(r *http.Request, fields map[string]json.RawMessage, _
 	case "text":
 	case "markdown":
 		limit = maxRobotMD
+	case "image":
+		data, a, ok := robotImage(fields)
+		if !ok {
+			return a
+		}
+		s.record(SentMessage{Via: "robot", RobotKey: key, MsgType: msgtype, Image: data, Time: s.now()})
+		return wxOK(nil)
 	default:
 		return wxErr(ErrcodeInvalidMsgType, "invalid message type "+msgtype)
 	}

@@ -107,7 +107,7 @@ func TestServerMessageSendValidation(t *testing.T) {
 		{"reused task id", tok, card("task-1"), ErrcodeTaskIDReused, ""},
 		{"bad task id", tok, card("task 2!"), ErrcodeTaskIDReused, ""},
 		{"empty task id", tok, card(""), ErrcodeTaskIDReused, ""},
-				{"text_notice without card_action", tok, fmt.Sprintf(`{"touser":"alice","msgtype":"template_card","agentid":%d,
+		{"text_notice without card_action", tok, fmt.Sprintf(`{"touser":"alice","msgtype":"template_card","agentid":%d,
 			"template_card":{"card_type":"text_notice","main_title":{"title":"t"}}}`, FakeAgentID), ErrcodeCardAction, ""},
 		{"card url without scheme", tok, notice(`"card_action":{"type":1,"url":"pve.lan:8006"}`), ErrcodeURLNoScheme, ""},
 		{"card url missing", tok, notice(`"card_action":{"type":1}`), ErrcodeCardURL, ""},
