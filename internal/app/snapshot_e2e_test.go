@@ -35,7 +35,7 @@ func TestSnapshotTakeListRollbackDelete(t *testing.T) {
 
 	// An operator may not roll back (admin only by default), and nothing is sent.
 	b.text(apptest.Operator, "回滚 104 clean_install")
-	contains(t, "operator rollback", lastText(b, 3), "operator")
+	contains(t, "operator rollback", lastText(b, 3), "操作员", "回滚")
 	if n := snapPosts(env, "POST", "/nodes/pve2/qemu/104/snapshot/"); n != 0 {
 		t.Fatalf("rollback POSTs after the operator's refusal = %d, want 0", n)
 	}
@@ -86,7 +86,7 @@ func TestSnapshotRefusals(t *testing.T) {
 
 	// A viewer may list but not take one: refused, nothing sent.
 	b.text(apptest.Viewer, "快照 101")
-	contains(t, "viewer", lastText(b, 1), "viewer")
+	contains(t, "viewer", lastText(b, 1), "只读成员", "创建快照")
 	if n := snapPosts(env, "POST", "/nodes/pve1/qemu/101/snapshot"); n != 0 {
 		t.Errorf("snapshot POSTs for a viewer = %d, want 0", n)
 	}

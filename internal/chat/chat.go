@@ -84,7 +84,7 @@ type Field struct {
 	Value string
 }
 
-// Button is one button of a confirmation card.
+// Button is one button of a card: confirm/cancel on a confirmation, or a command to run.
 type Button struct {
 	Text  string
 	Key   string // comes back as Message.EventKey
@@ -106,7 +106,7 @@ type Reply struct {
 	Title    string   // one line: "homeassistant (101)" or "虚拟机列表"
 	Fields   []Field  // labelled values, in order
 	Lines    []string // body lines (list rows, help text); renderers may shorten with "N more"
-	Buttons  []Button // ReplyConfirm only
+	Buttons  []Button // a card's buttons: confirm/cancel, or commands to run (ReplyCard)
 	Code     string   // ReplyConfirm: the short code for text mode ("确认 <Code>")
 	Footer   string   // a last grey line (hints, "N more")
 	// Link, when its URL is set, is a page about the reply's object (a guest or node in the

@@ -206,6 +206,8 @@ func (d *Dispatcher) click(ctx context.Context, r *req) []chat.Reply {
 		return []chat.Reply{d.cancel(ctx, r, key[len(keyCancel):], r.m.ResponseCode)}
 	case len(key) > len(keyMute) && key[:len(keyMute)] == keyMute:
 		return d.mute(ctx, r, key)
+	case strings.HasPrefix(key, keyRun):
+		return d.runPressed(ctx, r, key[len(keyRun):])
 	}
 	// A menu-like button carrying a command ("show status" on an alert card).
 	cmd, err := Parse(key)
@@ -265,7 +267,7 @@ func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCo
 	sub := g.Subject()
 	if dec := r.s.policy.Decide(r.user.ID, c.Action, &sub); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason) + " (at confirmation)", Command: r.text, Cluster: g.Cluster, VMID: g.VMID})
-		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))), "not sent: "+string(dec.Reason))
+		return refuse(textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g))), "not sent: "+string(dec.Reason))
 	}
 	return d.send(ctx, r, g, c.Action, c.ID, updateCode, start)
 }
@@ -281,7 +283,7 @@ func (d *Dispatcher) cancel(ctx context.Context, r *req, idOrCode, updateCode st
 	} else {
 		label = fmt.Sprintf("%s (%d)", c.GuestName, c.VMID)
 	}
-	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "cancelled by user", Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
+	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: store.ReasonCancelled, Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
 	rep := textReply(chat.SeverityInfo, r.t("cancelled", actionWord(r.s.lang, c.Action), label))
 	rep.UpdateCode = updateCode
 	return rep
@@ -469,7 +471,7 @@ func (d *Dispatcher) haFailedReply(r *req, g pve.Guest, action, key string, st p
 	sid := haSID(g)
 	fields := []chat.Field{{Label: r.t("f_node"), Value: g.Node}, {Label: r.t("f_state"), Value: stateWord(r.s.lang, st.Status)}}
 	if st.HAState != "" {
-		fields = append(fields, chat.Field{Label: r.t("f_ha_state"), Value: st.HAState})
+		fields = append(fields, chat.Field{Label: r.t("f_ha_state"), Value: haState(r.s.lang, st.HAState)})
 	}
 	title := r.t("ha_not_done", titleLabel(r, g), actionWord(r.s.lang, action), i18n.Duration(r.s.lang, bound))
 	lines := []string{r.t("ha_check", sid)}
