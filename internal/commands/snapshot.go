@@ -128,7 +128,7 @@ func (d *Dispatcher) snapshots(ctx context.Context, r *req, cmd Command) chat.Re
 	if dec := r.s.policy.Decide(r.user.ID, "rollback", &sub); dec.Allowed {
 		for i := len(list.List) - 1; i >= 0 && len(out.Buttons) < maxSnapshotButtons; i-- {
 			sn := list.List[i]
-			out.Buttons = append(out.Buttons, chat.Button{Text: r.t("snap_btn_rollback", sn.Name), Key: "vm rollback " + g.Ref() + " " + strings.ToLower(sn.Name), Style: 2})
+			out.Buttons = append(out.Buttons, runButton(r.t("snap_btn_rollback", sn.Name), r.commandFor(Command{Verb: VerbRollback}, guestRef(r, g)+" "+strings.ToLower(sn.Name)), 2))
 		}
 	}
 	return out

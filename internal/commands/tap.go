@@ -212,7 +212,8 @@ func (d *Dispatcher) actionButtons(r *req, st pve.GuestStatus) []chat.Button {
 	var out []chat.Button
 	for i := range table {
 		s := &table[i]
-		if !s.Changes || s.Noun != "guest" || s.Args != ArgTarget || len(s.Words) == 0 || s.QEMUOnly && g.Type == KindLXC {
+		oneTarget := s.Args == ArgTarget || s.Args == ArgTargetArgs && s.MinArgs == 0 // "vm snapshot 102" needs nothing more
+		if !s.Changes || s.Noun != "guest" || !oneTarget || len(s.Words) == 0 || s.QEMUOnly && g.Type == KindLXC {
 			continue
 		}
 		if !r.may(s) || !r.s.policy.Decide(r.user.ID, s.Action, &sub).Allowed {
@@ -255,6 +256,11 @@ func (r *req) whoami() chat.Reply {
 		{Label: r.t("f_role"), Value: roleName(r.s.lang, r.user.Role)},
 		{Label: r.t("f_scope"), Value: r.scopeText()},
 	}}
+	if r.m.Chat != "" {
+		// A smart-bot group: the chat id a schedule or alert target names to post here.
+		rep.Fields = append(rep.Fields, chat.Field{Label: r.t("f_chat"), Value: r.m.Chat})
+		rep.Lines = append(rep.Lines, r.t("whoami_chat", r.m.Chat))
+	}
 	rep.Lines = append(rep.Lines, r.t("whoami_may", strings.Join(may, sep)))
 	if len(confirmed) > 0 {
 		rep.Lines = append(rep.Lines, r.t("whoami_confirm", strings.Join(confirmed, sep)))

@@ -25,7 +25,7 @@ var zhASCIIAllowed = map[string]bool{
 	"n": true,
 	// commands and selector words users type, and the config keys an admin is pointed at
 	"vm": true, "start": true, "tag": true, "pool": true, "node": true,
-	"fingerprint": true, "ca_file": true,
+	"fingerprint": true, "ca_file": true, "targets": true, "smartbot_chat": true,
 }
 
 // asciiWord finds ASCII words once format verbs (%s, %[2]d, %.0f) and PVE privilege names
