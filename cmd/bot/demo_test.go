@@ -562,8 +562,8 @@ func TestDemoCommandButtonsOverTheConsoleAPI(t *testing.T) {
 	card := c.waitFor(demoAdmin, "status card", func(e console.Entry) bool {
 		return e.From == "bot" && e.Card != nil && e.Card.Form == "card" && len(e.Card.Buttons) > 0
 	})
-	if b := card.Card.Buttons; len(b) != 1 || b[0].Text != "启动" || b[0].Key != "run:启动 105" {
-		t.Fatalf("buttons = %+v, want start only for the stopped guest", b)
+	if b := card.Card.Buttons; len(b) != 2 || b[0].Text != "启动" || b[0].Key != "run:启动 105" || b[1].Key != "run:快照 105" {
+		t.Fatalf("buttons = %+v, want start and a snapshot for the stopped guest", b)
 	}
 	c.click(demoAdmin, card.Card.Buttons[0].Key, card.ID)
 	c.waitFor(demoAdmin, "the pressed card greyed", func(e console.Entry) bool { return e.ID == card.ID && e.Card.Done == "已选择：启动 105" })
