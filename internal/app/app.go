@@ -53,6 +53,10 @@ type Options struct {
 	// Clock drives scheduled reports and alert checks (push.go); tests pass a
 	// schedule.ManualClock. Default: the wall clock.
 	Clock schedule.Clock
+	// SmartbotBackoff and SmartbotHeartbeat override the smart bot's reconnect pause and
+	// ping interval (tests).
+	SmartbotBackoff   func(attempt int) time.Duration
+	SmartbotHeartbeat time.Duration
 }
 
 // App is one running bot.
@@ -86,6 +90,8 @@ type App struct {
 	// console is the local console: the chat of `bot console`, or beside WeCom under
 	// `serve` with server.console (source.go); nil otherwise.
 	console *console.Console
+	// sb is the smart bot transport (smartbot.go); nil without wecom.smartbot.
+	sb *smartbotSide
 }
 
 // New opens the store (taking data_dir for this process), builds every part and binds
@@ -117,22 +123,30 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 
 	replier := o.Replier
 	if replier == nil {
-		a.wecom, err = wecom.NewClient(wecom.ClientConfig{
-			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
-			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now, Observe: a.observeWeCom,
-		}, log.Named("wecom"))
-		if err != nil {
-			return nil, fmt.Errorf("app: wecom client: %w", err)
+		if cfg.WeCom.AppConfigured() || !cfg.WeCom.SmartBot.Configured() {
+			a.wecom, err = wecom.NewClient(wecom.ClientConfig{
+				CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
+				BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now, Observe: a.observeWeCom,
+			}, log.Named("wecom"))
+			if err != nil {
+				return nil, fmt.Errorf("app: wecom client: %w", err)
+			}
+			r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
+			clock := o.Clock
+			if clock == nil {
+				clock = schedule.SystemClock{}
+			}
+			// One send budget per member for replies and pushes alike (push.go).
+			a.budget = wecom.NewBudget(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per, clock)
+			r.UseBudget(a.budget)
+			replier = a.observeReplier(r)
 		}
-		r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
-		clock := o.Clock
-		if clock == nil {
-			clock = schedule.SystemClock{}
+		if a.sb, err = a.initSmartbot(cfg); err != nil { // smartbot.go
+			return nil, fmt.Errorf("app: smartbot: %w", err)
 		}
-		// One send budget per member for replies and pushes alike (push.go).
-		a.budget = wecom.NewBudget(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per, clock)
-		r.UseBudget(a.budget)
-		replier = a.observeReplier(r)
+		if a.sb != nil {
+			replier = smartbotRouter{sb: a.observeReplier(a.sb.replier), next: replier}
+		}
 		if cfg.Server.Console {
 			if cfg.Server.AdminListen == "" {
 				return nil, errors.New("app: server.console needs server.admin_listen: the console is served only there")
@@ -164,13 +178,17 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 			a.Metrics().Command(command, replyResult(replies))
 		},
 	})
-	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.disp, Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
+	var journal inbox.Journal = a.store
+	if a.sb != nil && a.sb.hook != nil {
+		journal = finishJournal{Journal: a.store, hook: a.sb.hook} // closes webhook streams
+	}
+	a.inbox = inbox.New(inbox.Options{Journal: journal, Handler: a.disp, Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
 
 	a.router = chi.NewRouter()
 	if o.Replier == nil && cfg.Server.AdminListen != "" {
 		a.admin = chi.NewRouter()
 	}
-	if o.Replier == nil {
+	if o.Replier == nil && a.wecom != nil {
 		cb, err := wecom.NewCallback(wecom.CallbackConfig{
 			Token: cfg.WeCom.Token.Value(), EncodingAESKey: cfg.WeCom.EncodingAESKey.Value(),
 			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, MaxClockSkew: cfg.WeCom.MaxClockSkew.Std(), Now: o.Now,
@@ -180,7 +198,10 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		}
 		a.router.Method(http.MethodGet, cfg.Server.CallbackPath, cb)
 		a.router.Method(http.MethodPost, cfg.Server.CallbackPath, cb)
-		a.mountConsole() // server.console only
+	}
+	if o.Replier == nil {
+		a.sb.mount(a, cfg.WeCom.SmartBot.CallbackPath) // webhook mode only
+		a.mountConsole()                               // server.console only
 	}
 	healthz := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
 	a.router.Get("/healthz", healthz)
@@ -277,6 +298,7 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	a.fleet.Start(ctx)
+	a.sb.run(ctx, a.log) // the smart bot's long connection, if any
 	go a.prune(ctx)
 	a.runPush(ctx)
 
@@ -310,6 +332,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.disp.Close(sctx); err != nil {
 		a.log.Warn("some task results were not followed to the end; they resume at the next start", zap.Error(err))
 	}
+	a.sb.stop() // after the last replies went out on it
 	a.waitPush()
 	if err := a.store.Close(); err != nil {
 		a.log.Error("closing the store", zap.Error(err))

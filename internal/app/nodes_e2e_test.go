@@ -38,7 +38,7 @@ func TestNodeRebootFollowedOnlineAgain(t *testing.T) {
 	nodePosts := func() int { return env.PVE.Count("POST", "/nodes/pve2/status") }
 
 	b.text(apptest.Operator, "重启节点 pve2")
-	contains(t, "operator refusal", lastText(b, 1), "operator")
+	contains(t, "operator refusal", lastText(b, 1), "操作员", "节点电源操作")
 	if n := nodePosts(); n != 0 {
 		t.Fatalf("node POSTs after the operator's refusal = %d, want 0", n)
 	}
@@ -81,12 +81,32 @@ func TestNodeWakeWithoutMAC(t *testing.T) {
 	env.PVE.SetNodeBootTime(200 * time.Millisecond)
 	env.PVE.SetNodeOnline("pve2", false)
 	b := startBot(t, env, botOptions{})
+	updText := func(n int) string {
+		t.Helper()
+		u := b.waitUpdates(n)[n-1]
+		out := u.ReplaceName
+		if u.Card != nil {
+			out += string(u.Card.Raw)
+		}
+		return out
+	}
 	b.text(apptest.Admin, "唤醒节点 pve2")
-	contains(t, "no mac", lastText(b, 1), "MAC", "pvenode config set --wakeonlan")
+	card := b.waitSent(1)[0]
+	contains(t, "wake card", string(card.Card.Raw), "pve2", "网络唤醒包")
+	b.click(apptest.Admin, confirmKey(t, card), "rc-wake1")
+	contains(t, "no mac", updText(1), "MAC", "pvenode config set --wakeonlan")
+	if n := env.PVE.Count("POST", "/nodes/pve2/wakeonlan"); n != 1 {
+		t.Fatalf("wakeonlan POSTs = %d, want 1", n)
+	}
 	env.PVE.SetNodeMAC("pve2", "aa:bb:cc:dd:ee:02")
 	b.text(apptest.Admin, "node wake pve2")
-	contains(t, "sent", lastText(b, 2), "唤醒包", "aa:bb:cc:dd:ee:02")
+	card = b.waitSent(2)[1]
+	b.click(apptest.Admin, confirmKey(t, card), "rc-wake2")
+	contains(t, "sent", updText(2), "唤醒包", "aa:bb:cc:dd:ee:02")
 	contains(t, "online", lastText(b, 3), "pve2 已上线")
+	if n := env.PVE.Count("POST", "/nodes/pve2/wakeonlan"); n != 2 {
+		t.Errorf("wakeonlan POSTs = %d, want 2 (one per confirmed wake)", n)
+	}
 }
 
 // labSetup runs four lab VMs with startup orders; 113 is protected.
@@ -188,7 +208,7 @@ func TestMigrateRunningVMFollowed(t *testing.T) {
 	grantNodePrivs(env)
 	b := startBot(t, env, botOptions{})
 	b.text(apptest.Operator, "迁移 docker-host pve1")
-	contains(t, "operator", lastText(b, 1), "operator")
+	contains(t, "operator", lastText(b, 1), "操作员", "迁移")
 	b.text(apptest.Admin, "迁移 docker-host pve1")
 	card := b.waitSent(2)[1]
 	contains(t, "migrate card", string(card.Card.Raw), "docker-host", "pve2", "pve1", "在线迁移")
@@ -266,7 +286,7 @@ func TestBulkRefusals(t *testing.T) {
 	b.text(apptest.Admin, "关机 pool:media")
 	contains(t, "read only", lastText(b, 1), "只读")
 	b.text(apptest.Viewer, "启动 all")
-	contains(t, "viewer", lastText(b, 2), "viewer")
+	contains(t, "viewer", lastText(b, 2), "只读成员", "启动")
 	if got := shutdownOrder(env); len(got) != 0 {
 		t.Errorf("POSTs = %v, want none", got)
 	}

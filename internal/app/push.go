@@ -57,8 +57,9 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 		clock = schedule.SystemClock{}
 	}
 	var client *wecom.Client
+	// sender stays nil (not a nil *Client) with a smart bot alone.
 	sender := a.o.PushSender
-	if sender == nil {
+	if sender == nil && cfg.WeCom.AppConfigured() {
 		var err error
 		client, err = wecom.NewClient(wecom.ClientConfig{
 			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
@@ -69,9 +70,13 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 		}
 		sender = client
 	}
+	no := notify.Options{Logger: log.Named("notify"), Clock: clock, Budget: a.budget}
+	if a.sb != nil && a.sb.ws != nil {
+		no.Smartbot = a.sb.replier // smartbot_chat and smartbot_user targets
+	}
 	p := &pusher{
 		client:   client,
-		notifier: notify.New(cfg, sender, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock, Budget: a.budget}),
+		notifier: notify.New(cfg, sender, a.store, no),
 		sched:    schedule.New(clock, log.Named("schedule")),
 		reports:  map[string]func(context.Context){},
 	}

@@ -74,7 +74,7 @@ func TestRoleRefusalNamesNoGuest(t *testing.T) {
 	a := &asker{b: b}
 	existing := a.ask(apptest.Viewer, "启动 truenas")
 	missing := a.ask(apptest.Viewer, "启动 zzqqzzq")
-	contains(t, "refusal", existing, "viewer")
+	contains(t, "refusal", existing, "只读成员")
 	if existing != missing {
 		t.Errorf("viewer start of an existing guest answers %q, of a missing one %q: want the same refusal", existing, missing)
 	}

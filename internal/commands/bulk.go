@@ -134,7 +134,7 @@ func (d *Dispatcher) bulk(ctx context.Context, r *req, cmd Command) []chat.Reply
 	action := cmd.Action()
 	if dec := r.s.policy.Decide(r.user.ID, action, nil); dec.Reason == access.ReasonNoRole {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
-		return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+		return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, ""))}
 	}
 	sel, err := selector.Parse(cmd.Selector)
 	if err != nil {
@@ -156,7 +156,7 @@ func (d *Dispatcher) bulk(ctx context.Context, r *req, cmd Command) []chat.Reply
 		dec := r.s.policy.Decide(r.user.ID, action, &sub)
 		if dec.Reason == access.ReasonReadOnly {
 			d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
-			return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+			return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, ""))}
 		}
 		if why == "" && !dec.Allowed {
 			why = "protected"
@@ -235,7 +235,7 @@ func (d *Dispatcher) bulk(ctx context.Context, r *req, cmd Command) []chat.Reply
 	}
 	c := store.Confirmation{Action: action, GuestName: cmd.Selector}
 	out := chat.Reply{Severity: severityFor(action), Title: r.t("bulk_confirm_title", actionWord(r.s.lang, action), cmd.Selector, len(steps)), Fields: fields, Lines: lines}
-	return []chat.Reply{d.offer(ctx, r, c, out, " (bulk)")}
+	return []chat.Reply{d.confirmWith(ctx, r, c, out, "")}
 }
 
 // skippedLine says how many guests were left out and why, or "".
@@ -424,7 +424,7 @@ func (d *Dispatcher) bulkOne(ctx context.Context, r *req, id, action string, s b
 	}
 	sub := g.Subject()
 	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed {
-		res.outcome, res.reason = "skipped", dec.Message(string(r.s.lang))
+		res.outcome, res.reason = "skipped", r.refusal(dec, "")
 		return res
 	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)

@@ -68,7 +68,7 @@ func (d *Dispatcher) nodeTarget(ctx context.Context, r *req, target string) (pve
 	refuse := func(rep chat.Reply) (pve.Node, *chat.Reply) { return pve.Node{}, &rep }
 	if dec := r.s.policy.Decide(r.user.ID, actionNodePower, nil); dec.Reason == access.ReasonNoRole {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
-		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))))
+		return refuse(textReply(chat.SeverityWarning, r.refusal(dec, "")))
 	}
 	nodes, _ := d.o.Fleet.Nodes(ctx)
 	cluster, name, hasCluster := strings.Cut(target, "/")
@@ -92,7 +92,7 @@ func (d *Dispatcher) nodeTarget(ctx context.Context, r *req, target string) (pve
 	sub := nodeSubject(n)
 	if dec := r.s.policy.Decide(r.user.ID, actionNodePower, &sub); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: n.Cluster})
-		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))))
+		return refuse(textReply(chat.SeverityWarning, r.refusal(dec, "")))
 	}
 	return n, nil
 }
@@ -109,7 +109,14 @@ func (d *Dispatcher) nodePower(ctx context.Context, r *req, cmd Command) []chat.
 		if n.Status == "online" {
 			return []chat.Reply{textReply(chat.SeverityInfo, r.t("node_already_online", n.Name))}
 		}
-		return d.sendNodePower(ctx, r, n.Cluster, n.Name, r.m.ID, "")
+		if !r.s.confirm[actionNodePower] {
+			return d.sendNodePower(ctx, r, n.Cluster, n.Name, r.m.ID, "")
+		}
+		c := store.Confirmation{Action: actionNodePower, Cluster: n.Cluster, Node: n.Name, GuestName: n.Name}
+		out := chat.Reply{Severity: chat.SeverityInfo, Title: r.t("node_confirm_title", actionWord(r.s.lang, "node_wake"), n.Name),
+			Fields: []chat.Field{{Label: r.t("f_node"), Value: n.Name}, {Label: r.t("f_state"), Value: stateWord(r.s.lang, n.Status)}},
+			Lines:  []string{r.t("node_effect_wake", n.Name)}}
+		return []chat.Reply{d.confirmWith(ctx, r, c, out, "")}
 	}
 	if n.Status != "online" {
 		return []chat.Reply{textReply(chat.SeverityInfo, r.t("node_not_online", n.Name, stateWord(r.s.lang, n.Status)))}
@@ -129,7 +136,7 @@ func (d *Dispatcher) nodePower(ctx context.Context, r *req, cmd Command) []chat.
 		}
 	}
 	if len(protected) > 0 && r.user.Role != config.RoleAdmin {
-		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "protected guests on the node", Command: clip(r.text), Cluster: n.Cluster})
+		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(access.ReasonProtected), Command: clip(r.text), Cluster: n.Cluster})
 		return []chat.Reply{textReply(chat.SeverityWarning, r.t("node_protected_guests", n.Name, strings.Join(protected, r.t("list_sep"))))}
 	}
 	// A WeCom card shows rows of at most 26 characters and about 160 characters of grey
@@ -181,7 +188,7 @@ func (d *Dispatcher) nodePower(ctx context.Context, r *req, cmd Command) []chat.
 	c := store.Confirmation{Action: actionNodePower, Cluster: n.Cluster, Node: n.Name, GuestName: n.Name}
 	out := chat.Reply{Severity: chat.SeverityError, Title: r.t("node_confirm_title", actionWord(r.s.lang, "node_"+command), n.Name), Fields: fields, Lines: append(warn, lines...)}
 	rep = &chat.Reply{}
-	*rep = d.offer(ctx, r, c, out, " (node)")
+	*rep = d.confirmWith(ctx, r, c, out, "")
 	if typeName && rep.Code != "" {
 		// What to type comes first: it is what the user must do.
 		rep.Lines = append([]string{r.t("node_type_name", n.Name, rep.Code)}, rep.Lines...)
@@ -260,7 +267,7 @@ func (d *Dispatcher) confirmedOther(ctx context.Context, r *req, c store.Confirm
 		sub := selector.Subject{Cluster: c.Cluster, Node: c.Node}
 		if dec := r.s.policy.Decide(r.user.ID, actionNodePower, &sub); !dec.Allowed {
 			d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason) + " (at confirmation)", Command: r.text, Cluster: c.Cluster})
-			rep := textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))
+			rep := textReply(chat.SeverityWarning, r.refusal(dec, ""))
 			rep.UpdateCode = updateCode
 			return []chat.Reply{rep}, true
 		}

@@ -169,13 +169,13 @@ func TestNodePowerAccess(t *testing.T) {
 	cfg.PVE.Clusters = []config.Cluster{{Name: "home", Protected: []string{"tag:infra"}, ProtectedSel: mustList(t, "tag:infra")}}
 	cfg.Users = []config.User{{ID: "op", Role: "operator"}, {ID: "night", Role: "nodeops"}}
 	d := New(cfg, Options{Fleet: f, Store: st})
-	if got := say(d, "op", "重启节点 pve2"); !strings.Contains(got[0].Title, "operator") {
+	if got := say(d, "op", "重启节点 pve2"); !strings.Contains(got[0].Title, "操作员") {
 		t.Errorf("operator: %+v, want refused by role", got)
 	}
 	if got := say(d, "night", "重启节点 pve2"); !strings.Contains(got[0].Title, "受保护") {
 		t.Errorf("custom role: %+v, want refused for the protected guest", got)
 	}
-	if got := say(d, "op", "重启节点 pve9"); !strings.Contains(got[0].Title, "operator") {
+	if got := say(d, "op", "重启节点 pve9"); !strings.Contains(got[0].Title, "操作员") {
 		t.Errorf("operator, unknown node: %+v, want the role refusal first (names nothing)", got)
 	}
 	if len(f.sent()) != 0 {

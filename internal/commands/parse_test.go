@@ -467,3 +467,47 @@ func TestParseBulkAndNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestParseFixes checks the whole command offered for a typo: the closest command in each
+// language, with what else the user typed kept.
+func TestParseFixes(t *testing.T) {
+	tests := []struct {
+		in  string
+		fix Text
+	}{
+		{"vm strat 101", Text{"vm start 101", "启动 101"}},
+		{"strat 101", Text{"vm start 101", "启动 101"}},
+		{"ct strat 200", Text{"ct start 200", "容器 启动 200"}},
+		{"关闭 nas", Text{"vm shutdown nas", "关机 nas"}},
+		{"node stauts pve1", Text{"node status pve1", "节点 状态 pve1"}},
+		{"node pve1", Text{"node status pve1", "节点 状态 pve1"}},
+		{"节点 pve1", Text{"node status pve1", "节点 状态 pve1"}},
+		{"help strat", Text{"help start", "帮助 启动"}},
+		{"help vm strat", Text{"help vm start", "帮助 虚拟机 启动"}},
+		{"stroage", Text{"storage", "存储"}},
+		{"nod", Text{"node", "节点"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			_, err := Parse(tt.in)
+			var pe *ParseError
+			if !errors.As(err, &pe) || len(pe.Fixes) == 0 {
+				t.Fatalf("Parse(%q) = %v, want a parse error with fixes", tt.in, err)
+			}
+			if pe.Fixes[0] != tt.fix {
+				t.Errorf("fix = %+v, want %+v (all: %+v)", pe.Fixes[0], tt.fix, pe.Fixes)
+			}
+			for _, f := range []string{tt.fix.EN, tt.fix.ZH} {
+				if _, err := Parse(f); err != nil {
+					t.Errorf("fix %q does not parse: %v", f, err)
+				}
+			}
+		})
+	}
+	// An error after the command was recognised names it, for the usage line.
+	_, err := Parse("关机")
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Verb != VerbShutdown || len(pe.Fixes) != 0 {
+		t.Errorf("Parse(关机) = %+v, want verb shutdown and no fixes", err)
+	}
+}

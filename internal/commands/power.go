@@ -160,7 +160,7 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	if matched != "" {
 		reason = " (matched by part of a name)"
 	}
-	return d.offer(ctx, r, c, chat.Reply{
+	return d.confirmWith(ctx, r, c, chat.Reply{
 		Severity: severityFor(action),
 		Title:    r.t("confirm_title", actionWord(r.s.lang, action), titleLabel(r, g)),
 		Fields:   fields,
@@ -168,10 +168,10 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	}, reason)
 }
 
-// offer stores c (with r's params) as a one-time confirmation of r's user and turns rep,
+// confirmWith stores c (with r's params) as a one-time confirmation of r's user and turns rep,
 // which says what will happen, into the card that asks for it. note is added to the audit
 // entry's reason.
-func (d *Dispatcher) offer(ctx context.Context, r *req, c store.Confirmation, rep chat.Reply, note string) chat.Reply {
+func (d *Dispatcher) confirmWith(ctx context.Context, r *req, c store.Confirmation, rep chat.Reply, note string) chat.Reply {
 	now := d.o.Now()
 	c.ID, c.Code, c.User = newID(16), newCode(), r.user.ID
 	c.Params, c.Created, c.Expires = r.params.Encode(), now, now.Add(r.s.confirmTTL)
@@ -214,6 +214,8 @@ func (d *Dispatcher) click(ctx context.Context, r *req) []chat.Reply {
 		return []chat.Reply{d.cancel(ctx, r, key[len(keyCancel):], r.m.ResponseCode)}
 	case len(key) > len(keyMute) && key[:len(keyMute)] == keyMute:
 		return d.mute(ctx, r, key)
+	case strings.HasPrefix(key, keyRun):
+		return d.runPressed(ctx, r, key[len(keyRun):])
 	}
 	// A menu-like button carrying a command ("show status" on an alert card).
 	cmd, err := Parse(key)
@@ -279,7 +281,7 @@ func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, typed, u
 	sub := g.Subject()
 	if dec := r.s.policy.Decide(r.user.ID, c.Action, &sub); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason) + " (at confirmation)", Command: r.text, Cluster: g.Cluster, VMID: g.VMID})
-		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))), "not sent: "+string(dec.Reason))
+		return refuse(textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g))), "not sent: "+string(dec.Reason))
 	}
 	return d.send(ctx, r, g, c.Action, c.ID, updateCode, start)
 }
@@ -297,7 +299,7 @@ func (d *Dispatcher) cancel(ctx context.Context, r *req, idOrCode, updateCode st
 	default:
 		label = fmt.Sprintf("%s (%d)", c.GuestName, c.VMID)
 	}
-	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "cancelled by user", Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
+	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: store.ReasonCancelled, Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
 	rep := textReply(chat.SeverityInfo, r.t("cancelled", actionWord(r.s.lang, c.Action), label))
 	rep.UpdateCode = updateCode
 	return rep
@@ -372,7 +374,7 @@ func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, jour
 		d.followUp(r, g, action, journalID, upid, start)
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
 			Title: r.t("running", titleLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
-		rep.UpdateCode = updateCode
+		rep.UpdateCode, rep.FollowUp = updateCode, true
 		return []chat.Reply{rep}
 	}
 	d.finishAction(r, g, action, journalID, upid, start, err.Error())
@@ -485,7 +487,7 @@ func (d *Dispatcher) haFailedReply(r *req, g pve.Guest, action, key string, st p
 	sid := haSID(g)
 	fields := []chat.Field{{Label: r.t("f_node"), Value: g.Node}, {Label: r.t("f_state"), Value: stateWord(r.s.lang, st.Status)}}
 	if st.HAState != "" {
-		fields = append(fields, chat.Field{Label: r.t("f_ha_state"), Value: st.HAState})
+		fields = append(fields, chat.Field{Label: r.t("f_ha_state"), Value: haState(r.s.lang, st.HAState)})
 	}
 	title := r.t("ha_not_done", titleLabel(r, g), actionWord(r.s.lang, action), i18n.Duration(r.s.lang, bound))
 	lines := []string{r.t("ha_check", sid)}

@@ -2,11 +2,14 @@ package commands
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve/pvetest"
 )
@@ -50,5 +53,19 @@ func TestSnapshotGolden(t *testing.T) {
 				t.Errorf("%s differs; got:\n%s", path, out.String())
 			}
 		})
+	}
+}
+
+// TestWhoamiInAGroupNamesTheChat: in a smart-bot group, whoami gives the chat id to put in a
+// smartbot_chat target.
+func TestWhoamiInAGroupNamesTheChat(t *testing.T) {
+	b := newPVEBench(t, pvetest.Options{}, nil)
+	reps := b.d.Handle(context.Background(), chat.Message{ID: "g1", User: "zhangsan", Kind: chat.KindText, Text: "我的权限", Chat: "wrkSFfCgAAxxxxxx"})
+	if len(reps) != 1 || !strings.Contains(replyText(reps[0]), `smartbot_chat: "wrkSFfCgAAxxxxxx"`) {
+		t.Errorf("whoami in a group = %+v, want the chat id as a target line", reps)
+	}
+	reps = b.d.Handle(context.Background(), chat.Message{ID: "g2", User: "zhangsan", Kind: chat.KindText, Text: "我的权限"})
+	if len(reps) != 1 || strings.Contains(replyText(reps[0]), "smartbot_chat") {
+		t.Errorf("whoami in 1:1 = %+v, want no chat line", reps)
 	}
 }

@@ -50,13 +50,23 @@ type Target struct {
 	WebhookKey     Secret   `yaml:"webhook_key"`     // a group robot's key
 	WebhookKeyFile string   `yaml:"webhook_key_file"`
 	Users          []string `yaml:"users"` // direct app messages
+	// SmartbotChat is a group chat's chatid and SmartbotUser a member's UserID, reached
+	// through the smart bot's long connection (no app needed). The conversation must have
+	// talked to the bot once; `whoami` in a group shows its chat id.
+	SmartbotChat string `yaml:"smartbot_chat"`
+	SmartbotUser string `yaml:"smartbot_user"`
 
 	keyFromFile bool // WebhookKey was read from WebhookKeyFile (so Validate may run again)
 }
 
-// Kind is "appchat", "robot" or "users" ("" when the target is not valid).
+// Kind is "appchat", "robot", "users", "smartbot_chat" or "smartbot_user" ("" when the
+// target is not valid).
 func (t Target) Kind() string {
 	switch {
+	case t.SmartbotChat != "":
+		return "smartbot_chat"
+	case t.SmartbotUser != "":
+		return "smartbot_user"
 	case t.AppChat != "":
 		return "appchat"
 	case t.WebhookKey != "":
@@ -319,11 +329,24 @@ func (v *validator) target(name string, t *Target) {
 	if len(t.Users) > 0 {
 		n++
 	}
+	if t.SmartbotChat != "" || t.SmartbotUser != "" {
+		n++
+		sb := v.c.WeCom.SmartBot
+		if !sb.Configured() || sb.Webhook() {
+			v.add(key, "a smartbot_chat or smartbot_user target needs wecom.smartbot in websocket mode (webhook mode cannot send unasked)")
+		}
+		if t.SmartbotChat != "" && t.SmartbotUser != "" {
+			n++
+		}
+	}
+	if (t.AppChat != "" || len(t.Users) > 0 || t.WebhookKey != "" || t.WebhookKeyFile != "") && !v.c.WeCom.AppConfigured() {
+		v.add(key, "appchat, webhook_key and users targets send through the self-built app's client, which is not configured: use smartbot_chat or smartbot_user")
+	}
 	switch {
 	case n == 0:
-		v.add(key, "set one of appchat, webhook_key (or webhook_key_file) and users")
+		v.add(key, "set one of appchat, webhook_key (or webhook_key_file), users, smartbot_chat and smartbot_user")
 	case n > 1:
-		v.add(key, "set only one of appchat, webhook_key (or webhook_key_file) and users")
+		v.add(key, "set only one of appchat, webhook_key (or webhook_key_file), users, smartbot_chat and smartbot_user")
 	}
 	if len(t.AppChatMembers) > 0 {
 		if t.AppChat == "" {

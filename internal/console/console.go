@@ -332,10 +332,10 @@ func oneLine(rep chat.Reply) string {
 // choice in card mode.
 func cardOf(rep chat.Reply) *Card {
 	form := "text"
-	switch rep.Kind {
-	case chat.ReplyCard, chat.ReplyConfirm:
+	switch {
+	case rep.Kind == chat.ReplyCard || rep.Kind == chat.ReplyConfirm || len(rep.Buttons) > 0:
 		form = "card"
-	case chat.ReplyList:
+	case rep.Kind == chat.ReplyList:
 		form = "list"
 	}
 	// WeCom renders markdown only in markdown messages ("list"): cards and text show
@@ -357,9 +357,9 @@ func cardOf(rep chat.Reply) *Card {
 	}
 	if rep.Kind == chat.ReplyConfirm {
 		card.Code = rep.Code
-		for _, b := range rep.Buttons {
-			card.Buttons = append(card.Buttons, Button{Text: b.Text, Key: b.Key, Style: b.Style})
-		}
+	}
+	for _, b := range rep.Buttons {
+		card.Buttons = append(card.Buttons, Button{Text: b.Text, Key: b.Key, Style: b.Style})
 	}
 	return card
 }

@@ -24,7 +24,7 @@ var graphZH = map[string]string{
 	"graph_title_sum":     "集群 CPU 与内存（24 小时）",
 	"graph_upload_failed": "图片未能发送，以下是文字说明。",
 	"graph_no_storage":    "没有叫 %s 的存储。",
-	"graph_storage_many":  "存储 %s 在多个节点上（%s），请写上节点：storage graph %s <节点>",
+	"graph_storage_many":  "存储 %s 在多个节点上（%s），请写上节点：存储图表 %s <节点>",
 	"graph_failed":        "读取历史数据失败：%s",
 	"graph_tf_hour":       "1 小时",
 	"graph_tf_day":        "24 小时",

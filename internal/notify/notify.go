@@ -73,6 +73,8 @@ type Options struct {
 	RetryEvery time.Duration
 	// RobotRate is the per-robot limit (default 20 per minute, WeCom's).
 	RobotRate config.Rate
+	// Smartbot sends to smartbot_chat and smartbot_user targets (nil: no smart bot).
+	Smartbot SmartbotSender
 	// Budget is the per-member send budget that replies share (WeCom drops app messages
 	// beyond 30 a minute or 1000 an hour to one member). A push to users that finds no
 	// room waits in the outbox and goes out, marked late, when there is. Nil: no budget.
@@ -85,6 +87,15 @@ type overBudget struct{ wait time.Duration }
 func (e overBudget) Error() string {
 	return fmt.Sprintf("notify: over the members' send budget (30 a minute, 1000 an hour); room again in %s", e.wait)
 }
+
+// SmartbotSender posts markdown to a conversation through the smart bot's long
+// connection; *smartbot.Replier implements it.
+type SmartbotSender interface {
+	Push(ctx context.Context, chatID string, group bool, content string) error
+}
+
+// smartbotMaxBytes is the smart bot's markdown limit (20480 bytes, P101138).
+const smartbotMaxBytes = 20480
 
 // Notifier delivers pushes. It is safe for concurrent use; deliveries are serialized so
 // the outbox keeps its order.
@@ -184,11 +195,17 @@ func (n *Notifier) render(name string, t config.Target, m Message) item {
 		it.Content = m.Markdown(wecom.MaxTextBytes)
 	case "robot":
 		it.Content = m.Markdown(wecom.MaxRobotMarkdownBytes)
+	case "smartbot_chat", "smartbot_user":
+		it.Content = m.Markdown(smartbotMaxBytes)
 	default:
 		it.Content = m.Markdown(wecom.MaxTextBytes)
 	}
 	return it
 }
+
+// errNoSender says a target's kind has no sender in this bot (a smart bot alone has no
+// self-built app); sending again cannot help.
+var errNoSender = errors.New("notify: this kind of target needs a part of WeCom the bot is not configured for")
 
 // retryable tells a WeCom outage (network, HTTP 5xx, busy, rate limit) or a full send
 // budget from an error that sending again cannot fix.
@@ -197,7 +214,7 @@ func retryable(err error) bool {
 	if errors.As(err, &ae) {
 		return ae.Code == -1 || ae.Code == 45009 || ae.Code == 45033
 	}
-	return !errors.Is(err, context.Canceled)
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, errNoSender)
 }
 
 func (n *Notifier) failed(ctx context.Context, it item, err error) {
@@ -255,6 +272,19 @@ func (n *Notifier) deliver(ctx context.Context, t config.Target, it item, late b
 	note := ""
 	if late {
 		note = n.lateNote(it.Created)
+	}
+	switch t.Kind() {
+	case "smartbot_chat", "smartbot_user":
+		if n.o.Smartbot == nil {
+			return errNoSender
+		}
+		if t.SmartbotChat != "" {
+			return n.o.Smartbot.Push(ctx, t.SmartbotChat, true, joinNote(note, it.Content, true))
+		}
+		return n.o.Smartbot.Push(ctx, t.SmartbotUser, false, joinNote(note, it.Content, true))
+	}
+	if n.sender == nil {
+		return errNoSender
 	}
 	switch t.Kind() {
 	case "appchat":

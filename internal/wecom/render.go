@@ -400,7 +400,7 @@ func RenderText(rep chat.Reply, lang string, maxBytes int) []string {
 		func(n int) string { return moreLinesText(lang, n) })
 }
 
-// RenderCard renders a reply as a template card. A ReplyConfirm with buttons becomes a
+// RenderCard renders a reply as a template card. A reply with buttons becomes a
 // button_interaction card with taskID (which must be fresh for every card) and at most six
 // buttons as given; anything else becomes a text_notice card. Fields fill the card's
 // key/value rows (six at most; the rest, the body lines and the footer go to the grey
@@ -429,7 +429,7 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	for _, l := range lines {
 		sub = append(sub, plainText(l))
 	}
-	interactive := rep.Kind == chat.ReplyConfirm && len(rep.Buttons) > 0
+	interactive := len(rep.Buttons) > 0
 	var tail []string
 	if rep.Kind == chat.ReplyConfirm && !interactive && rep.Code != "" {
 		tail = append(tail, confirmInstruction(lang, rep.Code))

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -80,10 +79,8 @@ func (s *Server) routeRRD(c *call, node string, rest []string) {
 			s.handleNodeRRD(c, node)
 		}
 	case len(rest) == 3 && isGuestType(rest[0]):
-		vmid, err := strconv.Atoi(rest[1])
-		if err != nil || vmid <= 0 {
-			s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
-				map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", rest[1])})
+		vmid, ok := s.vmid(c, rest[1])
+		if !ok {
 			return
 		}
 		// [unverified] whether PVE answers an unknown guest's history with the config error
