@@ -27,6 +27,14 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 )
 
+// The verbs of node power and migration.
+const (
+	VerbNodeReboot   Verb = "node_reboot"
+	VerbNodeShutdown Verb = "node_shutdown"
+	VerbNodeWake     Verb = "node_wake"
+	VerbMigrate      Verb = "migrate"
+)
+
 // actionNodePower is the role action of node reboot, shutdown and wake.
 const actionNodePower = "node_power"
 

@@ -31,35 +31,31 @@ type Verb string
 
 // The verbs of the command language.
 const (
-	VerbHelp         Verb = "help"
-	VerbStatus       Verb = "status"       // cluster summary
-	VerbList         Verb = "list"         // guests, Kind "" (all), "qemu" or "lxc"
-	VerbGuestStatus  Verb = "guest_status" // one guest
-	VerbStart        Verb = "start"
-	VerbShutdown     Verb = "shutdown"
-	VerbReboot       Verb = "reboot"
-	VerbSuspend      Verb = "suspend"
-	VerbResume       Verb = "resume"
-	VerbStop         Verb = "stop"
-	VerbReset        Verb = "reset"
-	VerbNodeList     Verb = "node_list"
-	VerbNodeStatus   Verb = "node_status"
-	VerbStorage      Verb = "storage"
-	VerbTasks        Verb = "tasks"
-	VerbAudit        Verb = "audit"
-	VerbSnapshots    Verb = "snapshots"
-	VerbSnapshot     Verb = "snapshot"
-	VerbRollback     Verb = "rollback"
-	VerbDelSnapshot  Verb = "delsnapshot"
-	VerbConfirm      Verb = "confirm"
-	VerbCancel       Verb = "cancel"
-	VerbWhoami       Verb = "whoami"
-	VerbIP           Verb = "ip"
-	VerbMute         Verb = "mute" // an alert card's button only
-	VerbNodeReboot   Verb = "node_reboot"
-	VerbNodeShutdown Verb = "node_shutdown"
-	VerbNodeWake     Verb = "node_wake"
-	VerbMigrate      Verb = "migrate"
+	VerbHelp        Verb = "help"
+	VerbStatus      Verb = "status"       // cluster summary
+	VerbList        Verb = "list"         // guests, Kind "" (all), "qemu" or "lxc"
+	VerbGuestStatus Verb = "guest_status" // one guest
+	VerbStart       Verb = "start"
+	VerbShutdown    Verb = "shutdown"
+	VerbReboot      Verb = "reboot"
+	VerbSuspend     Verb = "suspend"
+	VerbResume      Verb = "resume"
+	VerbStop        Verb = "stop"
+	VerbReset       Verb = "reset"
+	VerbNodeList    Verb = "node_list"
+	VerbNodeStatus  Verb = "node_status"
+	VerbStorage     Verb = "storage"
+	VerbTasks       Verb = "tasks"
+	VerbAudit       Verb = "audit"
+	VerbSnapshots   Verb = "snapshots"
+	VerbSnapshot    Verb = "snapshot"
+	VerbRollback    Verb = "rollback"
+	VerbDelSnapshot Verb = "delsnapshot"
+	VerbConfirm     Verb = "confirm"
+	VerbCancel      Verb = "cancel"
+	VerbWhoami      Verb = "whoami"
+	VerbIP          Verb = "ip"
+	VerbMute        Verb = "mute" // an alert card's button only
 )
 
 // Guest kinds as PVE names them; Command.Kind is one of these or "" for both.
