@@ -303,3 +303,25 @@ func TestBulkNothingToDo(t *testing.T) {
 		t.Errorf("POSTs = %d, want 0", n)
 	}
 }
+
+// TestBulkWithHAGuestWaitsForHA: a bulk shutdown that includes an HA guest counts it done
+// only once the HA manager has stopped it, not when its hastop task ended.
+func TestBulkWithHAGuestWaitsForHA(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{cfg: apptest.ConfigOptions{Protected: `["100"]`}})
+	b.text(apptest.Admin, "关机 name:homeassistant")
+	card := b.waitSent(1)[0]
+	contains(t, "bulk card", string(card.Card.Raw), "homeassistant(HA)", "数量")
+	b.click(apptest.Admin, confirmKey(t, card), "rc-bulk-ha")
+	deadline := time.Now().Add(10 * time.Second)
+	for g, _ := env.PVE.Guest(102); g.Status != "stopped"; g, _ = env.PVE.Guest(102) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the HA stack never stopped homeassistant (%s)", g.Status)
+		}
+		if env.PVE.Count("POST", "/nodes/pve1/qemu/102/status/shutdown") == 1 {
+			env.PVE.RunHARound()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	contains(t, "summary", lastText(b, 2), "批量关机完成", "成功 1")
+}

@@ -462,6 +462,19 @@ func (d *Dispatcher) bulkWait(ctx context.Context, r *req, res bulkResult, g pve
 	if d.bg.Err() != nil {
 		return res // shutting down: the entry stays sent
 	}
+	if err == nil && tr.OK && tr.HA && !tr.Settled {
+		// The HA manager has the request: done when the guest's state shows it (awaitHA
+		// closes the entry either way).
+		rep, ok := d.awaitHA(r, g, action, partID, upid, start)
+		switch {
+		case !ok:
+		case rep.Severity == chat.SeverityOK:
+			res.outcome = "done"
+		default:
+			res.outcome, res.reason = "failed", rep.Title
+		}
+		return res
+	}
 	result := "OK"
 	switch {
 	case err != nil:

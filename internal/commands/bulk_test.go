@@ -120,3 +120,56 @@ func TestBulkStartOrderAndBound(t *testing.T) {
 		t.Errorf("at most %d guests of pve1 at once, want 2", f.most["pve1"])
 	}
 }
+
+// haFleet hands shutdowns to an "HA manager" that stops the guest only after a few reads.
+type haFleet struct {
+	cardFleet
+	mu    sync.Mutex
+	reads int
+}
+
+func (f *haFleet) Find(context.Context, string, func(pve.Guest) bool) (pve.Guest, error) {
+	return f.guests[0], nil
+}
+
+func (f *haFleet) GuestStatus(_ context.Context, g pve.Guest) (pve.GuestStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if f.reads >= 4 {
+		g.Status = "stopped"
+	}
+	return pve.GuestStatus{Guest: g, HAManaged: true}, nil
+}
+
+func (f *haFleet) Do(context.Context, pve.Guest, pve.Action) (string, error) {
+	return "UPID:pve1:1:1:1:hastop:102:x:", nil
+}
+
+func (f *haFleet) Wait(_ context.Context, _ pve.Guest, upid string) (pve.TaskResult, error) {
+	return pve.TaskResult{UPID: upid, OK: true, Exit: "OK", HA: true, FinalState: "running"}, nil
+}
+
+// An HA guest of a bulk counts as done only once the HA manager has acted, not when its
+// hastop task ended.
+func TestBulkHAGuestFollowedToItsState(t *testing.T) {
+	f := &haFleet{}
+	f.guests = []pve.Guest{{Cluster: "home", VMID: 102, Name: "homeassistant", Node: "pve1", Type: "qemu", Status: "running", HAState: "started", Tags: []string{"lab"}}}
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config.Default()
+	cfg.Users = []config.User{{ID: "op", Role: "operator"}}
+	note := &recNotify{}
+	d := New(cfg, Options{Fleet: f, Store: st, Notify: note, HAPoll: time.Millisecond})
+	card := say(d, "op", "关机 tag:lab")
+	say(d, "op", "确认 "+card[0].Code)
+	waitNote(t, note, "成功 1")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reads < 4 {
+		t.Errorf("summary sent after %d state reads, want it only once the guest was seen stopped", f.reads)
+	}
+}
