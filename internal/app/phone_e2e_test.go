@@ -341,7 +341,7 @@ func TestChineseRepliesHaveNoEnglish(t *testing.T) {
 		"vm": true, "start": true, "tag": true, "pool": true, "node": true, "nodes": true, "list": true, "ls": true, "status": true, "ct": true,
 		"lxc": true, "qemu": true, "guest": true, "reset": true, "help": true, "overview": true, "summary": true, "restart": true, "reboot": true,
 		"shutdown": true, "stop": true, "storage": true, "task": true, "tasks": true, "whoami": true, "n": true,
-		"target": true, "filter": true, // the English usage beside the Chinese one in "帮助 <命令>"
+		"target": true, "filter": true, "selector": true, "wake": true, "all": true, // the English usage beside the Chinese one in "帮助 <命令>"
 		"home": true, "local": true, "lvm": true, "nas": true, "family": true, "before_upgrade": true, // an example snapshot name (PVE allows ASCII names only)
 		"infra": true, "critical": true, "media": true}
 	for _, name := range []string{"opnsense", "truenas", "homeassistant", "jellyfin", "docker", "host", "dev", "ubuntu", "windows", "pihole", "adguard",

@@ -50,12 +50,22 @@ type Fleet interface {
 	Rollback(ctx context.Context, g pve.Guest, name string, start bool) (upid string, err error)
 	DeleteSnapshot(ctx context.Context, g pve.Guest, name string) (upid string, err error)
 	GuestConfig(ctx context.Context, g pve.Guest) (pve.GuestConfig, error)
+
+	// nodes and migration (nodes.go, migrate.go)
+	NodePower(ctx context.Context, cluster, node string, cmd pve.NodeCommand) error
+	WakeNode(ctx context.Context, cluster, node string) (mac string, err error)
+	ClusterStatus(ctx context.Context, cluster string) (pve.ClusterStatus, error)
+	WaitNode(ctx context.Context, cluster, node string, online bool) error
+	CheckMigrate(ctx context.Context, g pve.Guest, target string) (pve.MigrateCheck, error)
+	Migrate(ctx context.Context, g pve.Guest, target string, o pve.MigrateOptions) (upid string, err error)
+	WaitGuestOn(ctx context.Context, g pve.Guest, node string) (pve.Guest, error)
 }
 
 // Store is the embedded state commands needs; *store.Store implements it.
 type Store interface {
 	CreateConfirmation(ctx context.Context, c store.Confirmation) error
 	TakeConfirmation(ctx context.Context, idOrCode, user string) (store.Confirmation, error)
+	PeekConfirmation(ctx context.Context, idOrCode, user string) (store.Confirmation, error)
 	CancelConfirmation(ctx context.Context, idOrCode, user string) (store.Confirmation, error)
 	BeginAction(ctx context.Context, a store.Action) (fresh bool, err error)
 	ActionSent(ctx context.Context, id, upid string) error
@@ -80,6 +90,10 @@ type Options struct {
 	QuickWait time.Duration
 	// TaskTimeout bounds the follow-up wait (default 5m; pve.task_timeout).
 	TaskTimeout time.Duration
+	// NodeTimeout bounds how long a rebooted, shut down or woken node is followed (default 15m).
+	NodeTimeout time.Duration
+	// BulkPerNode is how many guests of one node a bulk action runs at once (default 2).
+	BulkPerNode int
 	// HARound is the HA manager's round (default pve.HARound): an HA request is given
 	// pve.HABound of it, from the action's start by Now, before the bot says it did not
 	// happen. HAPoll is how often the guest's state is read meanwhile (default 2s).
@@ -100,7 +114,8 @@ type settings struct {
 	textMode   bool
 	zone       i18n.Zone // the configured timezone, for times in replies
 	perUser    config.Rate
-	multi      bool // more than one cluster: show cluster names
+	multi      bool              // more than one cluster: show cluster names
+	botGuest   map[string]string // cluster -> pve.clusters[].bot_guest
 }
 
 // Dispatcher handles messages; it implements chat.Handler.
@@ -137,6 +152,12 @@ func New(cfg *config.Config, o Options) *Dispatcher {
 	if o.TaskTimeout <= 0 {
 		o.TaskTimeout = 5 * time.Minute
 	}
+	if o.NodeTimeout <= 0 {
+		o.NodeTimeout = 15 * time.Minute
+	}
+	if o.BulkPerNode <= 0 {
+		o.BulkPerNode = 2
+	}
 	if o.HARound <= 0 {
 		o.HARound = pve.HARound
 	}
@@ -166,6 +187,10 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 	}
 	if s.confirmTTL <= 0 {
 		s.confirmTTL = 5 * time.Minute
+	}
+	s.botGuest = map[string]string{}
+	for _, c := range cfg.PVE.Clusters {
+		s.botGuest[c.Name] = strings.ToLower(strings.TrimSpace(c.BotGuest))
 	}
 	for _, a := range cfg.Confirm {
 		s.confirm[a] = true

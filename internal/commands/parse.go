@@ -73,8 +73,11 @@ type Command struct {
 	N      int      // audit: entries wanted, 0 = the dispatcher's default
 	Code   string   // confirm/cancel: upper-case
 	Topic  string   // help: canonical command name ("start", "node"...), "" = overview
-	Args   []string // ArgTargetArgs: the words after the target, lower-case (a snapshot name, a node…)
-	Raw    string   // the input exactly as received
+	Args   []string // ArgTargetArgs: the words after the target, lower-case (a snapshot name, a node…); confirm: a typed node name
+	// Selector is the guests of a bulk power action ("tag:lab", "*"), lower-case; Target is
+	// then empty.
+	Selector string
+	Raw      string // the input exactly as received
 }
 
 // Action returns the action name that roles allow for c ("start", "list", "node"...), or ""
@@ -157,10 +160,12 @@ type entry struct {
 	family string // the noun's family, or the family of the command (Spec.Noun)
 	spec   int
 	noun   int
+	named  bool // a command word that holds a noun of its family: it stands alone
 }
 
-// first reports whether e may start a command: a noun, or a word of a standalone family.
-func (e entry) first() bool { return e.noun >= 0 || standalone(e.family) }
+// first reports whether e may start a command: a noun, a word of a standalone family, or a
+// word that holds its family's noun ("重启节点").
+func (e entry) first() bool { return e.noun >= 0 || standalone(e.family) || e.named }
 
 // vocab holds every word of the table and of nouns; vocabIndex maps a word to its entries;
 // hanWords are the words that start with a non-ASCII rune, longest first: a command word
@@ -178,7 +183,11 @@ func buildVocab() {
 	}
 	for i, s := range table {
 		for _, w := range s.Words {
-			vocab = append(vocab, entry{word: w, family: s.Noun, spec: i, noun: -1})
+			named := false
+			for _, n := range nouns {
+				named = named || (s.Noun != "" && n.family == s.Noun && w != n.word && strings.Contains(w, n.word))
+			}
+			vocab = append(vocab, entry{word: w, family: s.Noun, spec: i, noun: -1, named: named})
 		}
 	}
 	vocabIndex = map[string][]int{}
@@ -421,10 +430,18 @@ func (p *cmdParser) args(what string, s *Spec, kind string) (Command, error) {
 	case ArgFilter:
 		c.Filter = strings.Join(p.rest(), " ")
 	case ArgTarget:
+		if sel, ok := bulkSelector(p.rest()); ok && s.Bulk {
+			c.Selector, p.i = sel, len(p.toks)
+			break
+		}
 		c.Target, err = p.target(what)
 	case ArgCount:
 		c.N, err = p.count(what)
 	case ArgCode:
+		if r := p.rest(); len(r) == 2 && validTarget(r[1]) {
+			c.Args = []string{r[1]} // "confirm <code> <node>": a node's name typed on top of the code
+			p.toks = p.toks[:len(p.toks)-1]
+		}
 		c.Code, err = p.code(what)
 	case ArgTopic:
 		c.Topic, err = p.topic()

@@ -200,7 +200,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad target", "start 家里", "parse_bad_target", nil},
 		{"touching junk", "启动了", "parse_bad_target", nil},
 		{"bad target slash", "start /101", "parse_bad_target", nil},
-		{"bad target star", "start home/*", "parse_bad_target", nil},
+		{"bad target star", "status home/*", "parse_bad_target", nil}, // a selector is a bulk power target only
 		{"audit x", "audit x", "parse_bad_number", nil},
 		{"audit 0", "audit 0", "parse_bad_number", nil},
 		{"audit -1", "审计 -1", "parse_bad_number", nil},
@@ -419,6 +419,52 @@ func BenchmarkParse(b *testing.B) {
 				_, _ = Parse(in)
 			}
 		})
+	}
+}
+
+// TestParseBulkAndNodes: a power verb takes a selector (bulk), node power words stand alone
+// in Chinese, and confirm takes a typed node name after the code.
+func TestParseBulkAndNodes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Command
+	}{
+		{"vm shutdown tag:lab", Command{Verb: VerbShutdown, Selector: "tag:lab"}},
+		{"关机 pool:media", Command{Verb: VerbShutdown, Selector: "pool:media"}},
+		{"vm start node:pve2", Command{Verb: VerbStart, Selector: "node:pve2"}},
+		{"启动 all", Command{Verb: VerbStart, Selector: "*"}},
+		{"启动 全部", Command{Verb: VerbStart, Selector: "*"}},
+		{"ct stop home/100-199", Command{Verb: VerbStop, Kind: KindLXC, Selector: "home/100-199"}},
+		{"vm start 101", Command{Verb: VerbStart, Target: "101"}},
+		{"重启节点 pve2", Command{Verb: VerbNodeReboot, Target: "pve2"}},
+		{"重启节点pve2", Command{Verb: VerbNodeReboot, Target: "pve2"}},
+		{"node reboot pve2", Command{Verb: VerbNodeReboot, Target: "pve2"}},
+		{"节点 关机 pve2", Command{Verb: VerbNodeShutdown, Target: "pve2"}},
+		{"关闭节点 pve2", Command{Verb: VerbNodeShutdown, Target: "pve2"}},
+		{"唤醒节点 pve3", Command{Verb: VerbNodeWake, Target: "pve3"}},
+		{"重启 101", Command{Verb: VerbReboot, Target: "101"}},
+		{"迁移 docker-host pve1", Command{Verb: VerbMigrate, Target: "docker-host", Args: []string{"pve1"}}},
+		{"确认 ab12cd pve2", Command{Verb: VerbConfirm, Code: "AB12CD", Args: []string{"pve2"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Parse(tt.in)
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tt.in, err)
+			}
+			got.Raw = ""
+			if got.Args == nil && tt.want.Args == nil {
+				got.Args = nil
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Parse(%q) = %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"vm status tag:lab", "vm snapshot tag:lab", "重启节点", "确认 ab12cd pve2 x"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) succeeded, want an error", bad)
+		}
 	}
 }
 

@@ -32,6 +32,9 @@ const (
 // then the target among the guests the user may see, then access to that guest, and only
 // then facts about it (its kind, its state).
 func (d *Dispatcher) power(ctx context.Context, r *req, cmd Command) []chat.Reply {
+	if cmd.Selector != "" {
+		return d.bulk(ctx, r, cmd)
+	}
 	action := cmd.Action()
 	g, rep := d.writeTarget(ctx, r, cmd, action)
 	if rep != nil {
@@ -128,21 +131,7 @@ func newCode() string {
 // happen; without it, the action's own sentence.
 func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestStatus, action, matched string, impact ...string) chat.Reply {
 	g := st.Guest
-	now := d.o.Now()
-	c := store.Confirmation{
-		ID: newID(16), Code: newCode(), User: r.user.ID, Action: action,
-		Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, GuestName: g.Name,
-		Params: r.params.Encode(), Created: now, Expires: now.Add(r.s.confirmTTL),
-	}
-	if err := d.o.Store.CreateConfirmation(ctx, c); err != nil {
-		d.log.Error("cannot store confirmation", zap.Error(err))
-		return textReply(chat.SeverityError, r.t("internal_error"))
-	}
-	reason := "confirmation requested"
-	if matched != "" {
-		reason += " (matched by part of a name)"
-	}
-	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: reason, Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
+	c := store.Confirmation{Action: action, Cluster: g.Cluster, Node: g.Node, GuestType: g.Type, VMID: g.VMID, GuestName: g.Name}
 	sub := g.Subject()
 	fields := []chat.Field{
 		{Label: r.t("f_node"), Value: g.Node},
@@ -167,23 +156,42 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	if matched != "" {
 		lines = append([]string{r.t("matched_by_part", matched, guestLabel(r, g))}, lines...)
 	}
-	mins := int(r.s.confirmTTL.Round(time.Minute) / time.Minute)
-	if mins < 1 {
-		mins = 1
+	reason := ""
+	if matched != "" {
+		reason = " (matched by part of a name)"
 	}
-	return chat.Reply{
-		Kind:     chat.ReplyConfirm,
+	return d.confirmWith(ctx, r, c, chat.Reply{
 		Severity: severityFor(action),
 		Title:    r.t("confirm_title", actionWord(r.s.lang, action), titleLabel(r, g)),
 		Fields:   fields,
 		Lines:    lines,
-		Buttons: []chat.Button{
-			{Text: r.t("btn_confirm"), Key: keyConfirm + c.ID, Style: 1},
-			{Text: r.t("btn_cancel"), Key: keyCancel + c.ID, Style: 2},
-		},
-		Code:   c.Code,
-		Footer: r.t("confirm_expires", mins),
+	}, reason)
+}
+
+// confirmWith stores c (with r's params) as a one-time confirmation of r's user and turns rep,
+// which says what will happen, into the card that asks for it. note is added to the audit
+// entry's reason.
+func (d *Dispatcher) confirmWith(ctx context.Context, r *req, c store.Confirmation, rep chat.Reply, note string) chat.Reply {
+	now := d.o.Now()
+	c.ID, c.Code, c.User = newID(16), newCode(), r.user.ID
+	c.Params, c.Created, c.Expires = r.params.Encode(), now, now.Add(r.s.confirmTTL)
+	if err := d.o.Store.CreateConfirmation(ctx, c); err != nil {
+		d.log.Error("cannot store confirmation", zap.Error(err))
+		return textReply(chat.SeverityError, r.t("internal_error"))
 	}
+	d.audit(ctx, r, store.AuditEntry{Decision: "allowed", Reason: "confirmation requested" + note, Command: clip(r.text), Cluster: c.Cluster, VMID: c.VMID})
+	mins := int(r.s.confirmTTL.Round(time.Minute) / time.Minute)
+	if mins < 1 {
+		mins = 1
+	}
+	rep.Kind = chat.ReplyConfirm
+	rep.Buttons = []chat.Button{
+		{Text: r.t("btn_confirm"), Key: keyConfirm + c.ID, Style: 1},
+		{Text: r.t("btn_cancel"), Key: keyCancel + c.ID, Style: 2},
+	}
+	rep.Code = c.Code
+	rep.Footer = r.t("confirm_expires", mins)
+	return rep
 }
 
 func severityFor(action string) chat.Severity {
@@ -201,7 +209,7 @@ func (d *Dispatcher) click(ctx context.Context, r *req) []chat.Reply {
 	key := r.m.EventKey
 	switch {
 	case len(key) > len(keyConfirm) && key[:len(keyConfirm)] == keyConfirm:
-		return d.confirmCode(ctx, r, key[len(keyConfirm):], r.m.ResponseCode)
+		return d.confirmCode(ctx, r, key[len(keyConfirm):], "", r.m.ResponseCode)
 	case len(key) > len(keyCancel) && key[:len(keyCancel)] == keyCancel:
 		return []chat.Reply{d.cancel(ctx, r, key[len(keyCancel):], r.m.ResponseCode)}
 	case len(key) > len(keyMute) && key[:len(keyMute)] == keyMute:
@@ -242,13 +250,19 @@ func (d *Dispatcher) confirmError(ctx context.Context, r *req, err error) chat.R
 // only if the owner still has the right now (the config may have been reloaded). The
 // action is journalled right after the confirmation is taken, so that a crash between the
 // two cannot lose track of it.
-func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCode string) []chat.Reply {
+func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, typed, updateCode string) []chat.Reply {
+	if rep, stop := d.needsTypedName(ctx, r, idOrCode, typed); stop {
+		return []chat.Reply{rep}
+	}
 	c, err := d.o.Store.TakeConfirmation(ctx, idOrCode, r.user.ID)
 	if err != nil {
 		return []chat.Reply{d.confirmError(ctx, r, err)}
 	}
 	r.text = c.Action + " " + c.Cluster + "/" + strconv.Itoa(c.VMID)
 	r.params, _ = url.ParseQuery(c.Params)
+	if reps, ok := d.confirmedOther(ctx, r, c, updateCode); ok {
+		return reps
+	}
 	g := pve.Guest{Cluster: c.Cluster, Node: c.Node, Type: c.GuestType, VMID: c.VMID, Name: c.GuestName}
 	start := d.o.Now()
 	if rep, ok := d.begin(ctx, r, g, c.Action, c.ID, updateCode, start); !ok {
@@ -278,9 +292,11 @@ func (d *Dispatcher) cancel(ctx context.Context, r *req, idOrCode, updateCode st
 		return d.confirmError(ctx, r, err)
 	}
 	label := c.GuestName
-	if label == "" {
+	switch {
+	case c.VMID == 0: // a node or a bulk's selector
+	case label == "":
 		label = strconv.Itoa(c.VMID)
-	} else {
+	default:
 		label = fmt.Sprintf("%s (%d)", c.GuestName, c.VMID)
 	}
 	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: store.ReasonCancelled, Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
@@ -332,7 +348,7 @@ func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, jour
 		d.log.Error("cannot record the sent action", zap.String("upid", upid), zap.Error(err))
 	}
 	quick, cancel := context.WithTimeout(ctx, d.o.QuickWait)
-	res, err := d.o.Fleet.Wait(quick, g, upid)
+	res, err := d.wait(quick, r, g, action, upid)
 	stillRunning := errors.Is(quick.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	if err == nil && res.OK && res.HA && !res.Settled {
@@ -375,7 +391,7 @@ func (d *Dispatcher) followUp(r *req, g pve.Guest, action, journalID, upid strin
 		ctx, cancel := context.WithTimeout(chat.WithSource(d.bg, r.m.Source), d.o.TaskTimeout)
 		defer cancel()
 		var rep chat.Reply
-		res, err := d.o.Fleet.Wait(ctx, g, upid)
+		res, err := d.wait(ctx, r, g, action, upid)
 		if err != nil {
 			if d.bg.Err() != nil {
 				return // shutting down: the action stays "sent" and Recover takes it up
@@ -581,6 +597,9 @@ func (d *Dispatcher) Recover(ctx context.Context) {
 	for _, a := range acts {
 		r := &req{s: s, m: chat.Message{ID: a.MessageKey, User: a.User, Source: a.Source}, user: access.User{ID: a.User}, text: a.Action}
 		r.params, _ = url.ParseQuery(a.Params)
+		if d.recoverOther(ctx, r, a) {
+			continue
+		}
 		g := pve.Guest{Cluster: a.Cluster, Node: a.Node, Type: a.GuestType, VMID: a.VMID}
 		if found, err := d.o.Fleet.Find(ctx, a.Cluster+"/"+strconv.Itoa(a.VMID), nil); err == nil {
 			g = found

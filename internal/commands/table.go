@@ -49,6 +49,9 @@ type Spec struct {
 	Topic string // help topic that documents it ("help <topic>"); "" = string(Verb)
 	// Bare marks the row that a noun of its family means on its own ("vm" = "vm list").
 	Bare bool
+	// Bulk lets the target be a selector of many guests (tag:lab, pool:media, node:pve2,
+	// 100-199, all): Command.Selector, run by bulk.go.
+	Bulk bool
 
 	Action   string // action name roles allow; "" = every listed user (help, confirm, cancel)
 	Role     string // least built-in role allowed (config.RoleViewer, ...); "" with Action ""
@@ -136,6 +139,9 @@ func init() {
 			Help:    []HelpLine{{"node_status", Text{"node status <node>", "节点 状态 <节点>"}}},
 			Example: Text{"node status pve1", "节点 状态 pve1"},
 			Run:     one((*Dispatcher).nodes)},
+		nodePowerRow(VerbNodeReboot, []string{"reboot", "restart", "重启", "重启节点"}, true, Text{"node reboot <node>", "重启节点 <节点>"}),
+		nodePowerRow(VerbNodeShutdown, []string{"shutdown", "poweroff", "关机", "关闭节点"}, true, Text{"node shutdown <node>", "关闭节点 <节点>"}),
+		nodePowerRow(VerbNodeWake, []string{"wake", "wakeup", "唤醒", "唤醒节点"}, true, Text{"node wake <node>", "唤醒节点 <节点>"}),
 		{Verb: VerbStorage, Words: []string{"list", "ls", "列表"}, Noun: "storage", Bare: true, Action: "storage", Role: config.RoleViewer,
 			Help:    []HelpLine{{"storage", Text{"storage list", "存储"}}},
 			Example: Text{"storage", "存储"},
@@ -169,6 +175,12 @@ func init() {
 			return s
 		}(),
 
+		{Verb: VerbMigrate, Words: []string{"migrate", "迁移"}, Noun: "guest", Action: "migrate", Role: config.RoleAdmin, Changes: true, Confirm: true,
+			Args: ArgTargetArgs, MinArgs: 1, MaxArgs: 1,
+			Help:    []HelpLine{{"migrate", Text{"vm migrate <target> <node>", "迁移 <目标> <节点>"}}},
+			Example: Text{"vm migrate docker-host pve1", "迁移 docker-host pve1"},
+			Run:     (*Dispatcher).migrate},
+
 		{Verb: VerbSnapshots, Words: []string{"snapshots", "快照列表"}, Noun: "guest", Topic: "snapshot", Action: "snapshots", Role: config.RoleViewer, Args: ArgTarget,
 			Help:    []HelpLine{{"snapshots", Text{"vm snapshots <target>", "快照列表 <目标>"}}},
 			Example: Text{"vm snapshots 102", "快照列表 102"},
@@ -197,7 +209,7 @@ func init() {
 			Help:    []HelpLine{{"confirm", Text{"confirm <code>", "确认 <代码>"}}},
 			Example: Text{"confirm AB12CD", "确认 AB12CD"},
 			Run: func(d *Dispatcher, ctx context.Context, r *req, c Command) []chat.Reply {
-				return d.confirmCode(ctx, r, c.Code, "")
+				return d.confirmCode(ctx, r, c.Code, strings.Join(c.Args, " "), "")
 			}},
 		{Verb: VerbCancel, Words: []string{"cancel", "取消"}, Args: ArgCode,
 			Help:    []HelpLine{{"cancel", Text{"cancel <code>", "取消 <代码>"}}},
@@ -223,8 +235,8 @@ func init() {
 
 // power is the row of a power action on a guest; the action is named after the verb.
 func power(v Verb, words []string, role string, confirm bool, usage Text) Spec {
-	return Spec{Verb: v, Words: words, Noun: "guest", Action: string(v), Role: role, Changes: true, Confirm: confirm, Args: ArgTarget,
-		Help:    []HelpLine{{string(v), usage}},
+	return Spec{Verb: v, Words: words, Noun: "guest", Action: string(v), Role: role, Changes: true, Confirm: confirm, Args: ArgTarget, Bulk: true,
+		Help:    powerHelp(v, usage),
 		Example: Text{strings.Replace(usage.EN, "<target>", "101", 1), strings.Replace(usage.ZH, "<目标>", "101", 1)},
 		Run:     (*Dispatcher).power}
 }

@@ -15,6 +15,9 @@ import (
 type sender struct {
 	send  func(ctx context.Context, f Fleet, g pve.Guest, p url.Values) (upid string, err error)
 	tasks []string
+	// wait, when set, follows the task instead of Fleet.Wait: for an action whose task ends
+	// before its effect (hamigrate).
+	wait func(ctx context.Context, f Fleet, g pve.Guest, upid string, p url.Values) (pve.TaskResult, error)
 }
 
 // senders are the write actions besides the power actions, by action name. A new write
@@ -30,6 +33,15 @@ var senders = map[string]sender{
 	"delete_snapshot": {send: func(ctx context.Context, f Fleet, g pve.Guest, p url.Values) (string, error) {
 		return f.DeleteSnapshot(ctx, g, p.Get("snap"))
 	}, tasks: []string{"qmdelsnapshot", "vzdelsnapshot"}},
+	"migrate": {send: sendMigrate, tasks: []string{"qmigrate", "vzmigrate", "hamigrate"}, wait: waitMigrate},
+}
+
+// wait follows the task of action on g: its sender's wait, or Fleet.Wait.
+func (d *Dispatcher) wait(ctx context.Context, r *req, g pve.Guest, action, upid string) (pve.TaskResult, error) {
+	if s, ok := senders[action]; ok && s.wait != nil {
+		return s.wait(ctx, d.o.Fleet, g, upid, r.params)
+	}
+	return d.o.Fleet.Wait(ctx, g, upid)
 }
 
 // post sends action for g: a power action through Fleet.Do, any other through its sender.
@@ -45,6 +57,9 @@ func (d *Dispatcher) post(ctx context.Context, r *req, g pve.Guest, action strin
 func paramFields(r *req) []chat.Field {
 	if sn := r.params.Get("snap"); sn != "" {
 		return []chat.Field{{Label: r.t("f_snapshot"), Value: sn}}
+	}
+	if t := r.params.Get("target"); t != "" {
+		return []chat.Field{{Label: r.t("f_target_node"), Value: t}}
 	}
 	return nil
 }

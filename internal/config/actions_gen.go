@@ -4,21 +4,21 @@
 package config
 
 // Actions are the command names a role may allow; `roles.*.allow` entries must be among them.
-var Actions = []string{"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "snapshots", "snapshot", "rollback", "delete_snapshot", "audit", "mute"}
+var Actions = []string{"status", "list", "node", "node_power", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "migrate", "snapshots", "snapshot", "rollback", "delete_snapshot", "audit", "mute"}
 
 // PowerActions are the actions that change something in PVE: the only ones `confirm`
 // may list, and the ones `read_only` refuses.
-var PowerActions = []string{"start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "snapshot", "rollback", "delete_snapshot"}
+var PowerActions = []string{"node_power", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "migrate", "snapshot", "rollback", "delete_snapshot"}
 
 // builtinAllow is what each built-in role allows (BuiltinRoles).
 var builtinAllow = map[string][]string{
 	"viewer":   {"status", "list", "node", "storage", "graph", "task", "snapshots"},
 	"operator": {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "mute"},
-	"admin":    {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "snapshots", "snapshot", "rollback", "delete_snapshot", "audit", "mute"},
+	"admin":    {"status", "list", "node", "node_power", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "migrate", "snapshots", "snapshot", "rollback", "delete_snapshot", "audit", "mute"},
 }
 
 // defaultConfirm is the default of `confirm`.
-var defaultConfirm = []string{"shutdown", "reboot", "suspend", "stop", "reset", "rollback", "delete_snapshot"}
+var defaultConfirm = []string{"node_power", "shutdown", "reboot", "suspend", "stop", "reset", "migrate", "rollback", "delete_snapshot"}
 
 // defaultMenu is the app menu when the config has none (DefaultMenu).
 var defaultMenu = []MenuItem{{Name: "概览", Key: "status"}, {Name: "列表", Key: "vm list"}, {Name: "帮助", Key: "help"}}

@@ -120,7 +120,7 @@ func TestDefaults(t *testing.T) {
 		{"pve.timeout", c.PVE.Timeout.Std(), 15 * time.Second},
 		{"pve.task_timeout", c.PVE.TaskTimeout.Std(), 5 * time.Minute},
 		{"pve.clusters", len(c.PVE.Clusters), 0},
-		{"confirm", c.Confirm, []string{"shutdown", "reboot", "suspend", "stop", "reset", "rollback", "delete_snapshot"}},
+		{"confirm", c.Confirm, []string{"node_power", "shutdown", "reboot", "suspend", "stop", "reset", "migrate", "rollback", "delete_snapshot"}},
 		{"confirm_ttl", c.ConfirmTTL.Std(), 5 * time.Minute},
 		{"read_only", c.ReadOnly, false},
 		{"rate_limit.per_user", c.RateLimit.PerUser, Rate{N: 20, Per: time.Minute}},
@@ -300,7 +300,7 @@ rate_limit: {per_user: lots}
 		`config.yaml:14: pve.clusters[0].base_url: must not end in /api2/json: the bot adds /api2/json`,
 		`config.yaml:15: pve.clusters[0].token_id: must be an API token id user@realm!tokenname, like chatbot@pve!bot`,
 		`config.yaml:19: users[0].role: unknown role "boss": use admin, operator, viewer or define it under roles`,
-		`config.yaml:20: confirm[1]: "list" is not a power action; use start, shutdown, reboot, suspend, resume, stop, reset, snapshot, rollback, delete_snapshot`,
+		`config.yaml:20: confirm[1]: "list" is not a power action; use node_power, start, shutdown, reboot, suspend, resume, stop, reset, migrate, snapshot, rollback, delete_snapshot`,
 		`config.yaml:21: rate_limit.per_user: must be like 20/m, 100/h, 5/s or 0 (off)`,
 	}, "\n")
 	if got := ps.Error(); got != want {

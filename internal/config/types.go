@@ -141,6 +141,9 @@ type Cluster struct {
 	CAFile             string     `yaml:"ca_file"`     // Load makes it relative to the config file's directory
 	InsecureSkipVerify bool       `yaml:"insecure_skip_verify"`
 	Protected          []string   `yaml:"protected"` // guest selectors that only admins may power-manage
+	// BotGuest names the guest (VMID or name) the bot itself runs in, if it runs in this
+	// cluster: a node reboot or shutdown of its node then warns and asks for the node's name.
+	BotGuest string `yaml:"bot_guest"`
 
 	// ProtectedSel is Protected parsed (filled by Load).
 	ProtectedSel selector.List `yaml:"-"`

@@ -26,6 +26,9 @@ var zhASCIIAllowed = map[string]bool{
 	// commands and selector words users type, and the config keys an admin is pointed at
 	"vm": true, "start": true, "tag": true, "pool": true, "node": true,
 	"fingerprint": true, "ca_file": true, "targets": true, "smartbot_chat": true,
+	"all": true, "name": true,
+	// wake-on-LAN: the MAC address and the command line that sets it on a node
+	"MAC": true, "pvenode": true, "config": true, "wakeonlan": true,
 }
 
 // asciiWord finds ASCII words once format verbs (%s, %[2]d, %.0f) and PVE privilege names

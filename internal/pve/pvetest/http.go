@@ -112,6 +112,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Method: r.Method, Path: rel, Query: r.URL.Query(), Form: form, TokenID: claimedID, Time: s.now(),
 	})
 	latency, hang := s.latency, s.hang
+	if s.hangOnly != "" && s.hangOnly != r.Method+" "+rel {
+		hang = nil
+	}
 	s.mu.Unlock()
 
 	c := &call{w: w, r: r, method: r.Method, path: rel, params: params}

@@ -235,6 +235,7 @@ type Server struct {
 	noQuorum    bool
 	latency     time.Duration
 	hang        chan struct{}
+	hangOnly    string // "METHOD path": Hang holds only that request ("" = every request)
 	fails       []*failRule
 	taskResults map[string][]string // "vmid/action" -> queued exit statuses
 	tasks       []*task
@@ -537,6 +538,17 @@ func (s *Server) Hang(on bool) {
 		close(s.hang)
 		s.hang = nil
 	}
+	if !on {
+		s.hangOnly = ""
+	}
+}
+
+// HangOn makes only requests of method to path block, like Hang, until Hang(false).
+func (s *Server) HangOn(method, path string) {
+	s.Hang(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangOnly = method + " " + path
 }
 
 // FailNext answers the next n requests whose method matches (method "" = any) and whose path
