@@ -71,7 +71,7 @@ var featureSpecs = []featureSpec{
 }
 
 // excessPrivileges are held by broad roles but never needed by the bot.
-var excessPrivileges = []string{"Sys.PowerMgmt", "Sys.Modify", "Permissions.Modify", "User.Modify", "VM.Allocate", "Datastore.Allocate", "Realm.Allocate"}
+var excessPrivileges = []string{"Sys.Modify", "Permissions.Modify", "User.Modify", "VM.Allocate", "Datastore.Allocate", "Realm.Allocate"}
 
 // Check asks PVE which privileges the token has and reports what the bot can and
 // cannot do with it, in words. Used by `bot check --online` and at start-up. It
@@ -213,6 +213,10 @@ var optionalSpecs = []optionalSpec{
 		consequence: `"vm snapshot" and "vm delsnapshot" are refused with a permission error`}, "ChatBotSnapshot", nil},
 	{featureSpec{name: "rollback", priv: "VM.Snapshot.Rollback", roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
 		consequence: `"vm rollback" is refused with a permission error (VM.Snapshot or VM.Snapshot.Rollback allows it)`}, "ChatBotRollback", []string{"VM.Snapshot"}},
+	{featureSpec{name: "node power", priv: "Sys.PowerMgmt", roots: []string{"/", "/nodes"}, partial: []string{"/nodes/"},
+		consequence: `"node reboot", "node shutdown" and "node wake" are refused with a permission error`}, "ChatBotNodes", nil},
+	{featureSpec{name: "migration", priv: "VM.Migrate", roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
+		consequence: `"vm migrate" is refused with a permission error`}, "ChatBotMigrate", nil},
 }
 
 // evaluate checks an optional feature and, when it is missing, the pveum lines that grant it.

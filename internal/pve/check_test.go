@@ -20,7 +20,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{"recorded root all privs", "root@pam!bot", readFile(t, "testdata/recorded/7_GET_access_permissions__root_all_privs.json"),
 			reply{status: 403, reason: "Permission check failed (/access/users/root@pam, User.Modify)"},
-			nil, nil, []string{"root@pam", "could not be read", "Sys.PowerMgmt"}, false},
+			nil, nil, []string{"root@pam", "could not be read", "Sys.Modify"}, false},
 		{"minimal role privsep on", "chatbot@pve!bot", `{"data":{"/":{"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1,"Pool.Audit":1}}}`,
 			ok(`{"data":{"privsep":1,"expire":0}}`), nil, nil, nil, false},
 		{"audit only, privsep off", "chatbot@pve!bot", `{"data":{"/vms":{"VM.Audit":1}}}`,
