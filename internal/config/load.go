@@ -490,6 +490,7 @@ func (d *decoder) readSecretFiles(c *Config, dir string) {
 		{"wecom.secret", &c.WeCom.Secret, &c.WeCom.SecretFile},
 		{"wecom.token", &c.WeCom.Token, &c.WeCom.TokenFile},
 		{"wecom.encoding_aes_key", &c.WeCom.EncodingAESKey, &c.WeCom.EncodingAESKeyFile},
+		{"pve_webhook.secret", &c.PVEWebhook.Secret, &c.PVEWebhook.SecretFile},
 	}
 	for i := range c.PVE.Clusters {
 		cl := &c.PVE.Clusters[i]
