@@ -12,7 +12,7 @@ type PVEWebhook struct {
 	Secret     Secret         `yaml:"secret"` // PVE sends "Authorization: Bearer <secret>"
 	SecretFile string         `yaml:"secret_file"`
 	To         []string       `yaml:"to"`     // default targets
-	Routes     []WebhookRoute `yaml:"routes"` // first match wins; then To
+	Routes     []WebhookRoute `yaml:"routes"` // first match wins; then To; a route with to: [] drops what it matches
 }
 
 // WebhookRoute sends the events it matches to its own targets.
@@ -83,9 +83,6 @@ func (v *validator) pveWebhook() {
 	v.targetRefs("pve_webhook.to", w.To)
 	for i, r := range w.Routes {
 		key := fmt.Sprintf("pve_webhook.routes[%d]", i)
-		if len(r.To) == 0 {
-			v.add(key+".to", "must name at least one target (a key under targets)")
-		}
 		v.targetRefs(key+".to", r.To)
 		for j, s := range r.Match.Severity {
 			ok := false
