@@ -231,6 +231,7 @@ func digestMessage(ev Event) Record {
 				r.Failed = append(r.Failed, pve.GuestBackupResult{VMID: id})
 			}
 		}
+		r.OK = max(r.OK, len(tableOKRE.FindAllString(ev.Message, -1)))
 		if m := tookRE.FindStringSubmatch(ev.Message); m != nil {
 			r.Took = m[1]
 		}
