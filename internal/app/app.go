@@ -22,6 +22,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/inbox"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/notify"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pvewebhook"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
@@ -84,6 +85,9 @@ type App struct {
 	// console is the local console: the chat of `bot console`, or beside WeCom under
 	// `serve` with server.console (source.go); nil otherwise.
 	console *console.Console
+	// hook is PVE's webhook endpoint and its delivery worker (pvewebhook.go); nil when off.
+	hook   *pvewebhook.Receiver
+	hookWG sync.WaitGroup
 }
 
 // New opens the store (taking data_dir for this process), builds every part and binds
@@ -185,6 +189,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	if err := a.initPush(); err != nil { // push.go: scheduled reports and alerts
 		return nil, err
 	}
+	a.initWebhook() // pvewebhook.go: PVE's own notifications
 
 	a.ln, err = net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -274,6 +279,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.fleet.Start(ctx)
 	go a.prune(ctx)
 	a.runPush(ctx)
+	a.runWebhook(ctx)
 
 	errc := make(chan error, 2)
 	go func() { errc <- a.srv.Serve(a.ln) }()
@@ -305,6 +311,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.disp.Close(sctx); err != nil {
 		a.log.Warn("some task results were not followed to the end; they resume at the next start", zap.Error(err))
 	}
+	a.hookWG.Wait()
 	a.waitPush()
 	if err := a.store.Close(); err != nil {
 		a.log.Error("closing the store", zap.Error(err))

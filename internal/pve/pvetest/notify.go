@@ -163,3 +163,17 @@ func PackageUpdatesNotification(node string, count int, at time.Time) Notificati
 	return Notification{Title: fmt.Sprintf("New software packages available (%s.home.arpa) ", node), Message: b.String(),
 		Severity: "info", Timestamp: at, Fields: map[string]string{"type": "package-updates", "hostname": node}}
 }
+
+// TaskUPIDs lists the UPIDs of the tasks of type typ ("vzdump"), oldest first: a test finds
+// the task whose notification it posts.
+func (s *Server) TaskUPIDs(typ string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, t := range s.tasks {
+		if t.typ == typ {
+			out = append(out, t.upid)
+		}
+	}
+	return out
+}
