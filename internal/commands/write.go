@@ -15,6 +15,9 @@ import (
 type sender struct {
 	send  func(ctx context.Context, f Fleet, g pve.Guest, p url.Values) (upid string, err error)
 	tasks []string
+	// details, when set, reads more of a finished task for its result card (a backup's
+	// size, PVE's reason from the log) and may correct res.
+	details func(ctx context.Context, d *Dispatcher, r *req, g pve.Guest, upid string, res *pve.TaskResult) []chat.Field
 }
 
 // senders are the write actions besides the power actions, by action name. A new write
@@ -30,6 +33,7 @@ var senders = map[string]sender{
 	"delete_snapshot": {send: func(ctx context.Context, f Fleet, g pve.Guest, p url.Values) (string, error) {
 		return f.DeleteSnapshot(ctx, g, p.Get("snap"))
 	}, tasks: []string{"qmdelsnapshot", "vzdelsnapshot"}},
+	"backup": backupSender,
 }
 
 // post sends action for g: a power action through Fleet.Do, any other through its sender.
@@ -45,6 +49,9 @@ func (d *Dispatcher) post(ctx context.Context, r *req, g pve.Guest, action strin
 func paramFields(r *req) []chat.Field {
 	if sn := r.params.Get("snap"); sn != "" {
 		return []chat.Field{{Label: r.t("f_snapshot"), Value: sn}}
+	}
+	if st := r.params.Get("storage"); st != "" {
+		return []chat.Field{{Label: r.t("f_storage"), Value: st}}
 	}
 	return nil
 }
