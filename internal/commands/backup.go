@@ -32,7 +32,7 @@ var (
 		Run:     one((*Dispatcher).backupList)}
 	backupRow = Spec{Verb: VerbBackup, Words: []string{"backup", "备份"}, Noun: "guest", Action: "backup", Role: config.RoleOperator, Changes: true,
 		Args: ArgTargetArgs, MaxArgs: 1,
-		Sub: map[string]Verb{"status": VerbBackupStatus, "状态": VerbBackupStatus, "list": VerbBackupList, "ls": VerbBackupList, "记录": VerbBackupList},
+		Sub:     map[string]Verb{"status": VerbBackupStatus, "状态": VerbBackupStatus, "list": VerbBackupList, "ls": VerbBackupList, "记录": VerbBackupList},
 		Help:    []HelpLine{{"backup", Text{"vm backup <target> [storage]", "备份 <目标> [存储]"}}},
 		Example: Text{"vm backup 101", "备份 101"},
 		Run:     (*Dispatcher).backup}
