@@ -84,7 +84,7 @@ func backupStorages(stor []pve.Storage, g pve.Guest) []pve.Storage {
 	var out []pve.Storage
 	seen := map[string]bool{}
 	for _, s := range stor {
-		if s.Cluster != g.Cluster || s.Node != g.Node || seen[s.Name] || !slices.Contains(strings.Split(s.Content, ","), "backup") {
+		if s.Cluster != g.Cluster || s.Node != g.Node && !s.Shared || seen[s.Name] || !slices.Contains(strings.Split(s.Content, ","), "backup") {
 			continue
 		}
 		seen[s.Name] = true

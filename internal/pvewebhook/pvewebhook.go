@@ -92,6 +92,8 @@ type Receiver struct {
 	mu   sync.Mutex // check-and-record of one event at a time; cfg
 	cfg  config.PVEWebhook
 	kick chan struct{}
+	// deliverMu makes one delivery round at a time: two rounds must not push one event twice.
+	deliverMu sync.Mutex
 }
 
 // New returns a Receiver for cfg.
@@ -275,6 +277,8 @@ func (rc *Receiver) Run(ctx context.Context) {
 // Deliver hands every pending event to the outbox, oldest first, and forgets events older
 // than keepFor. It returns how many were handed on.
 func (rc *Receiver) Deliver(ctx context.Context) int {
+	rc.deliverMu.Lock()
+	defer rc.deliverMu.Unlock()
 	all, err := rc.o.KV.List(ctx, Bucket)
 	if err != nil {
 		rc.log.Error("pve webhook: cannot read events", zap.Error(err))
