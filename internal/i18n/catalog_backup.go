@@ -4,6 +4,17 @@ package i18n
 // backups report and the backup alert rules (docs/pve-features.md §1, §2).
 
 var backupZH = map[string]string{
+	"title_backups":         "备份报告（24 小时）",
+	"h_backups":             "备份",
+	"rb_h_failed":           "失败",
+	"rb_h_ok":               "24 小时内成功",
+	"rb_h_never":            "从未备份",
+	"rb_h_old":              "超过 24 小时未备份（最久的在前）",
+	"rb_no_failed":          "没有失败的备份",
+	"rb_none":               "无",
+	"rb_no_job":             "未加入备份任务",
+	"rb_age":                "上次备份在 %s前",
+	"rb_line":               "24 小时内 %d 台成功，%d 台失败；%d 台超过 24 小时未备份，%d 台从未备份",
 	"act_backup":            "备份",
 	"act_backups":           "查看备份",
 	"done_backup":           "已备份",
@@ -59,6 +70,17 @@ var backupZH = map[string]string{
 }
 
 var backupEN = map[string]string{
+	"title_backups":         "Backups (24 h)",
+	"h_backups":             "Backups",
+	"rb_h_failed":           "Failed",
+	"rb_h_ok":               "Backed up in the last 24 h",
+	"rb_h_never":            "Never backed up",
+	"rb_h_old":              "No backup for over 24 h (oldest first)",
+	"rb_no_failed":          "No failed backups",
+	"rb_none":               "none",
+	"rb_no_job":             "in no backup job",
+	"rb_age":                "last backup %s ago",
+	"rb_line":               "%d backed up in 24 h, %d failed; %d without a backup for over 24 h, %d never backed up",
 	"act_backup":            "back up",
 	"act_backups":           "view backups",
 	"done_backup":           "backed up",
