@@ -93,6 +93,7 @@ func (c *Client) Check(ctx context.Context) (SelfCheck, error) {
 	}
 	sc.Features = evaluate(perms)
 	sc.Features = append(sc.Features, addressFeature(perms, v, c.tokenID))
+	sc.Features = append(sc.Features, backupFeatures(perms, c.tokenID)...)
 
 	user, _, _ := strings.Cut(c.tokenID, "!")
 	sc.PrivSep = c.privSep(ctx)

@@ -177,3 +177,45 @@ func (s *Server) TaskUPIDs(typ string) []string {
 	}
 	return out
 }
+
+// WebhookTarget is a webhook endpoint of the notification system (PVE 8.3+).
+type WebhookTarget struct {
+	Name, URL string
+	Disable   bool
+}
+
+// AddWebhookTarget adds a webhook target as `pvesh create /cluster/notifications/endpoints/webhook` does.
+func (s *Server) AddWebhookTarget(t WebhookTarget) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhooks = append(s.webhooks, t)
+}
+
+// handleWebhookTargets is GET /cluster/notifications/endpoints/webhook: Mapping.Audit,
+// Mapping.Modify or Mapping.Use on /mapping/notifications (Notifications.pm:324-337). The real
+// answer also carries the headers and body (base64) and the secrets' names, never their values.
+func (s *Server) handleWebhookTargets(c *call) {
+	s.mu.Lock()
+	allowed := false
+	for _, p := range []string{"Mapping.Audit", "Mapping.Modify", "Mapping.Use"} {
+		allowed = allowed || s.canLocked(c.tok, "/mapping/notifications", p)
+	}
+	var out []map[string]any
+	for _, t := range s.webhooks {
+		e := map[string]any{"name": t.Name, "url": t.URL, "method": "post", "origin": "user-created",
+			"header": []string{"name=Content-Type,value=YXBwbGljYXRpb24vanNvbg=="}, "secret": []string{"name=token"}}
+		if t.Disable {
+			e["disable"] = 1
+		}
+		out = append(out, e)
+	}
+	s.mu.Unlock()
+	if !allowed {
+		s.fail(c, http.StatusForbidden, "Permission check failed (/mapping/notifications, Mapping.Audit)", nil)
+		return
+	}
+	if out == nil {
+		out = []map[string]any{}
+	}
+	s.ok(c, out, nil)
+}

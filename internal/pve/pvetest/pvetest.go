@@ -249,6 +249,7 @@ type Server struct {
 	backups     []*Backup
 	backupJobs  []BackupJob
 	backupFail  map[int]string // vmid -> the reason its next backups fail
+	webhooks    []WebhookTarget
 	backupDur   time.Duration
 }
 
