@@ -518,8 +518,8 @@ func TestDemoGroupChatGetsReportsAndAlerts(t *testing.T) {
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&cfg)
 	resp.Body.Close()
-	if !slices.Contains(cfg.Groups, demoGroup) || len(cfg.Actions) != 2 {
-		t.Fatalf("config = %+v, want the group %s and two demo actions", cfg, demoGroup)
+	if !slices.Contains(cfg.Groups, demoGroup) || len(cfg.Actions) != 3 {
+		t.Fatalf("config = %+v, want the group %s and three demo actions", cfg, demoGroup)
 	}
 	action := func(id string) {
 		t.Helper()
@@ -543,6 +543,9 @@ func TestDemoGroupChatGetsReportsAndAlerts(t *testing.T) {
 	c.waitFor(group, "the node-offline alert", lineWith("节点离线：pve2"))
 	action("node")
 	c.waitFor(group, "the recovery", lineWith("节点恢复在线：pve2"))
+	// PVE's notification of a failed backup job, replayed, arrives as a card naming the guest.
+	action("pve-backup-failed")
+	c.waitFor(group, "the failed-backup card", lineWith("truenas (101)：unable to create temporary directory"))
 	// Nobody can type into a group pane.
 	b, _ := json.Marshal(map[string]string{"user": group, "text": "vm list"})
 	if resp, err := http.Post(c.base+"/api/send", "application/json", bytes.NewReader(b)); err != nil || resp.StatusCode != http.StatusBadRequest {

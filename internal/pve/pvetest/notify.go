@@ -219,3 +219,23 @@ func (s *Server) handleWebhookTargets(c *call) {
 	}
 	s.ok(c, out, nil)
 }
+
+// SampleBackupFailure is a scheduled job's failed run as PVE would notify it, for replaying
+// without running a backup (the demo): backup-nightly on pve1, where 101 (truenas) failed for
+// lack of space and 100 (opnsense) was backed up.
+func SampleBackupFailure(at time.Time) Notification {
+	start := at.Add(-4 * time.Minute)
+	return Notification{
+		Title:    "vzdump backup status (pve1.home.arpa): backup failed ",
+		Severity: "error", Timestamp: at,
+		Fields: map[string]string{"type": "vzdump", "hostname": "pve1", "job-id": "backup-nightly"},
+		Message: "Details\n=======\nVMID  Name  Status  Time  Size  Filename\n" +
+			"100  opnsense  ok  00:01:52  2.1GB  /mnt/pve/nas/dump/vzdump-qemu-100-" + start.Format("2006_01_02-15_04_05") + ".vma.zst\n" +
+			"101  truenas  err  -  -  null\n\nTotal running time: 4m 0s\nTotal size: 2.1GB\n\nLogs\n====\n" +
+			"vzdump 100 101 --mode snapshot --storage nas --compress zstd --notes-template '{{guestname}}'\n\n" +
+			"100: " + start.Format("2006-01-02 15:04:05") + " INFO: Starting Backup of VM 100 (qemu)\n" +
+			"100: " + start.Format("2006-01-02 15:04:05") + " INFO: Finished Backup of VM 100 (00:01:52)\n" +
+			"101: " + at.Format("2006-01-02 15:04:05") + " INFO: Starting Backup of VM 101 (qemu)\n" +
+			"101: " + at.Format("2006-01-02 15:04:05") + " ERROR: Backup of VM 101 failed - unable to create temporary directory '/mnt/pve/nas/dump/vzdump-qemu-101.tmp' - No space left on device\n",
+	}
+}
