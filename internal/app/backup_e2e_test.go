@@ -152,6 +152,9 @@ pve_webhook:
 		t.Errorf("sent via %s to %q, want the routed appchat opsroom", card.Via, card.ChatID)
 	}
 	contains(t, "card", card.Content, "备份失败", "pve1", "nextcloud (112)", "No space left on device", "backup-nightly")
+	if strings.Contains(b.logs.String(), secret) || strings.Contains(strings.Join(env.SentTexts(), "\n"), secret) {
+		t.Error("the webhook secret reached the log or the chat")
+	}
 	b.app.DeliverWebhookNow(ctx) // a second round of the worker sends nothing more
 	if got := len(env.WeCom.Sent()); got != before+1 {
 		t.Errorf("%d messages after the same notification twice, want %d", got, before+1)
