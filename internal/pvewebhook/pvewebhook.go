@@ -198,20 +198,50 @@ func (rc *Receiver) record(ctx context.Context, ev Event) (fresh bool, err error
 }
 
 var (
-	tableErrRE = regexp.MustCompile(`(?m)^(\d+)\s+(.+?)\s+err\s`)
-	tableOKRE  = regexp.MustCompile(`(?m)^(\d+)\s+(.+?)\s+ok\s`)
-	tookRE     = regexp.MustCompile(`(?m)^Total running time:\s*(.+?)\s*$`)
-	packageRE  = regexp.MustCompile(`(?m)^\S+: \S+ -> \S+\s*$`)
+	tableRE   = regexp.MustCompile(`^(\d+)\s+(.+?)\s+(ok|err)\s`)
+	tookRE    = regexp.MustCompile(`^Total running time:\s*(.+?)\s*$`)
+	packageRE = regexp.MustCompile(`^\S+: \S+ -> \S+\s*$`)
 )
 
 // digestMessage reads what a card shows from an event's message (PVE's default layout;
-// what is not found stays empty) and shortens the message.
+// what is not found stays empty) and shortens the message. A vzdump message may hold 1 MiB
+// of logs: only the lines that can matter reach a regular expression.
 func digestMessage(ev Event) Record {
 	ev.Title = strings.TrimSpace(ev.Title) // subject templates end in a newline
 	r := Record{Event: ev}
+	lines := strings.Split(ev.Message, "\n")
 	switch ev.Type() {
 	case "vzdump":
-		guests, jobErr := pve.ParseVzdumpLog(strings.Split(ev.Message, "\n"))
+		var logs []string
+		inLogs := false
+		tableOK := 0
+		r.Names = map[int]string{}
+		var tableErr []int
+		for _, l := range lines {
+			switch {
+			case l == "Logs":
+				inLogs = true
+			case inLogs:
+				if strings.Contains(l, "Backup of VM") || strings.Contains(l, "Backup job failed") {
+					logs = append(logs, l)
+				}
+			case strings.HasPrefix(l, "Total running time:"):
+				if m := tookRE.FindStringSubmatch(l); m != nil {
+					r.Took = m[1]
+				}
+			case l != "" && l[0] >= '0' && l[0] <= '9':
+				if m := tableRE.FindStringSubmatch(l); m != nil {
+					id, _ := strconv.Atoi(m[1])
+					r.Names[id] = strings.TrimSpace(m[2])
+					if m[3] == "ok" {
+						tableOK++
+					} else {
+						tableErr = append(tableErr, id)
+					}
+				}
+			}
+		}
+		guests, jobErr := pve.ParseVzdumpLog(logs)
 		r.JobError = jobErr
 		for _, g := range guests {
 			if g.OK {
@@ -220,25 +250,18 @@ func digestMessage(ev Event) Record {
 				r.Failed = append(r.Failed, g)
 			}
 		}
-		r.Names = map[int]string{}
-		for _, re := range []*regexp.Regexp{tableErrRE, tableOKRE} {
-			for _, m := range re.FindAllStringSubmatch(ev.Message, -1) {
-				id, _ := strconv.Atoi(m[1])
-				r.Names[id] = strings.TrimSpace(m[2])
-			}
-		}
-		for _, m := range tableErrRE.FindAllStringSubmatch(ev.Message, -1) {
-			id, _ := strconv.Atoi(m[1])
+		for _, id := range tableErr {
 			if !slices.ContainsFunc(r.Failed, func(g pve.GuestBackupResult) bool { return g.VMID == id }) {
 				r.Failed = append(r.Failed, pve.GuestBackupResult{VMID: id})
 			}
 		}
-		r.OK = max(r.OK, len(tableOKRE.FindAllString(ev.Message, -1)))
-		if m := tookRE.FindStringSubmatch(ev.Message); m != nil {
-			r.Took = m[1]
-		}
+		r.OK = max(r.OK, tableOK)
 	case "package-updates":
-		r.Packages = len(packageRE.FindAllString(ev.Message, -1))
+		for _, l := range lines {
+			if packageRE.MatchString(l) {
+				r.Packages++
+			}
+		}
 	}
 	if len(r.Event.Message) > maxMessage {
 		cut := maxMessage
