@@ -3,10 +3,22 @@ package app
 import (
 	"context"
 
+	"github.com/wecom-home-ops/wecom-home-ops/internal/alert"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/commands"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/notify"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pvewebhook"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/report"
+)
+
+// The fleet gives the backup features what they read (an interface left unimplemented would
+// silently turn the backup report, summary line and alert rules off).
+var (
+	_ commands.Fleet      = (*pve.Fleet)(nil)
+	_ report.BackupSource = (*pve.Fleet)(nil)
+	_ alert.BackupFleet   = (*pve.Fleet)(nil)
 )
 
 // initWebhook mounts PVE's webhook endpoint (pve_webhook.path) on the public listener: it is
