@@ -94,6 +94,10 @@ type Receiver struct {
 	kick chan struct{}
 	// deliverMu makes one delivery round at a time: two rounds must not push one event twice.
 	deliverMu sync.Mutex
+	// refused counts requests without the right secret since the last log line about them:
+	// a flood of them writes one line a minute, not one per request.
+	refused    int
+	refusedLog time.Time
 }
 
 // New returns a Receiver for cfg.
@@ -137,7 +141,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if !authorized(req.Header.Get("Authorization"), rc.config().Secret.Value()) {
-		rc.log.Warn("pve webhook: request without the right secret refused", zap.String("remote", req.RemoteAddr))
+		rc.refusal(req.RemoteAddr)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
@@ -171,6 +175,22 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		rc.Kick()
 	}
 	_, _ = w.Write([]byte("ok\n"))
+}
+
+// refusal logs refused requests, at most one line a minute.
+func (rc *Receiver) refusal(remote string) {
+	rc.mu.Lock()
+	rc.refused++
+	now := rc.o.Now()
+	if now.Sub(rc.refusedLog) < time.Minute {
+		rc.mu.Unlock()
+		return
+	}
+	n := rc.refused
+	rc.refused, rc.refusedLog = 0, now
+	rc.mu.Unlock()
+	rc.log.Warn("pve webhook: requests without the right secret refused (check the Authorization header of PVE's webhook target)",
+		zap.Int("count", n), zap.String("last_remote", remote))
 }
 
 // digest names an event: the same post twice has the same digest.

@@ -3,12 +3,16 @@ package pvewebhook
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
@@ -275,5 +279,32 @@ func TestWebhookRendersEventTypes(t *testing.T) {
 	rep := Reply(digestMessage(Event{Title: ok.Title, Severity: "info", Fields: ok.Fields, Message: ok.Message}), i18n.LangZH, time.UTC)
 	if rep.Kind != chat.ReplyText || len(rep.Lines) != 0 || rep.Title != "✅ 备份完成：节点 pve1，手动备份，1 台，用时 1m0s" {
 		t.Errorf("success %+v, want one short line", rep)
+	}
+}
+
+// A flood of refused posts writes one log line a minute, never the secret that was tried.
+func TestWebhookRefusalsLogOncePerMinute(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	f := newFixture(t, config.PVEWebhook{Path: "/pve/webhook", To: []string{"ops"}})
+	f.rc.log = zap.New(core)
+	ctx := context.Background()
+	for range 50 {
+		if code, _ := pvetest.PostWebhook(ctx, f.url, "fake-guess-0000000000000000", failedJob(f.now)); code != http.StatusUnauthorized {
+			t.Fatalf("got %d, want 401", code)
+		}
+	}
+	f.now = f.now.Add(time.Minute)
+	_, _ = pvetest.PostWebhook(ctx, f.url, "", failedJob(f.now))
+	entries := logs.All()
+	if len(entries) != 2 {
+		t.Fatalf("%d log lines for 51 refused posts over a minute, want 2", len(entries))
+	}
+	if n := entries[1].ContextMap()["count"]; n != int64(50) {
+		t.Errorf("second line counts %v refusals, want 50", n)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Message+fmt.Sprint(e.ContextMap()), "fake-guess") {
+			t.Error("a tried secret reached the log")
+		}
 	}
 }
