@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/smartbot"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
 )
 
@@ -36,6 +38,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d users, %d PVE clusters, reply mode %s, language %s)\n",
 		*path, len(cfg.Users), len(cfg.PVE.Clusters), cfg.WeCom.ReplyMode, cfg.Language)
+	fmt.Fprintf(stdout, "  WeCom: %s\n", transports(cfg))
 	if !*online {
 		return 0
 	}
@@ -54,8 +57,9 @@ type onlineCheck struct {
 	w       io.Writer
 	timeout time.Duration
 	failed  int
-	// pveOptions and wecomHTTP are test seams; zero is production.
-	pveOptions pve.Options
+	// pveOptions and smartbotHTTP are test seams; zero is production.
+	pveOptions   pve.Options
+	smartbotHTTP *http.Client
 }
 
 func (oc *onlineCheck) ok(format string, a ...any) { fmt.Fprintf(oc.w, "✔ "+format+"\n", a...) }
@@ -77,7 +81,55 @@ func (oc *onlineCheck) run(cfg *config.Config) {
 	for _, cl := range cfg.PVE.Clusters {
 		oc.cluster(cfg, cl)
 	}
-	oc.wecom(cfg)
+	if cfg.WeCom.AppConfigured() || !cfg.WeCom.SmartBot.Configured() {
+		oc.wecom(cfg)
+	}
+	oc.smartbot(cfg)
+}
+
+// transports says which WeCom transports the config sets up.
+func transports(cfg *config.Config) string {
+	var parts []string
+	if cfg.WeCom.AppConfigured() {
+		parts = append(parts, "self-built app (callback "+cfg.Server.CallbackPath+")")
+	}
+	if sb := cfg.WeCom.SmartBot; sb.Configured() {
+		if sb.Webhook() {
+			parts = append(parts, "smart bot "+sb.BotID+", webhook at "+sb.CallbackPath)
+		} else {
+			parts = append(parts, "smart bot "+sb.BotID+", long connection (no public URL needed)")
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// smartbot connects and subscribes once in websocket mode. WeCom keeps one connection
+// per bot, so a running bot with the same BotID is disconnected by it (and says so).
+func (oc *onlineCheck) smartbot(cfg *config.Config) {
+	sb := cfg.WeCom.SmartBot
+	if !sb.Configured() {
+		return
+	}
+	if sb.Webhook() {
+		fmt.Fprintf(oc.w, "- smart bot %s: webhook mode is checked by WeCom when you save the URL in the admin console\n", sb.BotID)
+		return
+	}
+	ctx, cancel := oc.ctx()
+	defer cancel()
+	c := smartbot.New(smartbot.Options{URL: sb.WSURL, BotID: sb.BotID, Secret: sb.Secret.Value(), HTTPClient: oc.smartbotHTTP}, nil)
+	err := c.CheckOnline(ctx)
+	var ae *smartbot.APIError
+	switch {
+	case err == nil:
+		oc.ok("smart bot %s: connected to %s and subscribed", sb.BotID, sb.WSURL)
+		oc.note("a running bot with the same BotID was disconnected by this check: WeCom keeps one connection per bot;",
+			"it reconnects after its pause (15 minutes), or restart it now")
+	case errors.As(err, &ae):
+		oc.fail("smart bot %s: WeCom refused the subscription (errcode %d): %s", sb.BotID, ae.Code, ae.Msg)
+		oc.note("check wecom.smartbot.bot_id and secret: 智能机器人 → API 模式 → 长连接 shows both")
+	default:
+		oc.fail("smart bot %s: cannot connect to %s: %v", sb.BotID, sb.WSURL, err)
+	}
 }
 
 func (oc *onlineCheck) cluster(cfg *config.Config, cl config.Cluster) {

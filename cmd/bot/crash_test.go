@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
 )
 
 // botProcess is the bot running as a child process: this test binary re-executed with
@@ -290,7 +291,11 @@ func TestKilledUnderLoadLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts bot processes")
 	}
-	env, cfg, addr := processEnv(t)
+	// 40 messages a member within seconds: more than WeCom's 30 a minute, which the bot
+	// would hold back for a minute. The point here is durability: both limits off.
+	env := apptest.NewEnv(t, wecomtest.WithoutMemberLimit())
+	addr := freeAddr(t)
+	cfg := env.WriteConfig(t, t.TempDir(), apptest.ConfigOptions{DataDir: t.TempDir(), Listen: addr, PerMember: "0"})
 	a := startProcess(t, cfg, addr)
 	send := env.Sender("http://" + addr)
 	users := []string{apptest.Admin, apptest.Operator, apptest.ScopedOp, apptest.Viewer, apptest.FamilyMember}

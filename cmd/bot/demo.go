@@ -91,6 +91,7 @@ schedules:
   - name: %s
     cron: "0 8 * * *"
     report: summary
+    chart: true
     to: [family]
 alerts:
   to: [family]
@@ -107,7 +108,7 @@ pve_webhook:
 // The demo's group chat, whose pane in the console receives the scheduled report and the
 // alerts, and the report its button sends at once.
 const (
-	demoGroup  = "home-group"
+	demoGroup  = "homegroup"
 	demoReport = "morning"
 	// PVE's notifications reach the demo here; the "replay" button posts a sample like PVE does.
 	demoWebhookPath   = "/pve/webhook"
@@ -234,9 +235,9 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	defer d.close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	try := "vm list · 状态 · 关机 104 · vm status 102 · 帮助"
+	try := "vm list · 状态 · 关机 104 · vm status 102 · 图表 102 · 节点图表 pve1 周 · 帮助"
 	if *lang == "en" {
-		try = "vm list · status · vm shutdown 104 · vm status 102 · help"
+		try = "vm list · status · vm shutdown 104 · vm status 102 · vm graph 102 · node graph pve1 week · help"
 	}
 	fmt.Fprintf(stdout, `wecom-home-ops demo: a simulated Proxmox VE cluster and a local chat console.
 

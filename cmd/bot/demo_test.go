@@ -535,7 +535,9 @@ func TestDemoGroupChatGetsReportsAndAlerts(t *testing.T) {
 	}
 	group := console.GroupPrefix + demoGroup
 	lineWith := func(s string) func(console.Entry) bool {
-		return func(e console.Entry) bool { return e.Card != nil && strings.Contains(strings.Join(e.Card.Lines, "\n"), s) }
+		return func(e console.Entry) bool {
+			return e.Card != nil && strings.Contains(strings.Join(e.Card.Lines, "\n"), s)
+		}
 	}
 	action("report")
 	c.waitFor(group, "the morning report", lineWith("**集群概览**"))
@@ -550,5 +552,32 @@ func TestDemoGroupChatGetsReportsAndAlerts(t *testing.T) {
 	b, _ := json.Marshal(map[string]string{"user": group, "text": "vm list"})
 	if resp, err := http.Post(c.base+"/api/send", "application/json", bytes.NewReader(b)); err != nil || resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("send to the group pane: %v %v, want 400", resp.StatusCode, err)
+	}
+}
+
+// The console shows command buttons (a status card's actions, ambiguous candidates) and a
+// press runs the command: the pressed card greys with the choice, the result comes new.
+func TestDemoCommandButtonsOverTheConsoleAPI(t *testing.T) {
+	d := runDemo(t, "zh", nil)
+	c := newConsoleClient(t, d.App.Addr())
+
+	c.send(demoAdmin, "vm status 105")
+	card := c.waitFor(demoAdmin, "status card", func(e console.Entry) bool {
+		return e.From == "bot" && e.Card != nil && e.Card.Form == "card" && len(e.Card.Buttons) > 0
+	})
+	if b := card.Card.Buttons; len(b) != 3 || b[0].Text != "启动" || b[0].Key != "run:启动 105" || b[1].Key != "run:快照 105" || b[2].Key != "run:备份 105" {
+		t.Fatalf("buttons = %+v, want start, a snapshot and a backup for the stopped guest", b)
+	}
+	c.click(demoAdmin, card.Card.Buttons[0].Key, card.ID)
+	c.waitFor(demoAdmin, "the pressed card greyed", func(e console.Entry) bool { return e.ID == card.ID && e.Card.Done == "已选择：启动 105" })
+	c.waitFor(demoAdmin, "the start's result", fromBot("已启动"))
+	if g, _ := d.PVE.Guest(105); g.Status != "running" {
+		t.Errorf("guest 105 is %q, want running", g.Status)
+	}
+
+	c.send(demoAdmin, "关机 dev")
+	pick := c.waitFor(demoAdmin, "candidates", fromBot("匹配多个"))
+	if n := len(pick.Card.Buttons); n != 2 {
+		t.Fatalf("candidates = %+v, want 2 buttons", pick.Card.Buttons)
 	}
 }

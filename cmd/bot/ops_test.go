@@ -66,7 +66,7 @@ func TestCheckOnline(t *testing.T) {
 			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit", "VM.Monitor"}})
 			return cfg
 		}, 0, []string{"! PVE home: optional privileges for backups: missing VM.Backup", "! PVE home: optional privileges for backup storage: missing Datastore.AllocateSpace",
-			`pveum role add ChatBotBackup --privs "VM.Backup Datastore.AllocateSpace"`, "every online check passed"}},
+			`pveum role add ChatBotBackup --privs "VM.Backup"`, `pveum role add ChatBotBackupStorage --privs "Datastore.AllocateSpace"`, "every online check passed"}},
 		{"webhook on, target unreadable", func(_ *apptest.Env, cfg string) string {
 			return cfg + webhookBlock
 		}, 0, []string{"✔ PVE home: privileges for backups", "✔ PVE home: privileges for backup storage",

@@ -190,7 +190,8 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	users := userIDs(o.users)
 	m := newMatcher(users)
 	wc := wecomtest.NewServer(nil, wecomtest.WithCorp(wecomtest.FakeCorpID, apptest.CorpSecret, wecomtest.FakeAgentID),
-		wecomtest.WithSentHook(m.sent), wecomtest.WithoutHistory())
+		wecomtest.WithSentHook(m.sent), wecomtest.WithoutHistory(),
+		wecomtest.WithoutMemberLimit()) // the bot runs with rate limits off
 	defer wc.Close()
 	pv := pvetest.New(pvetest.Options{TLS: true, ErrorFormat: pvetest.Modern, ClusterName: "home"})
 	defer pv.Close()

@@ -12,9 +12,9 @@ import (
 // The expectation table, written out independently of config.BuiltinRoles: what each
 // built-in role may do.
 var wantRoles = map[string]string{
-	"viewer":   "status list node storage task snapshots backups",
-	"operator": "status list node storage task start shutdown reboot suspend resume snapshots snapshot backups backup mute",
-	"admin":    "status list node storage task start shutdown reboot suspend resume stop reset snapshots snapshot rollback delete_snapshot audit backups backup mute",
+	"viewer":   "status list node storage graph task snapshots backups",
+	"operator": "status list node storage graph task start shutdown reboot suspend resume snapshots snapshot backups backup mute",
+	"admin":    "status list node storage graph task start shutdown reboot suspend resume stop reset snapshots snapshot rollback delete_snapshot audit backups backup mute",
 }
 
 // powerActions change PVE: read_only refuses them and protected guests reserve them to admins.
@@ -48,7 +48,7 @@ func matrixConfig(readOnly bool) *config.Config {
 // TestDecideMatrix walks built-in roles × every action × in/out of scope × protected/not ×
 // read_only, each with and without a guest where that makes sense.
 func TestDecideMatrix(t *testing.T) {
-	if got, want := len(config.Actions), 20; got != want {
+	if got, want := len(config.Actions), 21; got != want {
 		t.Fatalf("config.Actions has %d actions, want %d: update wantRoles", got, want)
 	}
 	n := 0
@@ -103,7 +103,7 @@ func TestDecideMatrix(t *testing.T) {
 			}
 		}
 	}
-	if want := 2 * 3 * 20 * 5; n != want {
+	if want := 2 * 3 * 21 * 5; n != want {
 		t.Errorf("matrix ran %d cases, want %d", n, want)
 	}
 }

@@ -67,6 +67,7 @@ func newEnv(t *testing.T, edit func(*config.Config)) *env {
 	cfg.Alerts.Rules.GuestStopped.Guests = []string{"tag:critical"}
 	cfg.Alerts.QuietHours = config.QuietHours{From: "23:00", To: "07:30", Except: []string{config.RuleNodeOffline, config.RulePVEUnreachable}}
 	cfg.Targets = map[string]config.Target{"ops": {AppChat: "opsroom"}}
+	cfg.WeCom.CorpID = "wwexamplecorp" // an appchat target needs the self-built app
 	cfg.PVE.Clusters = []config.Cluster{{Name: "home", BaseURL: srv.URL(), TokenID: pvetest.HomeLabTokenID, TokenSecret: config.Secret(pvetest.HomeLabTokenSecret)}}
 	if edit != nil {
 		edit(cfg)

@@ -54,6 +54,10 @@ type Options struct {
 	// Clock drives scheduled reports and alert checks (push.go); tests pass a
 	// schedule.ManualClock. Default: the wall clock.
 	Clock schedule.Clock
+	// SmartbotBackoff and SmartbotHeartbeat override the smart bot's reconnect pause and
+	// ping interval (tests).
+	SmartbotBackoff   func(attempt int) time.Duration
+	SmartbotHeartbeat time.Duration
 }
 
 // App is one running bot.
@@ -69,9 +73,11 @@ type App struct {
 	pushMu  sync.Mutex
 	push    *pusher
 	pushCtx context.Context
-	fleet   *pve.Fleet
-	disp    *commands.Dispatcher
-	inbox   *inbox.Inbox
+	// budget is the per-member send budget every app message to a member goes through.
+	budget *wecom.Budget
+	fleet  *pve.Fleet
+	disp   *commands.Dispatcher
+	inbox  *inbox.Inbox
 	// router is the public listener's (server.listen): the callback, /healthz, /readyz.
 	// Under `bot demo` and `bot console` (no callback) it serves the admin routes too.
 	router chi.Router
@@ -88,6 +94,8 @@ type App struct {
 	// hook is PVE's webhook endpoint and its delivery worker (pvewebhook.go); nil when off.
 	hook   *pvewebhook.Receiver
 	hookWG sync.WaitGroup
+	// sb is the smart bot transport (smartbot.go); nil without wecom.smartbot.
+	sb *smartbotSide
 }
 
 // New opens the store (taking data_dir for this process), builds every part and binds
@@ -119,16 +127,30 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 
 	replier := o.Replier
 	if replier == nil {
-		a.wecom, err = wecom.NewClient(wecom.ClientConfig{
-			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
-			BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now, Observe: a.observeWeCom,
-		}, log.Named("wecom"))
-		if err != nil {
-			return nil, fmt.Errorf("app: wecom client: %w", err)
+		if cfg.WeCom.AppConfigured() || !cfg.WeCom.SmartBot.Configured() {
+			a.wecom, err = wecom.NewClient(wecom.ClientConfig{
+				CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
+				BaseURL: cfg.WeCom.APIBaseURL, HTTPClient: o.WeComHTTPClient, Now: o.Now, Observe: a.observeWeCom,
+			}, log.Named("wecom"))
+			if err != nil {
+				return nil, fmt.Errorf("app: wecom client: %w", err)
+			}
+			r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
+			clock := o.Clock
+			if clock == nil {
+				clock = schedule.SystemClock{}
+			}
+			// One send budget per member for replies and pushes alike (push.go).
+			a.budget = wecom.NewBudget(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per, clock)
+			r.UseBudget(a.budget)
+			replier = a.observeReplier(r)
 		}
-		r := wecom.NewReplier(a.wecom, cfg.WeCom.ReplyMode, cfg.Language, log.Named("reply"))
-		r.LimitPerMember(cfg.RateLimit.PerMember.N, cfg.RateLimit.PerMember.Per)
-		replier = a.observeReplier(r)
+		if a.sb, err = a.initSmartbot(cfg); err != nil { // smartbot.go
+			return nil, fmt.Errorf("app: smartbot: %w", err)
+		}
+		if a.sb != nil {
+			replier = smartbotRouter{sb: a.observeReplier(a.sb.replier), next: replier}
+		}
 		if cfg.Server.Console {
 			if cfg.Server.AdminListen == "" {
 				return nil, errors.New("app: server.console needs server.admin_listen: the console is served only there")
@@ -154,19 +176,23 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	}
 
 	a.disp = commands.New(cfg, commands.Options{
-		Fleet: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
+		Fleet: a.fleet, History: a.fleet, Store: a.store, Notify: replier, Logger: log.Named("commands"), Now: o.Now,
 		QuickWait: o.QuickWait, TaskTimeout: cfg.PVE.TaskTimeout.Std(),
 		Observe: func(command string, replies []chat.Reply) {
 			a.Metrics().Command(command, replyResult(replies))
 		},
 	})
-	a.inbox = inbox.New(inbox.Options{Journal: a.store, Handler: a.disp, Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
+	var journal inbox.Journal = a.store
+	if a.sb != nil && a.sb.hook != nil {
+		journal = finishJournal{Journal: a.store, hook: a.sb.hook} // closes webhook streams
+	}
+	a.inbox = inbox.New(inbox.Options{Journal: journal, Handler: a.disp, Replier: replier, Logger: log.Named("inbox"), ReplyBackoff: o.ReplyBackoff})
 
 	a.router = chi.NewRouter()
 	if o.Replier == nil && cfg.Server.AdminListen != "" {
 		a.admin = chi.NewRouter()
 	}
-	if o.Replier == nil {
+	if o.Replier == nil && a.wecom != nil {
 		cb, err := wecom.NewCallback(wecom.CallbackConfig{
 			Token: cfg.WeCom.Token.Value(), EncodingAESKey: cfg.WeCom.EncodingAESKey.Value(),
 			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, MaxClockSkew: cfg.WeCom.MaxClockSkew.Std(), Now: o.Now,
@@ -176,7 +202,10 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 		}
 		a.router.Method(http.MethodGet, cfg.Server.CallbackPath, cb)
 		a.router.Method(http.MethodPost, cfg.Server.CallbackPath, cb)
-		a.mountConsole() // server.console only
+	}
+	if o.Replier == nil {
+		a.sb.mount(a, cfg.WeCom.SmartBot.CallbackPath) // webhook mode only
+		a.mountConsole()                               // server.console only
 	}
 	healthz := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
 	a.router.Get("/healthz", healthz)
@@ -228,14 +257,11 @@ func (a *App) opsRouter() chi.Router {
 	return a.admin
 }
 
-// accept hands a verified callback message to the inbox, translating its "queue full"
-// into the callback's 503.
+// accept hands a verified callback message to the inbox. The inbox refuses nothing for
+// load (what waits is in the store); its only error is a store that cannot record the
+// message, which the callback answers 500 and logs at error.
 func (a *App) accept(ctx context.Context, m chat.Message) error {
-	err := a.inbox.Accept(ctx, m)
-	if errors.Is(err, inbox.ErrBusy) || errors.Is(err, inbox.ErrClosed) {
-		return wecom.ErrBusy
-	}
-	return err
+	return a.inbox.Accept(ctx, m)
 }
 
 // Addr is the address of the public listener (server.listen).
@@ -277,6 +303,7 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	a.fleet.Start(ctx)
+	a.sb.run(ctx, a.log) // the smart bot's long connection, if any
 	go a.prune(ctx)
 	a.runPush(ctx)
 	a.runWebhook(ctx)
@@ -312,6 +339,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Warn("some task results were not followed to the end; they resume at the next start", zap.Error(err))
 	}
 	a.hookWG.Wait()
+	a.sb.stop() // after the last replies went out on it
 	a.waitPush()
 	if err := a.store.Close(); err != nil {
 		a.log.Error("closing the store", zap.Error(err))

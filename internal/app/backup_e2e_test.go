@@ -36,7 +36,7 @@ func TestBackupNowE2E(t *testing.T) {
 
 	// A viewer may not back up; nothing is sent.
 	b.text(apptest.Viewer, "备份 104")
-	contains(t, "viewer", lastText(b, 5), "viewer")
+	contains(t, "viewer", lastText(b, 5), "不能执行")
 	if n := env.PVE.Count("POST", "/nodes/pve2/vzdump"); n != 1 {
 		t.Errorf("vzdump POSTs to pve2 = %d after the viewer's refusal, want 1", n)
 	}

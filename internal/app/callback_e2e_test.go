@@ -33,7 +33,11 @@ func TestHelpEndToEnd(t *testing.T) {
 	contains(t, "帮助 reply", apptest.MessageText(b.waitSent(2)[1]), "关机")
 
 	b.text(apptest.Admin, "make coffee")
-	contains(t, "unknown command reply", apptest.MessageText(b.waitSent(3)[2]), "make", "列表")
+	unknown := apptest.MessageText(b.waitSent(3)[2])
+	contains(t, "unknown command reply", unknown, "make", "发送 帮助 查看全部命令")
+	if strings.Contains(unknown, "列表") {
+		t.Errorf("unknown command reply = %q, want a short answer, not the whole help", unknown)
+	}
 }
 
 // Every bad callback is refused with the right status, and nothing is sent.

@@ -42,7 +42,7 @@ func TestViewerListsAndIsRefusedStart(t *testing.T) {
 	b.text(apptest.Viewer, "vm list")
 	contains(t, "vm list", lastText(b, 1), "homeassistant", "jellyfin", "dev-ubuntu")
 	b.text(apptest.Viewer, "启动 dev-ubuntu")
-	contains(t, "refusal", lastText(b, 2), "viewer")
+	contains(t, "refusal", lastText(b, 2), "只读成员", "不能执行“启动”")
 	if n := powerPosts(env, "pve2", "qemu", "105"); n != 0 {
 		t.Errorf("POSTs = %d, want 0", n)
 	}
@@ -118,7 +118,7 @@ func TestAdminResets(t *testing.T) {
 	env := apptest.NewEnv(t)
 	b := startBot(t, env, botOptions{})
 	b.text(apptest.Operator, "重置 docker-host")
-	contains(t, "operator reset", lastText(b, 1), "reset")
+	contains(t, "operator reset", lastText(b, 1), "操作员", "重置")
 	b.text(apptest.Admin, "vm reset docker-host")
 	key := confirmKey(t, b.waitSent(2)[1])
 	b.click(apptest.Admin, key, "rc-reset")
@@ -221,12 +221,12 @@ func TestAuditShowsRefusalsAndActions(t *testing.T) {
 	contains(t, "start result", lastText(b, 2), "dev-ubuntu", "已启动")
 	b.text(apptest.Admin, "audit 5")
 	audit := lastText(b, 3)
-	contains(t, "audit", audit, apptest.Viewer, apptest.Operator, "105", "no_role", "OK")
+	contains(t, "audit", audit, apptest.Viewer, apptest.Operator, "105", "角色无权限", "成功")
 	b.text(apptest.Viewer, "审计")
-	contains(t, "viewer audit", lastText(b, 4), "viewer")
+	contains(t, "viewer audit", lastText(b, 4), "只读成员", "审计")
 
 	b.text(apptest.Admin, "任务")
-	contains(t, "task list", lastText(b, 5), "qmstart", "105", apptest.Operator)
+	contains(t, "task list", lastText(b, 5), "启动 105", apptest.Operator, "成功")
 }
 
 func TestLongTaskAnswersRunningThenFollowsUp(t *testing.T) {

@@ -100,3 +100,23 @@ func (s consoleSender) RobotSend(_ context.Context, _ string, msgtype, content s
 	s.c.PushGroup("robot", msgtype, content)
 	return nil
 }
+
+// SendImage shows a pushed picture in each user's conversation.
+func (s consoleSender) SendImage(ctx context.Context, touser []string, data []byte) error {
+	for _, u := range touser {
+		_ = s.c.Reply(ctx, u, chat.Reply{Kind: chat.ReplyText, Image: &chat.Image{PNG: data}})
+	}
+	return nil
+}
+
+// AppChatSendImage shows a pushed picture in the group's pane.
+func (s consoleSender) AppChatSendImage(_ context.Context, chatID string, data []byte) error {
+	s.c.PushGroupImage(chatID, data)
+	return nil
+}
+
+// RobotSendImage shows a robot's picture in the "robot" pane.
+func (s consoleSender) RobotSendImage(_ context.Context, _ string, data []byte) error {
+	s.c.PushGroupImage("robot", data)
+	return nil
+}

@@ -250,6 +250,7 @@ type statusReport struct {
 	} `json:"config"`
 	Clusters   []componentStatus `json:"clusters"`
 	WeCom      componentStatus   `json:"wecom"`
+	SmartBot   *smartbotReport   `json:"smartbot,omitempty"` // smartbot.go
 	QueueDepth int               `json:"queue_depth"`
 }
 
@@ -284,6 +285,7 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 		}
 		rep.Clusters = append(rep.Clusters, cs)
 	}
+	rep.SmartBot = a.smartbotReport()
 	rep.QueueDepth = a.inbox.Depth()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	enc := json.NewEncoder(w)

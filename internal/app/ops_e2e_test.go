@@ -68,7 +68,7 @@ func TestReloadChangesRoleWithoutRestart(t *testing.T) {
 		t.Run(via, func(t *testing.T) {
 			env := apptest.NewEnv(t)
 			b := startBot(t, env, botOptions{})
-			if got := startAttempt(t, b, 1); !strings.Contains(got, "viewer") {
+			if got := startAttempt(t, b, 1); !strings.Contains(got, "只读成员") {
 				t.Fatalf("before the reload: %q, want a refusal naming the viewer role", got)
 			}
 			if n := powerPosts(env, "pve2", "qemu", "105"); n != 0 {
@@ -121,7 +121,7 @@ func TestInvalidReloadKeepsOldConfig(t *testing.T) {
 	if u, _ := b.app.Config().UserByID(apptest.Viewer); u.Role != "viewer" {
 		t.Errorf("viewer's role after a refused reload = %q, want viewer", u.Role)
 	}
-	if got := startAttempt(t, b, 1); !strings.Contains(got, "viewer") {
+	if got := startAttempt(t, b, 1); !strings.Contains(got, "只读成员") {
 		t.Errorf("after a refused reload: %q, want the viewer still refused", got)
 	}
 	_, metrics := get(t, b.adminURL("/metrics"))

@@ -57,8 +57,9 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 		clock = schedule.SystemClock{}
 	}
 	var client *wecom.Client
+	// sender stays nil (not a nil *Client) with a smart bot alone.
 	sender := a.o.PushSender
-	if sender == nil {
+	if sender == nil && cfg.WeCom.AppConfigured() {
 		var err error
 		client, err = wecom.NewClient(wecom.ClientConfig{
 			CorpID: cfg.WeCom.CorpID, AgentID: cfg.WeCom.AgentID, Secret: cfg.WeCom.Secret.Value(),
@@ -69,9 +70,13 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 		}
 		sender = client
 	}
+	no := notify.Options{Logger: log.Named("notify"), Clock: clock, Budget: a.budget}
+	if a.sb != nil && a.sb.ws != nil {
+		no.Smartbot = a.sb.replier // smartbot_chat and smartbot_user targets
+	}
 	p := &pusher{
 		client:   client,
-		notifier: notify.New(cfg, sender, a.store, notify.Options{Logger: log.Named("notify"), Clock: clock}),
+		notifier: notify.New(cfg, sender, a.store, no),
 		sched:    schedule.New(clock, log.Named("schedule")),
 		reports:  map[string]func(context.Context){},
 	}
@@ -85,15 +90,23 @@ func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
 	}
 	loc := cfg.Location()
 	for _, s := range cfg.Schedules {
-		kind, to, lang := s.Report, s.To, i18n.Parse(cfg.Language)
+		kind, to, lang, chart := s.Report, s.To, i18n.Parse(cfg.Language), s.Chart
 		run := func(ctx context.Context, at time.Time) {
 			d := report.Gather(ctx, a.fleet, kind, clock.Now(), loc)
 			if kind == report.Summary && p.engine != nil {
 				d.Firing = p.engine.Firing(ctx)
 			}
-			n := p.notifier.Push(ctx, to, notify.Message{Time: clock.Now(), Markdown: func(limit int) string {
+			msg := notify.Message{Time: clock.Now(), Markdown: func(limit int) string {
 				return report.Render(kind, lang, d, limit)
-			}})
+			}}
+			if chart {
+				png, err := report.Chart(ctx, a.fleet, d)
+				if err != nil {
+					log.Warn("summary chart not drawn; the report goes without it", zap.Error(err))
+				}
+				msg.Image = png
+			}
+			n := p.notifier.Push(ctx, to, msg)
 			log.Info("scheduled report pushed", zap.String("report", kind), zap.Time("due", at), zap.Int("delivered", n), zap.Int("targets", len(to)))
 		}
 		p.reports[s.Name] = func(ctx context.Context) { run(ctx, clock.Now()) }

@@ -118,6 +118,7 @@ func restartNeeded(old, cfg *config.Config) []string {
 		{"wecom.encoding_aes_key", old.WeCom.EncodingAESKey.Value(), cfg.WeCom.EncodingAESKey.Value()},
 		{"wecom.api_base_url", old.WeCom.APIBaseURL, cfg.WeCom.APIBaseURL},
 		{"wecom.max_clock_skew", old.WeCom.MaxClockSkew, cfg.WeCom.MaxClockSkew},
+		{"wecom.smartbot", old.WeCom.SmartBot, cfg.WeCom.SmartBot},
 		{"pve.timeout", old.PVE.Timeout, cfg.PVE.Timeout},
 		{"pve.task_timeout", old.PVE.TaskTimeout, cfg.PVE.TaskTimeout},
 		{"pve_webhook.path", old.PVEWebhook.Path, cfg.PVEWebhook.Path},

@@ -60,7 +60,7 @@ func TestNoSecretLeaksE2E(t *testing.T) {
 	key := confirmKey(t, waitMessage(t, b, "docker-host", from))
 	b.click(apptest.Operator, key, "rc-owner")
 	b.waitUpdates(1)
-	say(t, b, apptest.Viewer, "启动 dev-ubuntu", "viewer")
+	say(t, b, apptest.Viewer, "启动 dev-ubuntu", "只读成员")
 	say(t, b, "XiaoMing", "vm list", "管理员")
 	say(t, b, apptest.Admin, "audit 50", "docker-host")
 

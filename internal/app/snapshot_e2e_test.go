@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestSnapshotTakeListRollbackDelete(t *testing.T) {
 
 	// An operator may not roll back (admin only by default), and nothing is sent.
 	b.text(apptest.Operator, "回滚 104 clean_install")
-	contains(t, "operator rollback", lastText(b, 3), "operator")
+	contains(t, "operator rollback", lastText(b, 3), "操作员", "回滚")
 	if n := snapPosts(env, "POST", "/nodes/pve2/qemu/104/snapshot/"); n != 0 {
 		t.Fatalf("rollback POSTs after the operator's refusal = %d, want 0", n)
 	}
@@ -86,7 +87,7 @@ func TestSnapshotRefusals(t *testing.T) {
 
 	// A viewer may list but not take one: refused, nothing sent.
 	b.text(apptest.Viewer, "快照 101")
-	contains(t, "viewer", lastText(b, 1), "viewer")
+	contains(t, "viewer", lastText(b, 1), "只读成员", "创建快照")
 	if n := snapPosts(env, "POST", "/nodes/pve1/qemu/101/snapshot"); n != 0 {
 		t.Errorf("snapshot POSTs for a viewer = %d, want 0", n)
 	}
@@ -117,6 +118,29 @@ func TestSnapshotRefusals(t *testing.T) {
 	}
 	if n := snapPosts(env, "POST", "/nodes/pve2/qemu/105/snapshot"); n != 0 {
 		t.Errorf("snapshot POSTs for refused names = %d, want 0", n)
+	}
+}
+
+// TestSnapshotListRollbackButtons: the list offers a rollback button per snapshot to those
+// who may roll back (admin), none to an operator; a press goes through the confirmation.
+func TestSnapshotListRollbackButtons(t *testing.T) {
+	env := apptest.NewEnv(t)
+	b := startBot(t, env, botOptions{})
+	b.text(apptest.Operator, "快照列表 104")
+	if got := buttons(b.waitSent(1)[0]); len(got) != 0 {
+		t.Errorf("operator's list has buttons %q, want none (rollback is admin only)", got)
+	}
+	b.text(apptest.Admin, "快照列表 102")
+	got := buttons(b.waitSent(2)[1])
+	want := []string{"回滚到 before_2026_11=run:回滚 102 before_2026_11", "回滚到 before_2026_10=run:回滚 102 before_2026_10"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("admin's list buttons = %q, want %q", got, want)
+	}
+	b.click(apptest.Admin, "run:回滚 102 before_2026_10", "rc-list")
+	card := b.waitSent(3)[2]
+	contains(t, "pressed rollback", string(card.Card.Raw), "确认回滚", "before_2026_10")
+	if n := snapPosts(env, "POST", "/nodes/pve1/qemu/102/snapshot/"); n != 0 {
+		t.Errorf("rollback POSTs before confirming = %d, want 0", n)
 	}
 }
 

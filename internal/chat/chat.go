@@ -40,9 +40,15 @@ type Message struct {
 	Time         time.Time
 	// Source is the chat the message came from, so that its replies go back there:
 	// "" for WeCom, "console" for the local console (which `serve` mounts next to the
-	// WeCom callback when server.console is true). It is not part of the de-duplication
-	// key; the console keeps its IDs apart by prefixing them "console:".
+	// WeCom callback when server.console is true), "smartbot?…" for the smart bot (the
+	// conversation and how to answer it: package smartbot encodes and reads it). It is not
+	// part of the de-duplication key; the console and the smart bot keep their IDs apart
+	// by prefixing them "console:" and "smartbot:".
 	Source string
+	// Chat is the group chat a smart-bot message came from (its chatid), so that
+	// `whoami` in a group can show what to put in a smartbot_chat target; empty in a 1:1
+	// chat and for the app. Not kept across a restart.
+	Chat string
 }
 
 // ReplyKind says what a reply is, so that a renderer can choose a fitting form.
@@ -78,7 +84,7 @@ type Field struct {
 	Value string
 }
 
-// Button is one button of a confirmation card.
+// Button is one button of a card: confirm/cancel on a confirmation, or a command to run.
 type Button struct {
 	Text  string
 	Key   string // comes back as Message.EventKey
@@ -100,7 +106,7 @@ type Reply struct {
 	Title    string   // one line: "homeassistant (101)" or "虚拟机列表"
 	Fields   []Field  // labelled values, in order
 	Lines    []string // body lines (list rows, help text); renderers may shorten with "N more"
-	Buttons  []Button // ReplyConfirm only
+	Buttons  []Button // a card's buttons: confirm/cancel, or commands to run (ReplyCard)
 	Code     string   // ReplyConfirm: the short code for text mode ("确认 <Code>")
 	Footer   string   // a last grey line (hints, "N more")
 	// Link, when its URL is set, is a page about the reply's object (a guest or node in the
@@ -110,6 +116,21 @@ type Reply struct {
 	// response_code) instead of sending a new message. Renderers that cannot update
 	// send it as a new message.
 	UpdateCode string
+	// Image, when set, is a picture sent before the reply's text (a resource graph).
+	Image *Image
+	// FollowUp says that another reply will follow this one for the same message (a
+	// task still running: its result comes later). A renderer that can keep a message
+	// open (the smart bot's stream) shows the result in the same bubble.
+	FollowUp bool
+}
+
+// Image is a picture that goes with a reply. The reply's own text says in words what it
+// shows, so a transport that cannot send it still answers.
+type Image struct {
+	PNG []byte
+	// Unsent is the line that stands in for the picture when it could not be sent
+	// ("图片未能发送，以下是文字说明。"), in the user's language.
+	Unsent string
 }
 
 // Replier delivers replies to one user.

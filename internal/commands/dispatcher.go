@@ -9,7 +9,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -39,6 +38,11 @@ type Fleet interface {
 	Storage(ctx context.Context) ([]pve.Storage, map[string]error)
 	Tasks(ctx context.Context, limit int) ([]pve.Task, map[string]error)
 	ClusterNames() []string
+
+	// addresses and links
+	Addresses(ctx context.Context, g pve.Guest) ([]pve.Address, error)
+	GuestWebURL(g pve.Guest) string
+	NodeWebURL(cluster, node string) string
 
 	// snapshots
 	Snapshots(ctx context.Context, g pve.Guest) (pve.Snapshots, error)
@@ -78,6 +82,8 @@ type Options struct {
 	Notify chat.Replier // for results that arrive after the command returned
 	Logger *zap.Logger
 	Now    func() time.Time
+	// History draws graphs (graph.go); nil answers graph commands with "not available".
+	History History
 	// QuickWait is how long a command waits for its task before answering "running"
 	// and following up with a new message (default 8s).
 	QuickWait time.Duration
@@ -101,9 +107,9 @@ type settings struct {
 	confirm    map[string]bool
 	confirmTTL time.Duration
 	textMode   bool
+	zone       i18n.Zone // the configured timezone, for times in replies
 	perUser    config.Rate
 	multi      bool // more than one cluster: show cluster names
-	zone       *time.Location
 }
 
 // Dispatcher handles messages; it implements chat.Handler.
@@ -160,6 +166,7 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 		confirm:    map[string]bool{},
 		confirmTTL: cfg.ConfirmTTL.Std(),
 		textMode:   cfg.WeCom.ReplyMode == "text",
+		zone:       i18n.NewZone(cfg.Location()),
 		perUser:    cfg.RateLimit.PerUser,
 		multi:      len(cfg.PVE.Clusters) > 1,
 	}
@@ -169,7 +176,6 @@ func (d *Dispatcher) SetConfig(cfg *config.Config) {
 	if s.confirmTTL <= 0 {
 		s.confirmTTL = 5 * time.Minute
 	}
-	s.zone = defaultZone
 	for _, a := range cfg.Confirm {
 		s.confirm[a] = true
 	}
@@ -199,8 +205,9 @@ type req struct {
 	s    *settings
 	m    chat.Message
 	user access.User
-	text string // the command text (typed, or a menu item's key)
-	verb Verb   // once parsed
+	text string  // the command text (typed, or a menu item's key)
+	verb Verb    // once parsed
+	cmd  Command // once parsed
 	// params is what the action needs besides its guest (a snapshot's name…); it is kept
 	// with the confirmation and the journal entry, so a confirmed or resumed action is sent
 	// exactly as asked.
@@ -222,24 +229,17 @@ func (r *req) name() string {
 
 func (r *req) t(key string, args ...any) string { return i18n.T(r.s.lang, key, args...) }
 
-// defaultZone is where times are shown: China's, where the users are.
-var defaultZone = func() *time.Location {
-	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return l
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
-
 // zone is the time zone times are shown in.
-func (r *req) zone() *time.Location { return r.s.zone }
+func (r *req) zone() *time.Location { return r.s.zone.Location() }
 
 // clock shows a moment as people read it, in the configured zone.
-func (r *req) clock(t time.Time) string { return t.In(r.s.zone).Format("2006-01-02 15:04") }
+func (r *req) clock(t time.Time) string { return r.s.zone.DateTime(t) }
 
 // Handle answers one message.
 func (d *Dispatcher) Handle(ctx context.Context, m chat.Message) []chat.Reply {
 	r := &req{s: d.cur.Load(), m: m}
 	replies := d.handle(ctx, r)
+	d.offer(ctx, r, replies)
 	if d.o.Observe != nil {
 		d.o.Observe(r.name(), replies)
 	}
@@ -274,6 +274,9 @@ func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
 	if !d.allow(r) {
 		return d.limited(r)
 	}
+	if text, ok := d.choice(ctx, r, r.text); ok {
+		return d.runPressed(ctx, r, text)
+	}
 	cmd, err := Parse(r.text)
 	if err != nil {
 		return []chat.Reply{d.parseError(r, err)}
@@ -283,15 +286,16 @@ func (d *Dispatcher) handle(ctx context.Context, r *req) []chat.Reply {
 }
 
 func (d *Dispatcher) run(ctx context.Context, r *req, cmd Command) []chat.Reply {
+	r.cmd = cmd
 	s, ok := specOf(cmd.Verb)
 	if !ok || s.Run == nil {
-		return []chat.Reply{helpReply(r.s.lang, "")}
+		return []chat.Reply{r.help("")}
 	}
 	if s.Action != "" && !s.Changes {
 		// reads are checked here; state changes are checked against their target by their handler
 		if dec := r.s.policy.Decide(r.user.ID, s.Action, nil); !dec.Allowed {
 			d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
-			return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+			return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, ""))}
 		}
 	}
 	return s.Run(d, ctx, r, cmd)
@@ -334,22 +338,6 @@ func (d *Dispatcher) limited(r *req) []chat.Reply {
 		return nil
 	}
 	return []chat.Reply{textReply(chat.SeverityWarning, r.t("rate_limited", r.s.perUser.N, perWord(r.s.lang, r.s.perUser.Per)))}
-}
-
-func (d *Dispatcher) parseError(r *req, err error) chat.Reply {
-	var pe *ParseError
-	lines := []string{}
-	if errors.As(err, &pe) {
-		lines = append(lines, pe.Message(string(r.s.lang)))
-		if len(pe.Suggestions) > 0 {
-			lines = append(lines, r.t("did_you_mean", strings.Join(pe.Suggestions, r.t("list_sep"))))
-		}
-	} else {
-		lines = append(lines, r.t("unknown_command"))
-	}
-	h := helpReply(r.s.lang, "")
-	rep := chat.Reply{Kind: chat.ReplyText, Severity: chat.SeverityWarning, Title: lines[0], Lines: append(lines[1:], h.Lines...)}
-	return rep
 }
 
 func (d *Dispatcher) audit(ctx context.Context, r *req, e store.AuditEntry) {

@@ -57,8 +57,8 @@ func TestLookupOrderKeepsHiddenGuestsHidden(t *testing.T) {
 		{"boss", "ct start 101", "不在你的管理范围内"},             // admin: precise, access before kind
 		{"boss", "vm status truenas", "不在你的管理范围内"},        //
 		{"root", "ct start 101", "truenas (101) 是虚拟机"},    // admin without a scope: the kind
-		{"wangwu", "vm start 101", "viewer 没有 start"},     // the role before the lookup
-		{"wangwu", "vm start 998", "viewer 没有 start"},     //
+		{"wangwu", "vm start 101", "只读成员）不能执行“启动”"},       // the role before the lookup
+		{"wangwu", "vm start 998", "只读成员）不能执行“启动”"},       //
 	}
 	for i, tt := range tests {
 		t.Run(tt.user+" "+tt.text, func(t *testing.T) {

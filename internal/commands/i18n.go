@@ -34,27 +34,59 @@ func other(lang i18n.Lang) i18n.Lang {
 	return i18n.LangEN
 }
 
-// Help returns the help text as lines: the overview for topic "" (or an unknown topic),
-// else the usage in both languages, the aliases and the description of that topic.
-func Help(lang i18n.Lang, topic string) []string {
+// helpView says which rows a help shows and how: may is whether the user may run the row,
+// confirmed whether its action asks for confirmation.
+type helpView struct {
+	may       func(s *Spec) bool
+	confirmed func(s *Spec) bool
+	examples  bool
+}
+
+// everything is the help of the whole table with the default confirmations (tests, docs).
+var everything = helpView{may: func(*Spec) bool { return true }, confirmed: func(s *Spec) bool { return s.Confirm }}
+
+// Help returns the help text of the whole table as lines: the overview for topic "" (or
+// an unknown topic), else the usage in both languages, the aliases and the description of
+// that topic.
+func Help(lang i18n.Lang, topic string) []string { return helpLines(lang, topic, everything) }
+
+func helpLines(lang i18n.Lang, topic string, v helpView) []string {
 	var lines []string
-	target := false
+	target, allowed := false, false
 	for i := range table {
 		s := &table[i]
 		if len(s.Words) == 0 || topic != "" && s.topic() != topic {
 			continue
 		}
+		may := v.may(s)
+		allowed = allowed || may
+		if topic == "" && !may {
+			continue
+		}
 		target = target || s.Args == ArgTarget && s.Noun == "guest"
-		for _, h := range s.Help {
-			u := usage(lang, h.Text)
-			if topic != "" {
-				u += " · " + usage(other(lang), h.Text)
+		if topic == "" {
+			// the overview: one line per command, its example (what to type) and what it
+			// does; the usage with its arguments is in "help <command>"
+			line := usage(lang, s.Example) + " — " + i18n.T(lang, "help_"+s.Help[0].ID)
+			if s.Changes && v.confirmed(s) {
+				line += i18n.T(lang, "help_confirmed")
 			}
-			lines = append(lines, u+" — "+i18n.T(lang, "help_"+h.ID))
+			lines = append(lines, line)
+			continue
+		}
+		for j, h := range s.Help {
+			line := usage(lang, h.Text) + " · " + usage(other(lang), h.Text) + " — " + i18n.T(lang, "help_"+h.ID)
+			if s.Changes && v.confirmed(s) {
+				line += i18n.T(lang, "help_confirmed")
+			}
+			if v.examples && j == 0 {
+				line += i18n.T(lang, "help_example", usage(lang, s.Example))
+			}
+			lines = append(lines, line)
 		}
 	}
 	if len(lines) == 0 {
-		return Help(lang, "")
+		return helpLines(lang, "", v)
 	}
 	if topic == "" {
 		return append(lines, i18n.T(lang, "help_footer"))
@@ -67,7 +99,27 @@ func Help(lang i18n.Lang, topic string) []string {
 	if target {
 		lines = append(lines, i18n.T(lang, "help_target"))
 	}
+	if !allowed {
+		lines = append(lines, i18n.T(lang, "help_not_allowed"))
+	}
 	return lines
+}
+
+// topicName is how a help title names topic: its first row's canonical word in lang.
+func topicName(lang i18n.Lang, topic string) string {
+	for i := range table {
+		if s := &table[i]; s.topic() == topic && len(s.Words) > 0 {
+			if !standalone(s.Noun) {
+				return nounWord(s.Noun, "", lang != i18n.LangEN)
+			}
+			like := "中"
+			if lang == i18n.LangEN {
+				like = "a"
+			}
+			return canonical(s.Words, like)
+		}
+	}
+	return topic
 }
 
 // aliases lists the words of topic: the words of its rows, or for a family whose words

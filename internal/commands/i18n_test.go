@@ -89,7 +89,8 @@ func TestHelpReply(t *testing.T) {
 			t.Errorf("%s overview footer: got %q, want %q", lang, got, want)
 		}
 		one := helpReply(lang, "start")
-		if got, want := one.Title, i18n.T(lang, "help_title")+" · start"; got != want {
+		want := map[i18n.Lang]string{i18n.LangZH: "命令帮助 · 启动", i18n.LangEN: "Commands · start"}[lang]
+		if got := one.Title; got != want {
 			t.Errorf("%s start title: got %q, want %q", lang, got, want)
 		}
 		if one.Footer != "" || len(one.Lines) == 0 {
@@ -98,13 +99,28 @@ func TestHelpReply(t *testing.T) {
 	}
 }
 
-// helpLineCount is the number of help lines of the typed commands in the table.
+// helpLineCount is the number of lines of the help overview: one per typed command.
 func helpLineCount() int {
 	n := 0
 	for _, s := range table {
 		if len(s.Words) > 0 {
-			n += len(s.Help)
+			n++
 		}
 	}
 	return n
+}
+
+// TestHelpFitsOneMessage keeps the help overview of a user who may run everything within
+// one WeCom text message (2048 bytes), in both languages: a help that arrives in two parts
+// is read in the wrong order on a phone. A new row's help text must be short.
+func TestHelpFitsOneMessage(t *testing.T) {
+	const maxTextBytes = 2048 // WeCom's text and markdown limit (internal/wecom.MaxTextBytes)
+	all := helpView{may: func(*Spec) bool { return true }, confirmed: func(s *Spec) bool { return s.Confirm }, examples: true}
+	for _, lang := range []i18n.Lang{i18n.LangZH, i18n.LangEN} {
+		h := helpOf(lang, "", all)
+		text := h.Title + "\n" + strings.Join(h.Lines, "\n") + "\n" + h.Footer
+		if len(text) > maxTextBytes {
+			t.Errorf("%s help overview is %d bytes, want at most %d: shorten the help texts", lang, len(text), maxTextBytes)
+		}
+	}
 }

@@ -47,7 +47,7 @@ func (d *Dispatcher) mute(ctx context.Context, r *req, key string) []chat.Reply 
 	}
 	if dec := r.s.policy.Decide(r.user.ID, "mute", nil); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: store.DecisionRefused, Reason: string(dec.Reason), Command: clip(r.text)})
-		return []chat.Reply{textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))}
+		return []chat.Reply{textReply(chat.SeverityWarning, r.refusal(dec, ""))}
 	}
 	kv, ok := d.o.Store.(kvStore)
 	if !ok {

@@ -53,6 +53,8 @@ const (
 	VerbDelSnapshot Verb = "delsnapshot"
 	VerbConfirm     Verb = "confirm"
 	VerbCancel      Verb = "cancel"
+	VerbWhoami      Verb = "whoami"
+	VerbIP          Verb = "ip"
 	VerbMute        Verb = "mute" // an alert card's button only
 
 	VerbBackupStatus Verb = "backup_status"
@@ -102,9 +104,13 @@ func (c Command) IsPower() bool {
 type ParseError struct {
 	Input       string   // the input (cut to MaxInputBytes)
 	Msg         string   // English, no user secrets beyond the words typed
-	Suggestions []string // close commands ("vm start"), best first; may be empty
-	Key         string   // i18n key of Msg
-	Args        []any    // arguments of Key
+	Suggestions []string // close command words as typed ("vm start"), best first; may be empty
+	// Fixes are the whole commands the user most likely meant, with what else they typed
+	// kept ("vm strat 101" -> "vm start 101" / "启动 101"), best first; may be empty.
+	Fixes []Text
+	Verb  Verb   // the command that was recognised before the error, if any ("启动" without a target)
+	Key   string // i18n key of Msg
+	Args  []any  // arguments of Key
 }
 
 // Error implements error.
@@ -209,9 +215,11 @@ func inFamily(family string) func(entry) bool {
 
 // cmdParser walks the normalized tokens.
 type cmdParser struct {
-	raw  string
-	toks []string
-	i    int
+	raw         string
+	toks        []string
+	i           int
+	spec        *Spec  // the command recognised so far
+	typedPrefix string // what the user typed before the word being looked up ("vm", "help")
 }
 
 // keyword returns the token at the cursor as a command word, splitting a known word off
@@ -249,7 +257,67 @@ func (p *cmdParser) keyword() (string, bool) {
 func (p *cmdParser) rest() []string { return p.toks[p.i:] }
 
 func (p *cmdParser) fail(sugg []string, key string, args ...any) error {
-	return newParseError(p.raw, sugg, key, args...)
+	pe := newParseError(p.raw, sugg, key, args...)
+	if p.spec != nil {
+		pe.Verb = p.spec.Verb
+	}
+	return pe
+}
+
+// failWord refuses the word at the cursor, suggesting the close candidates with the rest
+// of the input kept; prefix is what the user typed before the word (a noun, "help").
+func (p *cmdParser) failWord(cands []entry, prefix Text, kind string, key string, args ...any) error {
+	var sugg []string
+	var fixes []Text
+	rest := p.toks[min(p.i+1, len(p.toks)):]
+	for _, c := range cands {
+		s := c.word
+		if p.typedPrefix != "" {
+			s = p.typedPrefix + " " + s
+		}
+		sugg = append(sugg, s)
+		fixes = append(fixes, fixOf(c, prefix, kind, rest))
+	}
+	pe := p.fail(sugg, key, args...).(*ParseError)
+	pe.Fixes = fixes
+	return pe
+}
+
+// fixOf is the whole command that entry e stands for, in both languages, after prefix and
+// before rest.
+func fixOf(e entry, prefix Text, kind string, rest []string) Text {
+	var en, zh []string
+	if prefix.EN != "" {
+		en, zh = append(en, prefix.EN), append(zh, prefix.ZH)
+	}
+	if e.noun >= 0 {
+		n := nouns[e.noun]
+		en, zh = append(en, nounWord(n.family, n.kind, false)), append(zh, nounWord(n.family, n.kind, true))
+	} else {
+		s := &table[e.spec]
+		if prefix.EN == "" || s.Noun != "" && !standalone(s.Noun) {
+			if w := nounWord(s.Noun, kind, false); w != "" {
+				en = append(en, w)
+			}
+			if w := nounWord(s.Noun, kind, true); w != "" && (kind != "" || !standalone(s.Noun)) {
+				zh = append(zh, w)
+			}
+		}
+		en, zh = append(en, canonical(s.Words, "a")), append(zh, canonical(s.Words, "中"))
+	}
+	en, zh = append(en, rest...), append(zh, rest...)
+	return Text{EN: strings.Join(en, " "), ZH: strings.Join(zh, " ")}
+}
+
+// nounWord is the canonical noun of family and kind in English or Chinese ("vm", "容器",
+// "节点"), or "" for a family without nouns.
+func nounWord(family, kind string, zh bool) string {
+	for _, n := range nouns {
+		if n.family == family && n.kind == kind && (n.word[0] >= utf8.RuneSelf) == zh {
+			return n.word
+		}
+	}
+	return ""
 }
 
 // Parse turns one chat message into a Command. Errors are *ParseError; an unknown word
@@ -275,7 +343,7 @@ func (p *cmdParser) parse() (Command, error) {
 	w, _ := p.keyword()
 	e, ok := lookup(w, isFirst)
 	if !ok {
-		return Command{}, p.fail(suggest(w, "", isFirst), "parse_unknown", clipWord(w))
+		return Command{}, p.failWord(suggest(w, isFirst), Text{}, "", "parse_unknown", clipWord(w))
 	}
 	p.i++
 	if e.noun >= 0 {
@@ -301,13 +369,18 @@ func (p *cmdParser) family(w string, n noun) (Command, error) {
 	sub, _ := p.keyword()
 	e, ok := lookup(sub, inFamily(n.family))
 	if !ok {
-		sugg := suggest(sub, w, inFamily(n.family))
-		if len(sugg) == 0 && len(p.rest()) == 1 && validTarget(sub) {
+		p.typedPrefix = w
+		cands := suggest(sub, inFamily(n.family))
+		if len(cands) == 0 && len(p.rest()) == 1 && validTarget(sub) {
 			if s := familyTarget(n.family); s != nil { // "node pve1": most likely its status
-				sugg = []string{w + " " + canonical(s.Words, w) + " " + sub}
+				e := entry{word: canonical(s.Words, w), family: n.family, spec: slices.IndexFunc(table, func(x Spec) bool { return x.Verb == s.Verb }), noun: -1}
+				err := p.failWord([]entry{e}, Text{}, n.kind, "parse_unknown_verb", w, clipWord(sub)).(*ParseError)
+				err.Suggestions[0] += " " + sub
+				err.Fixes[0] = fixOf(e, Text{}, n.kind, []string{sub})
+				return Command{}, err
 			}
 		}
-		return Command{}, p.fail(sugg, "parse_unknown_verb", w, clipWord(sub))
+		return Command{}, p.failWord(cands, Text{}, n.kind, "parse_unknown_verb", w, clipWord(sub))
 	}
 	p.i++
 	return p.args(w+" "+sub, &table[e.spec], n.kind)
@@ -337,6 +410,7 @@ func canonical(words []string, like string) string {
 
 // args parses the arguments of s; what names the command as typed, for messages.
 func (p *cmdParser) args(what string, s *Spec, kind string) (Command, error) {
+	p.spec = s
 	if r := p.rest(); len(r) > 0 && s.Sub[r[0]] != "" {
 		if sub, ok := specOf(s.Sub[r[0]]); ok { // "backup status": the row the word names
 			p.i++
@@ -515,8 +589,10 @@ func (p *cmdParser) topic() (string, error) {
 	}
 	w, _ := p.keyword()
 	e, ok := lookup(w, isFirst)
+	help := Text{"help", "帮助"}
 	if !ok {
-		return "", p.fail(suggest(w, "help", isFirst), "parse_unknown_topic", clipWord(w))
+		p.typedPrefix = "help"
+		return "", p.failWord(suggest(w, isFirst), help, "", "parse_unknown_topic", clipWord(w))
 	}
 	p.i++
 	what := "help " + w
@@ -527,7 +603,10 @@ func (p *cmdParser) topic() (string, error) {
 			sub, _ := p.keyword()
 			se, ok := lookup(sub, inFamily(family))
 			if !ok {
-				return "", p.fail(suggest(sub, what, inFamily(family)), "parse_unknown_topic", clipWord(sub))
+				p.typedPrefix = what
+				n := nouns[e.noun]
+				prefix := Text{help.EN + " " + nounWord(n.family, n.kind, false), help.ZH + " " + nounWord(n.family, n.kind, true)}
+				return "", p.failWord(suggest(sub, inFamily(family)), prefix, n.kind, "parse_unknown_topic", clipWord(sub))
 			}
 			p.i++
 			what += " " + sub
@@ -555,11 +634,11 @@ func clipWord(s string) string {
 	return string(r[:max]) + "…"
 }
 
-// suggest returns up to three command words close to w (edit distance with transpositions,
-// or w being a prefix of at least three letters), prefixed with the noun the user gave.
-func suggest(w, noun string, accept func(entry) bool) []string {
+// suggest returns up to three vocabulary entries close to w (edit distance with
+// transpositions, or w being a prefix of at least three letters), best first.
+func suggest(w string, accept func(entry) bool) []entry {
 	type cand struct {
-		s string
+		e entry
 		d int
 	}
 	var cs []cand
@@ -587,23 +666,17 @@ func suggest(w, noun string, accept func(entry) bool) []string {
 			continue
 		}
 		seen[v.word] = true
-		s := v.word
-		if noun != "" {
-			s = noun + " " + s
-		}
-		cs = append(cs, cand{s, d})
+		cs = append(cs, cand{v, d})
 	}
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && (cs[j].d < cs[j-1].d || cs[j].d == cs[j-1].d && cs[j].s < cs[j-1].s); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
+	slices.SortStableFunc(cs, func(a, b cand) int {
+		if a.d != b.d {
+			return a.d - b.d
 		}
-	}
-	var out []string
-	for _, c := range cs {
-		if len(out) == 3 {
-			break
-		}
-		out = append(out, c.s)
+		return strings.Compare(a.e.word, b.e.word)
+	})
+	var out []entry
+	for _, c := range cs[:min(len(cs), 3)] {
+		out = append(out, c.e)
 	}
 	return out
 }

@@ -118,6 +118,20 @@ func TestParse(t *testing.T) {
 		{"storage", C{Verb: VerbStorage}},
 		{"storage list", C{Verb: VerbStorage}},
 		{"存储", C{Verb: VerbStorage}},
+		{"存储 列表", C{Verb: VerbStorage}},
+		// graphs
+		{"vm graph 101", C{Verb: VerbGraph, Target: "101", Args: []string{}}},
+		{"图表 101", C{Verb: VerbGraph, Target: "101", Args: []string{}}},
+		{"图表101 周", C{Verb: VerbGraph, Target: "101", Args: []string{"周"}}},
+		{"vm graph homeassistant month", C{Verb: VerbGraph, Target: "homeassistant", Args: []string{"month"}}},
+		{"ct chart 200 hour", C{Verb: VerbGraph, Kind: KindLXC, Target: "200", Args: []string{"hour"}}},
+		{"图表 101 小时", C{Verb: VerbGraph, Target: "101", Args: []string{"小时"}}},
+		{"node graph pve1", C{Verb: VerbNodeGraph, Target: "pve1", Args: []string{}}},
+		{"节点图表 pve1 周", C{Verb: VerbNodeGraph, Target: "pve1", Args: []string{"周"}}},
+		{"节点 图表 pve1 年", C{Verb: VerbNodeGraph, Target: "pve1", Args: []string{"年"}}},
+		{"storage graph local-zfs", C{Verb: VerbStorageGraph, Target: "local-zfs", Args: []string{}}},
+		{"storage graph local pve2", C{Verb: VerbStorageGraph, Target: "local", Args: []string{"pve2"}}},
+		{"存储图表 local", C{Verb: VerbStorageGraph, Target: "local", Args: []string{}}},
 		{"task list", C{Verb: VerbTasks}},
 		{"tasks", C{Verb: VerbTasks}},
 		{"任务", C{Verb: VerbTasks}},
@@ -193,7 +207,10 @@ func TestParseErrors(t *testing.T) {
 		{"audit two args", "audit 5 6", "parse_too_many", nil},
 		{"confirm no code", "确认", "parse_missing_code", nil},
 		{"confirm bad code", "confirm a/b", "parse_bad_code", nil},
-		{"storage extra", "storage foo", "parse_too_many", nil},
+		{"storage extra", "storage foo", "parse_unknown_verb", nil},
+		{"storage list extra", "storage list foo", "parse_too_many", nil},
+		{"graph no target", "vm graph", "parse_missing_target", nil},
+		{"graph too many", "vm graph 101 week x", "parse_too_many", nil},
 		{"overview extra", "概览 101", "parse_too_many", nil},
 		{"node status no node", "node status", "parse_missing_target", nil},
 		{"node list extra", "node list x", "parse_too_many", nil},
@@ -402,5 +419,49 @@ func BenchmarkParse(b *testing.B) {
 				_, _ = Parse(in)
 			}
 		})
+	}
+}
+
+// TestParseFixes checks the whole command offered for a typo: the closest command in each
+// language, with what else the user typed kept.
+func TestParseFixes(t *testing.T) {
+	tests := []struct {
+		in  string
+		fix Text
+	}{
+		{"vm strat 101", Text{"vm start 101", "启动 101"}},
+		{"strat 101", Text{"vm start 101", "启动 101"}},
+		{"ct strat 200", Text{"ct start 200", "容器 启动 200"}},
+		{"关闭 nas", Text{"vm shutdown nas", "关机 nas"}},
+		{"node stauts pve1", Text{"node status pve1", "节点 状态 pve1"}},
+		{"node pve1", Text{"node status pve1", "节点 状态 pve1"}},
+		{"节点 pve1", Text{"node status pve1", "节点 状态 pve1"}},
+		{"help strat", Text{"help start", "帮助 启动"}},
+		{"help vm strat", Text{"help vm start", "帮助 虚拟机 启动"}},
+		{"stroage", Text{"storage", "存储"}},
+		{"nod", Text{"node", "节点"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			_, err := Parse(tt.in)
+			var pe *ParseError
+			if !errors.As(err, &pe) || len(pe.Fixes) == 0 {
+				t.Fatalf("Parse(%q) = %v, want a parse error with fixes", tt.in, err)
+			}
+			if pe.Fixes[0] != tt.fix {
+				t.Errorf("fix = %+v, want %+v (all: %+v)", pe.Fixes[0], tt.fix, pe.Fixes)
+			}
+			for _, f := range []string{tt.fix.EN, tt.fix.ZH} {
+				if _, err := Parse(f); err != nil {
+					t.Errorf("fix %q does not parse: %v", f, err)
+				}
+			}
+		})
+	}
+	// An error after the command was recognised names it, for the usage line.
+	_, err := Parse("关机")
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Verb != VerbShutdown || len(pe.Fixes) != 0 {
+		t.Errorf("Parse(关机) = %+v, want verb shutdown and no fixes", err)
 	}
 }

@@ -174,7 +174,7 @@ func (d *Dispatcher) askConfirmation(ctx context.Context, r *req, st pve.GuestSt
 	return chat.Reply{
 		Kind:     chat.ReplyConfirm,
 		Severity: severityFor(action),
-		Title:    r.t("confirm_title", actionWord(r.s.lang, action), guestLabel(r, g)),
+		Title:    r.t("confirm_title", actionWord(r.s.lang, action), titleLabel(r, g)),
 		Fields:   fields,
 		Lines:    lines,
 		Buttons: []chat.Button{
@@ -206,6 +206,8 @@ func (d *Dispatcher) click(ctx context.Context, r *req) []chat.Reply {
 		return []chat.Reply{d.cancel(ctx, r, key[len(keyCancel):], r.m.ResponseCode)}
 	case len(key) > len(keyMute) && key[:len(keyMute)] == keyMute:
 		return d.mute(ctx, r, key)
+	case strings.HasPrefix(key, keyRun):
+		return d.runPressed(ctx, r, key[len(keyRun):])
 	}
 	// A menu-like button carrying a command ("show status" on an alert card).
 	cmd, err := Parse(key)
@@ -265,7 +267,7 @@ func (d *Dispatcher) confirmCode(ctx context.Context, r *req, idOrCode, updateCo
 	sub := g.Subject()
 	if dec := r.s.policy.Decide(r.user.ID, c.Action, &sub); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason) + " (at confirmation)", Command: r.text, Cluster: g.Cluster, VMID: g.VMID})
-		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))), "not sent: "+string(dec.Reason))
+		return refuse(textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g))), "not sent: "+string(dec.Reason))
 	}
 	return d.send(ctx, r, g, c.Action, c.ID, updateCode, start)
 }
@@ -281,7 +283,7 @@ func (d *Dispatcher) cancel(ctx context.Context, r *req, idOrCode, updateCode st
 	} else {
 		label = fmt.Sprintf("%s (%d)", c.GuestName, c.VMID)
 	}
-	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: "cancelled by user", Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
+	d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: store.ReasonCancelled, Command: c.Action + " " + label, Cluster: c.Cluster, VMID: c.VMID})
 	rep := textReply(chat.SeverityInfo, r.t("cancelled", actionWord(r.s.lang, c.Action), label))
 	rep.UpdateCode = updateCode
 	return rep
@@ -355,8 +357,8 @@ func (d *Dispatcher) send(ctx context.Context, r *req, g pve.Guest, action, jour
 		// Still running: say so now, follow up with the result as a new message.
 		d.followUp(r, g, action, journalID, upid, start)
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
-			Title: r.t("running", guestLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
-		rep.UpdateCode = updateCode
+			Title: r.t("running", titleLabel(r, g), actionWord(r.s.lang, action)), Fields: []chat.Field{{Label: r.t("f_node"), Value: g.Node}}}
+		rep.UpdateCode, rep.FollowUp = updateCode, true
 		return []chat.Reply{rep}
 	}
 	d.finishAction(r, g, action, journalID, upid, start, err.Error())
@@ -404,7 +406,7 @@ func (d *Dispatcher) haWaitingReply(r *req, g pve.Guest, action, state string) c
 		fields = append(fields, chat.Field{Label: r.t("f_state"), Value: stateWord(r.s.lang, state)})
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo,
-		Title:  r.t("ha_waiting", guestLabel(r, g), actionWord(r.s.lang, action)),
+		Title:  r.t("ha_waiting", titleLabel(r, g), actionWord(r.s.lang, action)),
 		Fields: fields,
 		Lines:  []string{r.t("ha_waiting_line", int(d.o.HARound/time.Second), i18n.Duration(r.s.lang, bound))},
 	}
@@ -469,12 +471,12 @@ func (d *Dispatcher) haFailedReply(r *req, g pve.Guest, action, key string, st p
 	sid := haSID(g)
 	fields := []chat.Field{{Label: r.t("f_node"), Value: g.Node}, {Label: r.t("f_state"), Value: stateWord(r.s.lang, st.Status)}}
 	if st.HAState != "" {
-		fields = append(fields, chat.Field{Label: r.t("f_ha_state"), Value: st.HAState})
+		fields = append(fields, chat.Field{Label: r.t("f_ha_state"), Value: haState(r.s.lang, st.HAState)})
 	}
-	title := r.t("ha_not_done", guestLabel(r, g), actionWord(r.s.lang, action), i18n.Duration(r.s.lang, bound))
+	title := r.t("ha_not_done", titleLabel(r, g), actionWord(r.s.lang, action), i18n.Duration(r.s.lang, bound))
 	lines := []string{r.t("ha_check", sid)}
 	if key == "ha_error" {
-		title = r.t("ha_error", guestLabel(r, g), actionWord(r.s.lang, action))
+		title = r.t("ha_error", titleLabel(r, g), actionWord(r.s.lang, action))
 		lines = []string{r.t("ha_error_fix", sid)}
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError, Title: title, Fields: fields, Lines: lines}
@@ -507,7 +509,7 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 			return rep
 		}
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
-			Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
+			Title:  r.t("result_failed", titleLabel(r, g), actionWord(r.s.lang, action)),
 			Fields: append(append([]chat.Field{{Label: r.t("f_reason"), Value: explainPVE(r, reason)}, {Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...), extra...),
 		}
 		if strings.Contains(res.Reason, "in error state") {
@@ -516,7 +518,7 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 		return rep
 	}
 	d.finishAction(r, g, action, journalID, upid, start, "OK")
-	title := r.t("result_ok", guestLabel(r, g), doneWord(r.s.lang, action), dur)
+	title := r.t("result_ok", titleLabel(r, g), doneWord(r.s.lang, action), dur)
 	rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityOK, Title: title,
 		Fields: append(append([]chat.Field{{Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...), extra...)}
 	if res.Exit != "" && res.Exit != "OK" {
@@ -550,7 +552,7 @@ func (d *Dispatcher) actionFailed(r *req, g pve.Guest, action string, err error)
 		}
 	}
 	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
-		Title:  r.t("result_failed", guestLabel(r, g), actionWord(r.s.lang, action)),
+		Title:  r.t("result_failed", titleLabel(r, g), actionWord(r.s.lang, action)),
 		Fields: []chat.Field{{Label: r.t("f_reason"), Value: d.pveReason(r, err)}, {Label: r.t("f_node"), Value: g.Node}},
 	}
 }

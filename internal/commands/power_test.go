@@ -262,7 +262,7 @@ func TestHAFailuresSayWhy(t *testing.T) {
 		b.say(t, "vm start homeassistant")
 		b.clk.Advance(20 * time.Second)
 		final := replyText(b.note.next(t))
-		if !strings.Contains(final, "error 状态") || strings.Contains(final, "✅") {
+		if !strings.Contains(final, "出错状态") || !strings.Contains(final, "HA 状态: 出错") || strings.Contains(final, "✅") {
 			t.Errorf("final answer %q, want the HA error state", final)
 		}
 	})

@@ -4,16 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/access"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/config"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/i18n"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/selector"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 )
 
@@ -62,10 +63,14 @@ func (d *Dispatcher) clusterErrors(r *req, errs map[string]error) []string {
 }
 
 func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
+	filter := strings.ToLower(strings.TrimSpace(cmd.Filter))
+	match, bad := parseFilter(r, filter)
+	if bad != "" {
+		return textReply(chat.SeverityWarning, r.t("list_bad_filter", bad), r.t("list_filter_hint"))
+	}
 	guests, errs := d.visibleGuests(ctx, r)
 	nodes, _ := d.o.Fleet.Nodes(ctx)
 	down := pve.DownNodes(nodes)
-	filter := strings.ToLower(strings.TrimSpace(cmd.Filter))
 	var lines []string
 	running := 0
 	shown := 0
@@ -73,7 +78,7 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 		if cmd.Kind != "" && g.Type != cmd.Kind {
 			continue
 		}
-		if filter != "" && !matchesFilter(r, g, filter) {
+		if !match(g) {
 			continue
 		}
 		shown++
@@ -81,7 +86,7 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 		if g.Status == "running" && !stale {
 			running++
 		}
-		line := guestLine(r, g)
+		line := guestLine(r, g, cmd.Kind == "")
 		if stale {
 			line += " · " + staleNote(r, g.Node, ns)
 		}
@@ -93,8 +98,14 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	}
 	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: title, Lines: lines}
 	rep.Footer = r.t("list_footer", shown, running)
+	if cmd.Kind == KindLXC {
+		rep.Footer = r.t("ct_list_footer", shown, running)
+	}
 	if shown == 0 {
 		rep.Lines = []string{r.t("list_empty")}
+		if filter != "" {
+			rep.Lines = []string{r.t("list_empty_filter", filter), r.t("list_filter_hint")}
+		}
 	}
 	if u, ok := r.s.policy.User(r.user.ID); ok && u.Scope.NamesPool() && d.poolsUnknown(ctx) {
 		rep.Lines = append(rep.Lines, r.t("pool_unknown_scope"))
@@ -104,6 +115,42 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 		rep.Lines = append(rep.Lines, d.clusterErrors(r, errs)...)
 	}
 	return rep
+}
+
+// parseFilter reads a list filter: words that must all match. A word in the config's
+// selector grammar (tag:lab, pool:media, node:pve2, name:nas, 100-199, home/101, *) matches
+// as the selector does; any other word matches a part of the name, the node, the state (in
+// either language), the pool, a tag or the VMID. bad is a selector word that does not parse.
+func parseFilter(r *req, filter string) (match func(pve.Guest) bool, bad string) {
+	var tests []func(pve.Guest) bool
+	for _, w := range strings.Fields(filter) {
+		if !isSelector(w) {
+			tests = append(tests, func(g pve.Guest) bool { return matchesFilter(r, g, w) })
+			continue
+		}
+		sel, err := selector.Parse(w)
+		if err != nil {
+			return nil, w
+		}
+		tests = append(tests, func(g pve.Guest) bool { return sel.Match(g.Subject()) })
+	}
+	return func(g pve.Guest) bool {
+		for _, t := range tests {
+			if !t(g) {
+				return false
+			}
+		}
+		return true
+	}, ""
+}
+
+// isSelector reports whether a filter word is written in the selector grammar.
+func isSelector(w string) bool {
+	if strings.ContainsAny(w, ":/*") {
+		return true
+	}
+	lo, hi, ok := strings.Cut(w, "-")
+	return ok && isDigits(lo) && isDigits(hi)
 }
 
 // poolsUnknown reports whether some guest's pool could not be read (the token lacks
@@ -152,7 +199,9 @@ func statusIcon(status string) string {
 	return "❓"
 }
 
-func guestLine(r *req, g pve.Guest) string {
+// guestLine is one guest of a list; withType adds "容器" to containers (not in a list of
+// containers only, where it would repeat on every line).
+func guestLine(r *req, g pve.Guest, withType bool) string {
 	name := g.Name
 	if name == "" {
 		name = "-"
@@ -162,7 +211,7 @@ func guestLine(r *req, g pve.Guest) string {
 		id = g.Cluster + "/" + id
 	}
 	parts := []string{fmt.Sprintf("%s %s %s", statusIcon(g.Status), id, name), g.Node, stateWord(r.s.lang, g.Status)}
-	if g.Type == "lxc" {
+	if g.Type == "lxc" && withType {
 		parts = append(parts, typeWord(r.s.lang, "lxc"))
 	}
 	if g.Template {
@@ -180,7 +229,7 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 		return d.findError(ctx, r, cmd.Target, "list", err)
 	}
 	if !r.s.policy.Visible(r.user.ID, g.Subject()) { // an admin outside their own scope
-		return textReply(chat.SeverityWarning, access.Decision{Reason: access.ReasonOutOfScope}.Message(string(r.s.lang)))
+		return textReply(chat.SeverityWarning, r.refusal(access.Decision{Reason: access.ReasonOutOfScope}, ""))
 	}
 	st, err := d.o.Fleet.GuestStatus(ctx, g)
 	if err != nil {
@@ -192,9 +241,12 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 		{Label: r.t("f_node"), Value: g.Node},
 		{Label: r.t("f_type"), Value: typeWord(r.s.lang, g.Type)},
 	}
+	if ip := d.primaryAddress(ctx, g); ip != "" {
+		fields = slices.Insert(fields, 1, chat.Field{Label: "IP", Value: ip})
+	}
 	if g.Status == "running" {
 		fields = append(fields,
-			chat.Field{Label: "CPU", Value: fmt.Sprintf("%.0f%% / %d", g.CPU*100, g.MaxCPU)},
+			chat.Field{Label: "CPU", Value: r.t("cpu_of", fmt.Sprintf("%.0f%%", g.CPU*100), g.MaxCPU)},
 			chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(g.Mem), i18n.Bytes(g.MaxMem))},
 			chat.Field{Label: r.t("f_uptime"), Value: i18n.Duration(r.s.lang, g.Uptime)})
 	}
@@ -205,16 +257,14 @@ func (d *Dispatcher) guestStatus(ctx context.Context, r *req, cmd Command) chat.
 		fields = append(fields, chat.Field{Label: r.t("f_pool"), Value: g.Pool})
 	}
 	if st.HAManaged || g.HAState != "" {
-		fields = append(fields, chat.Field{Label: "HA", Value: g.HAState})
+		fields = append(fields, chat.Field{Label: "HA", Value: haState(r.s.lang, g.HAState)})
 	}
 	if g.Lock != "" {
 		fields = append(fields, chat.Field{Label: r.t("f_lock"), Value: g.Lock})
 	}
-	sev := chat.SeverityOK
-	if g.Status != "running" {
-		sev = chat.SeverityInfo
-	}
-	return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: guestLabel(r, g), Fields: fields}
+	// A read is not a result: no "成功" on the card.
+	return chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityInfo, Title: titleLabel(r, g), Fields: fields,
+		Buttons: d.actionButtons(r, st), Link: d.guestLink(r, g)}
 }
 
 func (d *Dispatcher) status(ctx context.Context, r *req) chat.Reply {
@@ -330,16 +380,16 @@ func (d *Dispatcher) nodes(ctx context.Context, r *req, cmd Command) chat.Reply 
 				fields := []chat.Field{{Label: r.t("f_state"), Value: stateWord(r.s.lang, n.Status)}}
 				if n.HasStats {
 					fields = append(fields,
-						chat.Field{Label: "CPU", Value: fmt.Sprintf("%.0f%% / %d", n.CPU*100, n.MaxCPU)},
+						chat.Field{Label: "CPU", Value: r.t("cpu_of", fmt.Sprintf("%.0f%%", n.CPU*100), n.MaxCPU)},
 						chat.Field{Label: r.t("mem"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(n.Mem), i18n.Bytes(n.MaxMem))},
 						chat.Field{Label: r.t("f_disk"), Value: fmt.Sprintf("%s / %s", i18n.Bytes(n.Disk), i18n.Bytes(n.MaxDisk))},
 						chat.Field{Label: r.t("f_uptime"), Value: i18n.Duration(r.s.lang, n.Uptime)})
 				}
-				sev := chat.SeverityOK
+				sev := chat.SeverityInfo // a read is not a result: no "成功"
 				if n.Status != "online" {
 					sev = chat.SeverityError
 				}
-				return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: r.t("node_title", n.Name), Fields: fields}
+				return chat.Reply{Kind: chat.ReplyCard, Severity: sev, Title: r.t("node_title", n.Name), Fields: fields, Link: d.nodeLink(r, n)}
 			}
 		}
 		return textReply(chat.SeverityWarning, r.t("node_not_found", cmd.Target))
@@ -385,7 +435,7 @@ func (d *Dispatcher) tasks(ctx context.Context, r *req) chat.Reply {
 		case status != "OK" && !strings.HasPrefix(status, "WARNINGS"):
 			icon = "❌"
 		}
-		lines = append(lines, fmt.Sprintf("%s %s %s %s · %s · %s · %s", icon, t.Start.In(time.Local).Format("01-02 15:04"), t.Type, t.ID, t.Node, who, status))
+		lines = append(lines, fmt.Sprintf("%s %s %s %s · %s · %s · %s", icon, r.s.zone.Short(t.Start), taskType(r.s.lang, t.Type), t.ID, t.Node, who, taskStatus(r.s.lang, status)))
 	}
 	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("tasks_title"), Lines: lines}
 	if len(lines) == 0 {
@@ -424,19 +474,24 @@ func (d *Dispatcher) auditList(ctx context.Context, r *req, cmd Command) chat.Re
 	}
 	var lines []string
 	for _, e := range ents {
-		icon := "✅"
-		if e.Decision != "allowed" {
-			icon = "⛔"
+		icon := "⛔"
+		switch {
+		case e.Decision == store.DecisionAllowed:
+			icon = "✅"
+		case e.Reason == store.ReasonCancelled:
+			icon = "↩️" // the user called it off; nobody refused it
+		case e.Decision == store.DecisionError:
+			icon = "❌"
 		}
-		line := fmt.Sprintf("%s %s %s · %s", icon, e.Time.In(time.Local).Format("01-02 15:04:05"), e.User, inert(e.Command))
+		line := fmt.Sprintf("%s %s %s · %s", icon, r.s.zone.ShortSeconds(e.Time), e.User, inert(auditCommand(r.s.lang, e.Command)))
 		if e.VMID != 0 {
 			line += fmt.Sprintf(" · %s/%d", e.Cluster, e.VMID)
 		}
 		if e.Reason != "" {
-			line += " · " + e.Reason
+			line += " · " + inert(auditReason(r.s.lang, e.Reason))
 		}
 		if e.Result != "" {
-			line += " · " + e.Result
+			line += " · " + inert(auditResult(r.s.lang, r.s.zone, e.Result))
 		}
 		if e.Duration > 0 {
 			line += " · " + i18n.Duration(r.s.lang, e.Duration)
@@ -471,7 +526,15 @@ func (d *Dispatcher) findError(ctx context.Context, r *req, target, action strin
 		for _, g := range amb.Matches {
 			names = append(names, guestLabel(r, g))
 		}
-		return textReply(chat.SeverityWarning, r.t("ambiguous", target, strings.Join(names, r.t("list_sep"))))
+		d.auditAmbiguous(ctx, r)
+		if len(names) > maxTapButtons || r.cmd.Verb == "" {
+			return textReply(chat.SeverityWarning, r.t("ambiguous", target, strings.Join(names, r.t("list_sep"))))
+		}
+		rep := textReply(chat.SeverityWarning, r.t("ambiguous_pick", target))
+		for _, g := range amb.Matches {
+			rep.Buttons = append(rep.Buttons, runButton(guestLabel(r, g), r.commandFor(r.cmd, guestRef(r, g)), 1))
+		}
+		return rep
 	}
 	if action != "list" {
 		// A power command that could not even find its guest (PVE down, token rejected,
@@ -516,6 +579,15 @@ func (d *Dispatcher) pveReason(r *req, err error) string {
 	return r.t("pve_other", pe.Reason)
 }
 
+// guestRef is how a command names g exactly: its VMID, with its cluster when there are
+// several.
+func guestRef(r *req, g pve.Guest) string {
+	if !r.s.multi || g.Cluster == "" {
+		return strconv.Itoa(g.VMID)
+	}
+	return g.Cluster + "/" + strconv.Itoa(g.VMID)
+}
+
 func guestLabel(r *req, g pve.Guest) string {
 	id := strconv.Itoa(g.VMID)
 	if r.s.multi && g.Cluster != "" {
@@ -525,6 +597,20 @@ func guestLabel(r *req, g pve.Guest) string {
 		return id
 	}
 	return fmt.Sprintf("%s (%s)", g.Name, id)
+}
+
+// titleNameRunes bounds a guest's name in a card title. WeCom's client shows about 36
+// characters of a title and clips the rest; with the name cut to this, the name and VMID
+// (which come first) and the action word fit, so clipping never hides which guest a card
+// is about. The full name stays in the card's body.
+const titleNameRunes = 16
+
+// titleLabel is guestLabel for a title: a long name is cut, the VMID always kept.
+func titleLabel(r *req, g pve.Guest) string {
+	if n := []rune(g.Name); len(n) > titleNameRunes {
+		g.Name = string(n[:titleNameRunes-1]) + "…"
+	}
+	return guestLabel(r, g)
 }
 
 func statusText(lang i18n.Lang, st pve.GuestStatus) string {

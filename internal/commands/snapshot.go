@@ -34,7 +34,7 @@ func (d *Dispatcher) writeTarget(ctx context.Context, r *req, cmd Command, actio
 	refuse := func(rep chat.Reply) (pve.Guest, *chat.Reply) { return pve.Guest{}, &rep }
 	if dec := r.s.policy.Decide(r.user.ID, action, nil); dec.Reason == access.ReasonNoRole {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text)})
-		return refuse(textReply(chat.SeverityWarning, dec.Message(string(r.s.lang))))
+		return refuse(textReply(chat.SeverityWarning, r.refusal(dec, "")))
 	}
 	g, err := d.find(ctx, r, cmd.Target)
 	if err != nil {
@@ -43,7 +43,7 @@ func (d *Dispatcher) writeTarget(ctx context.Context, r *req, cmd Command, actio
 	sub := g.Subject()
 	if dec := r.s.policy.Decide(r.user.ID, action, &sub); !dec.Allowed {
 		d.audit(ctx, r, store.AuditEntry{Decision: "refused", Reason: string(dec.Reason), Command: clip(r.text), Cluster: g.Cluster, VMID: g.VMID})
-		rep := textReply(chat.SeverityWarning, dec.Message(string(r.s.lang)))
+		rep := textReply(chat.SeverityWarning, r.refusal(dec, guestLabel(r, g)))
 		if g.PoolUnknown && dec.Reason == access.ReasonProtected {
 			rep.Lines = append(rep.Lines, r.t("pool_unknown_protected"))
 		}
@@ -93,7 +93,7 @@ func (d *Dispatcher) snapshots(ctx context.Context, r *req, cmd Command) chat.Re
 	if err != nil {
 		return d.pveError(r, err)
 	}
-	out := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("snap_list_title", guestLabel(r, g), len(list.List))}
+	out := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: r.t("snap_list_title", titleLabel(r, g), len(list.List))}
 	if len(list.List) == 0 {
 		out.Lines = []string{r.t("snap_none")}
 		return out
@@ -128,7 +128,7 @@ func (d *Dispatcher) snapshots(ctx context.Context, r *req, cmd Command) chat.Re
 	if dec := r.s.policy.Decide(r.user.ID, "rollback", &sub); dec.Allowed {
 		for i := len(list.List) - 1; i >= 0 && len(out.Buttons) < maxSnapshotButtons; i-- {
 			sn := list.List[i]
-			out.Buttons = append(out.Buttons, chat.Button{Text: r.t("snap_btn_rollback", sn.Name), Key: "vm rollback " + g.Ref() + " " + strings.ToLower(sn.Name), Style: 2})
+			out.Buttons = append(out.Buttons, runButton(r.t("snap_btn_rollback", sn.Name), r.commandFor(Command{Verb: VerbRollback}, guestRef(r, g)+" "+strings.ToLower(sn.Name)), 2))
 		}
 	}
 	return out

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"slices"
 	"strings"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
@@ -30,8 +29,17 @@ import (
 //     -update that test fails while either is stale, and TestTableComplete fails when a
 //     row cannot be parsed, has no help or no catalogue text.
 //
+// What follows from a row without more code: Example and Menu must parse to the row; the
+// help overview is one line per row (its Example and the text of its first Help line; keep
+// that short: the whole overview must fit one WeCom message, TestHelpFitsOneMessage), and
+// lists the row for the users whose role allows Action (and, with Changes, not in
+// read_only), marked "需确认" when the configured `confirm` lists it; a row with Changes,
+// Noun "guest" and Args ArgTarget becomes a button on the status card of the guests this
+// user may run it on now (alreadyThere in power.go says which states make it pointless);
+// a typo close to one of its Words is answered with the row's command as a button.
+//
 // A new argument shape is a new ArgKind and its case in (*cmdParser).args; a new noun family
-// ("snapshot ...") is an entry in nouns.
+// ("snapshot ...") is an entry in nouns, its words then work after the noun only.
 type Spec struct {
 	Verb  Verb     // what Parse returns; also the metrics label of the command
 	Words []string // the words that name it, English and Chinese; the first of each language is canonical
@@ -119,6 +127,10 @@ func init() {
 			Help:    []HelpLine{{"guest_status", Text{"vm status <target>", "状态 <目标>"}}},
 			Example: Text{"vm status 101", "状态 101"},
 			Run:     one((*Dispatcher).guestStatus)},
+		{Verb: VerbIP, Words: []string{"ip", "地址"}, Noun: "guest", Action: "list", Role: config.RoleViewer, Args: ArgTarget,
+			Help:    []HelpLine{{"ip", Text{"vm ip <target>", "地址 <目标>"}}},
+			Example: Text{"vm ip 104", "地址 104"},
+			Run:     one((*Dispatcher).addresses)},
 		{Verb: VerbNodeList, Words: []string{"list", "ls", "列表"}, Noun: "node", Topic: "node", Bare: true, Action: "node", Role: config.RoleViewer,
 			Help:    []HelpLine{{"node_list", Text{"node list", "节点"}}},
 			Example: Text{"node list", "节点"},
@@ -127,10 +139,22 @@ func init() {
 			Help:    []HelpLine{{"node_status", Text{"node status <node>", "节点 状态 <节点>"}}},
 			Example: Text{"node status pve1", "节点 状态 pve1"},
 			Run:     one((*Dispatcher).nodes)},
-		{Verb: VerbStorage, Words: []string{"storage", "存储"}, Action: "storage", Role: config.RoleViewer, ListWord: true,
+		{Verb: VerbStorage, Words: []string{"list", "ls", "列表"}, Noun: "storage", Bare: true, Action: "storage", Role: config.RoleViewer,
 			Help:    []HelpLine{{"storage", Text{"storage list", "存储"}}},
 			Example: Text{"storage", "存储"},
 			Run:     one(func(d *Dispatcher, ctx context.Context, r *req, _ Command) chat.Reply { return d.storage(ctx, r) })},
+		{Verb: VerbGraph, Words: []string{"graph", "chart", "图表"}, Noun: "guest", Action: "graph", Role: config.RoleViewer, Args: ArgTargetArgs, MaxArgs: 1,
+			Help:    []HelpLine{{"graph", Text{"vm graph <target> [hour/day/week/month/year]", "图表 <目标> [小时/天/周/月/年]"}}},
+			Example: Text{"vm graph 101 week", "图表 101 周"},
+			Run:     one((*Dispatcher).guestGraph)},
+		{Verb: VerbNodeGraph, Words: []string{"graph", "chart", "图表"}, Noun: "node", Topic: "graph", Action: "graph", Role: config.RoleViewer, Args: ArgTargetArgs, MaxArgs: 1,
+			Help:    []HelpLine{{"node_graph", Text{"node graph <node> [hour/day/week/month/year]", "节点图表 <节点> [小时/天/周/月/年]"}}},
+			Example: Text{"node graph pve1", "节点图表 pve1 周"},
+			Run:     one((*Dispatcher).nodeGraph)},
+		{Verb: VerbStorageGraph, Words: []string{"graph", "chart", "图表"}, Noun: "storage", Topic: "graph", Action: "graph", Role: config.RoleViewer, Args: ArgTargetArgs, MaxArgs: 1,
+			Help:    []HelpLine{{"storage_graph", Text{"storage graph <storage> [node]", "存储图表 <存储> [节点]"}}},
+			Example: Text{"storage graph local-zfs", "存储图表 local-zfs"},
+			Run:     one((*Dispatcher).storageGraph)},
 		{Verb: VerbTasks, Words: []string{"task", "tasks", "任务"}, Topic: "task", Action: "task", Role: config.RoleViewer, ListWord: true,
 			Help:    []HelpLine{{"task", Text{"task list", "任务"}}},
 			Example: Text{"tasks", "任务"},
@@ -141,7 +165,7 @@ func init() {
 		power(VerbReboot, []string{"reboot", "restart", "重启"}, config.RoleOperator, true, Text{"vm reboot <target>", "重启 <目标>"}),
 		power(VerbSuspend, []string{"suspend", "pause", "暂停", "挂起"}, config.RoleOperator, true, Text{"vm suspend <target>", "暂停 <目标>"}),
 		power(VerbResume, []string{"resume", "恢复"}, config.RoleOperator, false, Text{"vm resume <target>", "恢复 <目标>"}),
-		power(VerbStop, []string{"stop", "停止", "强制关机"}, config.RoleAdmin, true, Text{"vm stop <target>", "强制关机 <目标>"}),
+		power(VerbStop, []string{"stop", "强制关机", "停止"}, config.RoleAdmin, true, Text{"vm stop <target>", "强制关机 <目标>"}),
 		func() Spec {
 			s := power(VerbReset, []string{"reset", "重置"}, config.RoleAdmin, true, Text{"vm reset <target>", "重置 <目标>"})
 			s.QEMUOnly = true
@@ -186,11 +210,15 @@ func init() {
 			Run: one(func(d *Dispatcher, ctx context.Context, r *req, c Command) chat.Reply {
 				return d.cancel(ctx, r, c.Code, "")
 			})},
+		{Verb: VerbWhoami, Words: []string{"whoami", "我的权限", "我是谁"},
+			Help:    []HelpLine{{"whoami", Text{"whoami", "我的权限"}}},
+			Example: Text{"whoami", "我的权限"},
+			Run:     one(func(d *Dispatcher, _ context.Context, r *req, _ Command) chat.Reply { return r.whoami() })},
 		{Verb: VerbHelp, Words: []string{"help", "?", "帮助"}, Args: ArgTopic, Menu: "help",
 			Help:    []HelpLine{{"help", Text{"help [command]", "帮助 [命令]"}}},
 			Example: Text{"help start", "帮助 启动"},
 			Run: func(d *Dispatcher, _ context.Context, r *req, c Command) []chat.Reply {
-				return []chat.Reply{helpReply(r.s.lang, c.Topic)}
+				return []chat.Reply{r.help(c.Topic)}
 			}},
 		// mute is reached only by the "mute" button of an alert card (mute.go), never typed.
 		{Verb: VerbMute, Action: "mute", Role: config.RoleOperator},
@@ -216,6 +244,7 @@ var nouns = []noun{
 	{"vm", "guest", ""}, {"虚拟机", "guest", ""}, {"guest", "guest", ""},
 	{"qemu", "guest", KindQEMU}, {"ct", "guest", KindLXC}, {"lxc", "guest", KindLXC}, {"容器", "guest", KindLXC},
 	{"node", "node", ""}, {"nodes", "node", ""}, {"节点", "node", ""},
+	{"storage", "storage", ""}, {"存储", "storage", ""},
 }
 
 // standalone reports whether the words of family stand without their noun too.
@@ -238,6 +267,3 @@ func (s *Spec) topic() string {
 	}
 	return string(s.Verb)
 }
-
-// Specs returns a copy of the command table, in help order.
-func Specs() []Spec { return slices.Clone(table) }

@@ -4,7 +4,7 @@
 package config
 
 // Actions are the command names a role may allow; `roles.*.allow` entries must be among them.
-var Actions = []string{"status", "list", "node", "storage", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "snapshots", "snapshot", "rollback", "delete_snapshot", "backups", "backup", "audit", "mute"}
+var Actions = []string{"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "snapshots", "snapshot", "rollback", "delete_snapshot", "backups", "backup", "audit", "mute"}
 
 // PowerActions are the actions that change something in PVE: the only ones `confirm`
 // may list, and the ones `read_only` refuses.
@@ -12,9 +12,9 @@ var PowerActions = []string{"start", "shutdown", "reboot", "suspend", "resume", 
 
 // builtinAllow is what each built-in role allows (BuiltinRoles).
 var builtinAllow = map[string][]string{
-	"viewer":   {"status", "list", "node", "storage", "task", "snapshots", "backups"},
-	"operator": {"status", "list", "node", "storage", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "backups", "backup", "mute"},
-	"admin":    {"status", "list", "node", "storage", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "snapshots", "snapshot", "rollback", "delete_snapshot", "backups", "backup", "audit", "mute"},
+	"viewer":   {"status", "list", "node", "storage", "graph", "task", "snapshots", "backups"},
+	"operator": {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "backups", "backup", "mute"},
+	"admin":    {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "snapshots", "snapshot", "rollback", "delete_snapshot", "backups", "backup", "audit", "mute"},
 }
 
 // defaultConfirm is the default of `confirm`.

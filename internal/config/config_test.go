@@ -631,8 +631,8 @@ func TestFingerprintForms(t *testing.T) {
 func TestBuiltinRoles(t *testing.T) {
 	roles := BuiltinRoles()
 	want := map[string][]string{
-		"viewer":   {"status", "list", "node", "storage", "task", "snapshots", "backups"},
-		"operator": {"status", "list", "node", "storage", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "backups", "backup", "mute"},
+		"viewer":   {"status", "list", "node", "storage", "graph", "task", "snapshots", "backups"},
+		"operator": {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "backups", "backup", "mute"},
 		"admin":    Actions,
 	}
 	if !reflect.DeepEqual(roles, want) {

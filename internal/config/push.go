@@ -53,13 +53,23 @@ type Target struct {
 	WebhookKey     Secret   `yaml:"webhook_key"`     // a group robot's key
 	WebhookKeyFile string   `yaml:"webhook_key_file"`
 	Users          []string `yaml:"users"` // direct app messages
+	// SmartbotChat is a group chat's chatid and SmartbotUser a member's UserID, reached
+	// through the smart bot's long connection (no app needed). The conversation must have
+	// talked to the bot once; `whoami` in a group shows its chat id.
+	SmartbotChat string `yaml:"smartbot_chat"`
+	SmartbotUser string `yaml:"smartbot_user"`
 
 	keyFromFile bool // WebhookKey was read from WebhookKeyFile (so Validate may run again)
 }
 
-// Kind is "appchat", "robot" or "users" ("" when the target is not valid).
+// Kind is "appchat", "robot", "users", "smartbot_chat" or "smartbot_user" ("" when the
+// target is not valid).
 func (t Target) Kind() string {
 	switch {
+	case t.SmartbotChat != "":
+		return "smartbot_chat"
+	case t.SmartbotUser != "":
+		return "smartbot_user"
 	case t.AppChat != "":
 		return "appchat"
 	case t.WebhookKey != "":
@@ -77,6 +87,9 @@ type Schedule struct {
 	Timezone string   `yaml:"timezone"` // default: the top-level timezone
 	Report   string   `yaml:"report"`   // summary (default) | guests | storage | backups
 	To       []string `yaml:"to"`       // target names
+	// Chart adds a picture of the cluster's CPU and memory over the last day, sent before
+	// the text (summary only).
+	Chart bool `yaml:"chart"`
 
 	// Spec and Location are Cron and Timezone parsed (filled by Validate).
 	Spec     cron.Schedule  `yaml:"-"`
@@ -214,7 +227,10 @@ func defaultAlerts() Alerts {
 
 var (
 	targetName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	clockTime  = regexp.MustCompile(`^([01]?\d|2[0-3]):([0-5]\d)$`)
+	// chatID is WeCom's rule for an app group chat's id (appchat/create answers 86001
+	// to anything else): at most 32 characters, letters and digits only.
+	chatID    = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
+	clockTime = regexp.MustCompile(`^([01]?\d|2[0-3]):([0-5]\d)$`)
 )
 
 // Location is the top-level timezone, loaded (UTC when it is not valid; Validate reports it).
@@ -277,6 +293,9 @@ func (v *validator) push() {
 		if s.Report != ReportSummary && s.Report != ReportGuests && s.Report != ReportStorage && s.Report != ReportBackups {
 			v.add(key+".report", "must be summary, guests, storage or backups")
 		}
+		if s.Chart && s.Report != ReportSummary {
+			v.add(key+".chart", "only the summary report has a chart")
+		}
 		if len(s.To) == 0 {
 			v.add(key+".to", "must name at least one target (a key under targets)")
 		}
@@ -323,21 +342,34 @@ func (v *validator) target(name string, t *Target) {
 	if len(t.Users) > 0 {
 		n++
 	}
+	if t.SmartbotChat != "" || t.SmartbotUser != "" {
+		n++
+		sb := v.c.WeCom.SmartBot
+		if !sb.Configured() || sb.Webhook() {
+			v.add(key, "a smartbot_chat or smartbot_user target needs wecom.smartbot in websocket mode (webhook mode cannot send unasked)")
+		}
+		if t.SmartbotChat != "" && t.SmartbotUser != "" {
+			n++
+		}
+	}
+	if (t.AppChat != "" || len(t.Users) > 0 || t.WebhookKey != "" || t.WebhookKeyFile != "") && !v.c.WeCom.AppConfigured() {
+		v.add(key, "appchat, webhook_key and users targets send through the self-built app's client, which is not configured: use smartbot_chat or smartbot_user")
+	}
 	switch {
 	case n == 0:
-		v.add(key, "set one of appchat, webhook_key (or webhook_key_file) and users")
+		v.add(key, "set one of appchat, webhook_key (or webhook_key_file), users, smartbot_chat and smartbot_user")
 	case n > 1:
-		v.add(key, "set only one of appchat, webhook_key (or webhook_key_file) and users")
+		v.add(key, "set only one of appchat, webhook_key (or webhook_key_file), users, smartbot_chat and smartbot_user")
 	}
 	if len(t.AppChatMembers) > 0 {
 		if t.AppChat == "" {
 			v.add(key+".appchat_members", "only applies to an appchat target")
-		} else if len(t.AppChatMembers) < 2 {
-			v.add(key+".appchat_members", "WeCom needs at least 2 members to create a group chat")
+		} else if len(t.AppChatMembers) < 2 || len(t.AppChatMembers) > 2000 {
+			v.add(key+".appchat_members", "WeCom needs at least 2 and at most 2000 members to create a group chat")
 		}
 	}
-	if t.AppChat != "" && !targetName.MatchString(t.AppChat) {
-		v.add(key+".appchat", "a chatid may only hold letters, digits, _ . and -")
+	if t.AppChat != "" && !chatID.MatchString(t.AppChat) {
+		v.add(key+".appchat", "%q is not a WeCom chatid: at most 32 characters, letters and digits only (0-9, a-z, A-Z)", t.AppChat)
 	}
 	for i, u := range t.Users {
 		if strings.TrimSpace(u) == "" {

@@ -84,7 +84,43 @@ type WeCom struct {
 	MaxClockSkew       Duration `yaml:"max_clock_skew"`
 	// MaxClockSkewSet tells an explicit 0 (off) from an absent key (default 10m).
 	MaxClockSkewSet bool `yaml:"-"`
+	// SmartBot is the smart bot (智能机器人, API mode), beside the app or instead of it.
+	SmartBot SmartBot `yaml:"smartbot"`
 }
+
+// AppConfigured reports whether any self-built app key is set: a bot may run with only
+// a smart bot, and then the app's keys are not required.
+func (w WeCom) AppConfigured() bool {
+	return w.CorpID != "" || w.AgentID != 0 || w.Secret != "" || w.SecretFile != "" || w.Token != "" ||
+		w.TokenFile != "" || w.EncodingAESKey != "" || w.EncodingAESKeyFile != ""
+}
+
+// SmartBot is a WeCom smart bot in API mode. In websocket mode (the default) the bot
+// connects out to WeCom with BotID and Secret: no public URL. In webhook mode WeCom
+// posts encrypted JSON to CallbackPath, with Token and EncodingAESKey.
+type SmartBot struct {
+	Mode   string `yaml:"mode"`   // websocket (default) | webhook
+	BotID  string `yaml:"bot_id"` // 智能机器人 → API 模式: BotID
+	Name   string `yaml:"name"`   // the bot's display name, removed as "@name" from texts (optional)
+	Secret Secret `yaml:"secret"` // websocket mode
+	// SecretFile is Secret's *_file twin.
+	SecretFile         string `yaml:"secret_file"`
+	WSURL              string `yaml:"ws_url"` // default wss://openws.work.weixin.qq.com
+	Token              Secret `yaml:"token"`  // webhook mode
+	TokenFile          string `yaml:"token_file"`
+	EncodingAESKey     Secret `yaml:"encoding_aes_key"` // webhook mode
+	EncodingAESKeyFile string `yaml:"encoding_aes_key_file"`
+	CallbackPath       string `yaml:"callback_path"` // webhook mode, default /wecom/smartbot
+}
+
+// Configured reports whether a smart bot is set up.
+func (s SmartBot) Configured() bool {
+	return s.BotID != "" || s.Mode != "" || s.Name != "" || s.Secret != "" || s.SecretFile != "" || s.WSURL != "" ||
+		s.Token != "" || s.TokenFile != "" || s.EncodingAESKey != "" || s.EncodingAESKeyFile != "" || s.CallbackPath != ""
+}
+
+// Webhook reports whether the smart bot runs in webhook mode.
+func (s SmartBot) Webhook() bool { return s.Mode == "webhook" }
 
 // PVE holds every cluster the bot manages.
 type PVE struct {

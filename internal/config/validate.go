@@ -119,6 +119,11 @@ func validPort(p string) bool {
 
 func (v *validator) wecom() {
 	w := &v.c.WeCom
+	v.smartbot()
+	if w.SmartBot.Configured() && !w.AppConfigured() {
+		v.wecomCommon()
+		return // a smart bot alone: no self-built app keys needed
+	}
 	if strings.TrimSpace(w.CorpID) == "" {
 		v.add("wecom.corp_id", "must not be empty (the 企业ID / CorpID, starting with ww or wx)")
 	}
@@ -136,6 +141,12 @@ func (v *validator) wecom() {
 			v.add("wecom.encoding_aes_key", "must be 43 characters of base64 (A-Z a-z 0-9 + /), as WeCom generates it")
 		}
 	}
+	v.wecomCommon()
+}
+
+// wecomCommon checks the wecom keys that have defaults, with or without an app.
+func (v *validator) wecomCommon() {
+	w := &v.c.WeCom
 	w.APIBaseURL = strings.TrimRight(strings.TrimSpace(w.APIBaseURL), "/")
 	if msg := checkURL(w.APIBaseURL); msg != "" {
 		v.add("wecom.api_base_url", "%s", msg)
@@ -150,6 +161,48 @@ func (v *validator) wecom() {
 		v.add("wecom.max_clock_skew", "must not be negative (0 turns the check off)")
 	case w.MaxClockSkew.Std() > MaxClockSkewLimit:
 		v.add("wecom.max_clock_skew", "must be at most 48h: callbacks are remembered for 48h, so an older one could be replayed")
+	}
+}
+
+// smartbot checks wecom.smartbot when it is configured.
+func (v *validator) smartbot() {
+	s := &v.c.WeCom.SmartBot
+	if !s.Configured() {
+		return
+	}
+	if s.Mode == "" {
+		s.Mode = "websocket"
+	}
+	if strings.TrimSpace(s.BotID) == "" {
+		v.add("wecom.smartbot.bot_id", "must not be empty (智能机器人 → API 模式: the BotID)")
+	}
+	switch s.Mode {
+	case "websocket":
+		v.secret("wecom.smartbot.secret", s.Secret)
+		if s.WSURL == "" {
+			s.WSURL = "wss://openws.work.weixin.qq.com"
+		}
+		if u, err := url.Parse(s.WSURL); err != nil || (u.Scheme != "wss" && u.Scheme != "ws") || u.Host == "" {
+			v.add("wecom.smartbot.ws_url", "must be a wss:// URL, like wss://openws.work.weixin.qq.com")
+		}
+	case "webhook":
+		v.secret("wecom.smartbot.token", s.Token)
+		if v.secret("wecom.smartbot.encoding_aes_key", s.EncodingAESKey) {
+			if b, err := base64.StdEncoding.DecodeString(s.EncodingAESKey.Value() + "="); len(s.EncodingAESKey.Value()) != 43 || err != nil || len(b) != 32 {
+				v.add("wecom.smartbot.encoding_aes_key", "must be 43 characters of base64, as WeCom generates it")
+			}
+		}
+		if s.CallbackPath == "" {
+			s.CallbackPath = "/wecom/smartbot"
+		}
+		switch {
+		case !strings.HasPrefix(s.CallbackPath, "/"):
+			v.add("wecom.smartbot.callback_path", "must start with /, like /wecom/smartbot")
+		case s.CallbackPath == v.c.Server.CallbackPath && v.c.WeCom.AppConfigured():
+			v.add("wecom.smartbot.callback_path", "must differ from server.callback_path (the app's callback)")
+		}
+	default:
+		v.add("wecom.smartbot.mode", "must be websocket or webhook")
 	}
 }
 

@@ -8,6 +8,7 @@ package console
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"sync"
@@ -104,6 +105,8 @@ type Card struct {
 	Done     string   `json:"done,omitempty"`    // the greyed buttons' text after a click
 	Pending  bool     `json:"pending,omitempty"` // a button was clicked, no answer yet
 	Updated  bool     `json:"updated,omitempty"` // replaced by a click's result
+	// Image is a picture message (form "image"), as a data: URL the page shows as is.
+	Image string `json:"image,omitempty"`
 }
 
 // Field is one labelled value of a card.
@@ -289,8 +292,21 @@ func (c *Console) Reply(_ context.Context, user string, rep chat.Reply) error {
 			e.Ver = c.nextLocked()
 		}
 	}
+	if rep.Image != nil {
+		// Like WeCom: the picture is a message of its own, before the text.
+		c.appendLocked(t, imageEntry(rep.Image.PNG))
+		if rep.Title == "" && len(rep.Lines) == 0 && len(rep.Fields) == 0 && rep.Footer == "" {
+			return nil // a picture alone (a pushed chart)
+		}
+	}
 	c.appendLocked(t, &Entry{From: "bot", Card: cardOf(rep)})
 	return nil
+}
+
+// imageEntry is a picture message: the PNG as a data: URL the page shows as is.
+func imageEntry(png []byte) *Entry {
+	return &Entry{From: "bot", Card: &Card{Form: "image", Kind: "image",
+		Image: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)}}
 }
 
 // oneLine is rep as a single short line (WeCom's replace_name), or "" when it is not one.
@@ -316,10 +332,10 @@ func oneLine(rep chat.Reply) string {
 // choice in card mode.
 func cardOf(rep chat.Reply) *Card {
 	form := "text"
-	switch rep.Kind {
-	case chat.ReplyCard, chat.ReplyConfirm:
+	switch {
+	case rep.Kind == chat.ReplyCard || rep.Kind == chat.ReplyConfirm || len(rep.Buttons) > 0:
 		form = "card"
-	case chat.ReplyList:
+	case rep.Kind == chat.ReplyList:
 		form = "list"
 	}
 	// WeCom renders markdown only in markdown messages ("list"): cards and text show
@@ -341,9 +357,9 @@ func cardOf(rep chat.Reply) *Card {
 	}
 	if rep.Kind == chat.ReplyConfirm {
 		card.Code = rep.Code
-		for _, b := range rep.Buttons {
-			card.Buttons = append(card.Buttons, Button{Text: b.Text, Key: b.Key, Style: b.Style})
-		}
+	}
+	for _, b := range rep.Buttons {
+		card.Buttons = append(card.Buttons, Button{Text: b.Text, Key: b.Key, Style: b.Style})
 	}
 	return card
 }

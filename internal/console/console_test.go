@@ -536,6 +536,12 @@ func TestAuditAPI(t *testing.T) {
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("audit = %+v, want [%+v]", got, want)
 	}
+	// A user's own cancel is shown as cancelled, not refused.
+	c.Attach(in, fakeAudit{entries: []store.AuditEntry{{Time: at, User: "admin", Command: "shutdown web (104)", Decision: "refused", Reason: store.ReasonCancelled}}})
+	_, body = do(t, c, http.MethodGet, "/api/audit", nil)
+	if err := json.Unmarshal(body, &got); err != nil || len(got) != 1 || got[0].Decision != "cancelled" {
+		t.Errorf("cancel = %+v (%v), want decision cancelled", got, err)
+	}
 	for _, q := range []string{"n=0", "n=x"} {
 		if code, _ := do(t, c, http.MethodGet, "/api/audit?"+q, nil); code != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400", q, code)
@@ -545,6 +551,15 @@ func TestAuditAPI(t *testing.T) {
 	code, body = do(t, c, http.MethodGet, "/api/audit", nil)
 	if code != http.StatusInternalServerError || strings.Contains(string(body), "fire") {
 		t.Errorf("failing store: %d %s, want 500 without the cause", code, body)
+	}
+}
+
+// A reply with command buttons (a typo's suggestion, a status card's actions) is a card
+// with those buttons, as WeCom shows it.
+func TestCommandButtonsMakeACard(t *testing.T) {
+	card := cardOf(chat.Reply{Kind: chat.ReplyText, Title: "不认识“vm strat”", Buttons: []chat.Button{{Text: "启动 101", Key: "run:启动 101", Style: 1}}})
+	if card.Form != "card" || len(card.Buttons) != 1 || card.Buttons[0].Key != "run:启动 101" {
+		t.Errorf("card = %+v, want a card with the run button", card)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// GroupPrefix starts the conversation name of a group chat on the page ("#home-group"):
+// GroupPrefix starts the conversation name of a group chat on the page ("#homegroup"):
 // the scheduled reports and alerts the bot pushes to a group (appchat) or a robot. Nobody
 // types there, as nobody types to a WeCom robot's messages.
 const GroupPrefix = "#"
@@ -26,20 +26,33 @@ type Action struct {
 func (c *Console) PushGroup(name, msgtype, content string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	key := GroupPrefix + name
-	if !slices.Contains(c.groups, name) {
-		c.groups = append(c.groups, name)
-	}
-	t, ok := c.threads[strings.ToLower(key)]
-	if !ok {
-		t = &thread{codes: map[string]int64{}}
-		c.threads[strings.ToLower(key)] = t
-	}
+	t := c.groupLocked(name)
 	form := "text"
 	if msgtype == "markdown" {
 		form = "list"
 	}
 	c.appendLocked(t, &Entry{From: "bot", Card: &Card{Form: form, Kind: "list", Lines: strings.Split(content, "\n")}})
+}
+
+// PushGroupImage shows a picture pushed to group chat name (a summary's chart).
+func (c *Console) PushGroupImage(name string, png []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.appendLocked(c.groupLocked(name), imageEntry(png))
+}
+
+// groupLocked is the conversation of group chat name, listed on the page from now on.
+func (c *Console) groupLocked(name string) *thread {
+	key := strings.ToLower(GroupPrefix + name)
+	if !slices.Contains(c.groups, name) {
+		c.groups = append(c.groups, name)
+	}
+	t, ok := c.threads[key]
+	if !ok {
+		t = &thread{codes: map[string]int64{}}
+		c.threads[key] = t
+	}
+	return t
 }
 
 // AddGroup lists group chat name on the page before anything was pushed to it.

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 )
 
 //go:embed web/index.html web/app.js web/app.css
@@ -444,6 +445,9 @@ func (c *Console) apiAudit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range entries {
+			if e.Reason == store.ReasonCancelled {
+				e.Decision = "cancelled" // the user called it off; nobody refused it
+			}
 			out = append(out, auditEntry{Time: e.Time, User: e.User, Command: e.Command, Decision: e.Decision, Reason: e.Reason,
 				Cluster: e.Cluster, VMID: e.VMID, Result: e.Result, DurationMS: e.Duration.Milliseconds()})
 		}

@@ -16,7 +16,7 @@ import (
 func TestCatalogCoversCode(t *testing.T) {
 	fset := token.NewFileSet()
 	calls := 0
-	for _, dir := range []string{"../commands", "../report", "../alert"} {
+	for _, dir := range []string{"../commands", "../report", "../alert", "../graph"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil || len(files) == 0 {
 			t.Fatalf("no Go files in %s: %v", dir, err)

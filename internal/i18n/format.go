@@ -31,6 +31,9 @@ func Duration(lang Lang, d time.Duration) string {
 	case s < 86400:
 		return T(lang, "dur_hm", s/3600, s%3600/60)
 	}
+	if s%86400/3600 == 0 {
+		return T(lang, "dur_d", s/86400)
+	}
 	return T(lang, "dur_dh", s/86400, s%86400/3600)
 }
 

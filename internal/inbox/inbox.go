@@ -1,9 +1,15 @@
-// Package inbox is the bounded, durable queue between the WeCom callback and the command
-// handler. The callback must answer WeCom within milliseconds, so it only records the
-// message (Accept) and returns; workers run the handler and send the replies afterwards,
-// each with its own context. Workers are started as messages arrive, up to
-// Options.Workers at once, and end when the queue is empty: an idle bot has none, and a
-// busy one runs as many messages at once as their waits on WeCom and PVE need.
+// Package inbox is the durable queue between the WeCom callback and the command handler.
+// The callback must answer WeCom within milliseconds, so it only records the message
+// (Accept) and returns; workers run the handler and send the replies afterwards, each with
+// its own context. Workers are started as messages arrive, up to Options.Workers at once,
+// and end when there is nothing left to do: an idle bot has none, and a busy one runs as
+// many messages at once as their waits on WeCom and PVE need.
+//
+// The queue is the journal (the store): a message recorded there is accepted, whatever
+// the load. The bounded in-memory queue only caches it. When the cache is full a new
+// message stays in the journal alone, and workers read the backlog from the journal,
+// oldest first, as they come free. WeCom may not retry a refused callback, so load never
+// refuses one; only a journal that cannot write does.
 //
 // One message, one execution, nothing lost: a message is recorded as received before
 // Accept returns (so WeCom's retries of it, even after a restart, are recognised as
@@ -24,11 +30,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 )
 
-// ErrBusy is returned by Accept when the queue is full: the callback answers 503 and
-// WeCom retries later. The message is not recorded, so the retry is processed.
-var ErrBusy = errors.New("inbox: queue full")
-
-// ErrClosed is returned by Accept after Close began.
+// ErrClosed is returned by Resume after Close began.
 var ErrClosed = errors.New("inbox: closed")
 
 // Journal records which messages were received and finished. The store implements it.
@@ -37,8 +39,8 @@ type Journal interface {
 	Receive(ctx context.Context, m chat.Message) (fresh bool, err error)
 	// Finish records that m's replies were sent.
 	Finish(ctx context.Context, id string) error
-	// Forget drops a received record whose message could not be queued.
-	Forget(ctx context.Context, id string) error
+	// Backlog returns up to limit messages received and not finished, oldest first.
+	Backlog(ctx context.Context, limit int) ([]chat.Message, error)
 }
 
 // Options configures an Inbox.
@@ -51,7 +53,8 @@ type Options struct {
 	// answering in 50 ms each, a message takes a worker for 100 ms or more: 1,000
 	// messages a second need about a hundred.
 	Workers int
-	// QueueSize bounds the messages waiting for a worker (default 1024).
+	// QueueSize bounds the messages held in memory for a worker (default 1024); more
+	// wait in the journal.
 	QueueSize int
 	// Timeout bounds the processing of one message, replies included (default 10m:
 	// a confirmed shutdown may wait minutes for PVE).
@@ -77,7 +80,22 @@ type Inbox struct {
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
 
-	depth atomic.Int64
+	// qmu guards the cache's bookkeeping: which messages are queued or in work (so that
+	// a read of the backlog does not queue them twice) and whether messages wait in the
+	// journal alone (then new ones join them there, so that the oldest go first).
+	qmu      sync.Mutex
+	inflight map[string]bool
+	spilled  bool
+	// stalled is set when reading the backlog failed: workers stop trying until the
+	// next message arrives, instead of spinning on a failing journal.
+	stalled bool
+	// refilling lets one worker at a time read the backlog; finished collects the
+	// messages finished while it reads, which the read may still show as unfinished.
+	refilling atomic.Bool
+	finished  map[string]bool
+
+	depth   atomic.Int64
+	backlog atomic.Int64 // messages accepted into the journal alone, not yet queued
 }
 
 // New returns an Inbox; its workers start with the first messages.
@@ -102,17 +120,16 @@ func New(o Options) *Inbox {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Inbox{o: o, queue: make(chan chat.Message, o.QueueSize), ctx: ctx, cancel: cancel,
-		slots: make(chan struct{}, o.Workers)}
+		slots: make(chan struct{}, o.Workers), inflight: map[string]bool{}}
 }
 
 // Accept records m and queues it. It returns nil for a new message and for a duplicate
-// (both are answered 200), ErrBusy when the queue is full, or the journal's error.
+// (both are answered 200), whatever the load: a message that finds the cache full waits
+// in the journal. Only the journal's error (it cannot write) refuses a message. After
+// Close it records m for the next start.
 func (in *Inbox) Accept(ctx context.Context, m chat.Message) error {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
-	if in.closed {
-		return ErrClosed
-	}
 	fresh, err := in.o.Journal.Receive(ctx, m)
 	if err != nil {
 		return fmt.Errorf("inbox: record message: %w", err)
@@ -121,45 +138,129 @@ func (in *Inbox) Accept(ctx context.Context, m chat.Message) error {
 		in.o.Logger.Debug("duplicate delivery ignored", zap.String("id", m.ID), zap.String("user", m.User))
 		return nil
 	}
-	select {
-	case in.queue <- m:
-		in.depth.Add(1)
-		in.spawn()
+	if in.closed {
+		in.o.Logger.Info("message received while shutting down; it is processed at the next start",
+			zap.String("id", m.ID), zap.String("user", m.User))
 		return nil
-	default:
-		// Forget it, so that WeCom's retry is processed instead of being taken for a duplicate.
-		if err := in.o.Journal.Forget(context.WithoutCancel(ctx), m.ID); err != nil {
-			in.o.Logger.Error("cannot forget a message the full queue refused", zap.String("id", m.ID), zap.Error(err))
-		}
-		return ErrBusy
 	}
+	in.enqueue(m)
+	return nil
 }
 
-// Resume queues messages that were received but not finished before a restart. It
-// blocks while the queue is full.
-func (in *Inbox) Resume(ctx context.Context, msgs ...chat.Message) error {
-	for _, m := range msgs {
-		in.mu.RLock()
-		if in.closed {
-			in.mu.RUnlock()
-			return ErrClosed
-		}
+// enqueue puts a recorded message in the cache, or leaves it in the journal when the
+// cache is full or older messages wait there; in.mu is read-locked and the inbox open.
+func (in *Inbox) enqueue(m chat.Message) {
+	in.qmu.Lock()
+	queued := false
+	if !in.spilled && !in.inflight[m.ID] {
 		select {
 		case in.queue <- m:
+			in.inflight[m.ID] = true
 			in.depth.Add(1)
-			in.spawn()
-			in.mu.RUnlock()
-		case <-ctx.Done():
-			in.mu.RUnlock()
-			return ctx.Err()
+			queued = true
+		default:
 		}
+	}
+	if !queued && !in.inflight[m.ID] {
+		in.spilled = true
+		in.backlog.Add(1)
+	}
+	in.stalled = false
+	in.qmu.Unlock()
+	in.spawn()
+}
+
+// Resume hands back messages that were received but not finished before a restart.
+// They are queued as room allows; the rest wait in the journal like any backlog.
+func (in *Inbox) Resume(ctx context.Context, msgs ...chat.Message) error {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	if in.closed {
+		return ErrClosed
+	}
+	for _, m := range msgs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		in.enqueue(m)
 		in.o.Logger.Info("resuming a message left unfinished", zap.String("id", m.ID), zap.String("user", m.User))
 	}
 	return nil
 }
 
-// Depth is the number of queued messages not yet taken by a worker.
-func (in *Inbox) Depth() int { return int(in.depth.Load()) }
+// refill moves the oldest messages waiting in the journal alone into the cache. It
+// reports whether it queued any. One worker refills at a time; the others go on.
+func (in *Inbox) refill() bool {
+	if !in.refilling.CompareAndSwap(false, true) {
+		return false
+	}
+	defer in.refilling.Store(false)
+	in.qmu.Lock()
+	if !in.spilled {
+		in.qmu.Unlock()
+		return false
+	}
+	// A message accepted from now on either is queued directly or sets spilled again;
+	// one recorded before is in the read below.
+	in.spilled = false
+	busy := len(in.inflight)
+	in.finished = map[string]bool{}
+	in.qmu.Unlock()
+	defer func() {
+		in.qmu.Lock()
+		in.finished = nil
+		in.qmu.Unlock()
+	}()
+
+	ctx, cancel := context.WithTimeout(in.ctx, 10*time.Second)
+	defer cancel()
+	// The oldest unfinished messages include those in work: read past them.
+	msgs, err := in.o.Journal.Backlog(ctx, busy+cap(in.queue))
+	if err != nil {
+		in.o.Logger.Error("cannot read the backlog from the journal; trying again with the next message", zap.Error(err))
+		in.qmu.Lock()
+		in.spilled, in.stalled = true, true
+		in.qmu.Unlock()
+		return false
+	}
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	if in.closed {
+		return false // left for the next start
+	}
+	queued := false
+	in.qmu.Lock()
+	defer in.qmu.Unlock()
+	for _, m := range msgs {
+		if in.inflight[m.ID] || in.finished[m.ID] {
+			continue
+		}
+		select {
+		case in.queue <- m:
+			in.inflight[m.ID] = true
+			in.depth.Add(1)
+			in.backlog.Add(-1)
+			queued = true
+			in.spawn() // as many workers as the refilled queue can use
+		default:
+			// The cache is full again: the rest wait for the next refill.
+			in.spilled = true
+			return queued
+		}
+	}
+	if len(msgs) == busy+cap(in.queue) {
+		in.spilled = true // there may be more beyond what was read
+	}
+	return queued
+}
+
+// Backlog is how many accepted messages wait in the journal alone (not counting those in
+// the in-memory queue, see Depth).
+func (in *Inbox) Backlog() int { return int(max(in.backlog.Load(), 0)) }
+
+// Depth is the number of accepted messages not yet taken by a worker: those in the
+// in-memory queue and those waiting in the journal alone (Backlog).
+func (in *Inbox) Depth() int { return int(in.depth.Load()) + in.Backlog() }
 
 // Close stops accepting, lets the workers finish what is queued, and waits for them
 // until ctx ends; then it cancels the work still running. Unfinished messages stay in the
@@ -212,12 +313,15 @@ func (in *Inbox) work() {
 			continue
 		default:
 		}
+		if in.refill() {
+			continue
+		}
 		<-in.slots
 		// A message queued between the empty check and the release found every slot
 		// taken and started no worker: take it, unless the slot is gone to a new worker
 		// (which will).
-		if len(in.queue) == 0 {
-			return
+		if len(in.queue) == 0 && (!in.hasBacklog() || in.refilling.Load()) {
+			return // nothing left, or the worker reading the backlog goes on with it
 		}
 		select {
 		case in.slots <- struct{}{}:
@@ -225,6 +329,12 @@ func (in *Inbox) work() {
 			return
 		}
 	}
+}
+
+func (in *Inbox) hasBacklog() bool {
+	in.qmu.Lock()
+	defer in.qmu.Unlock()
+	return in.spilled && !in.stalled
 }
 
 func (in *Inbox) process(m chat.Message) {
@@ -292,6 +402,15 @@ func (in *Inbox) finish(m chat.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := in.o.Journal.Finish(ctx, m.ID); err != nil {
+		// Still unfinished in the journal: keep it marked in work, so that a read of the
+		// backlog does not run it again; the next start resumes it.
 		in.msgLog(m).Error("cannot record message as done", zap.Error(err))
+		return
 	}
+	in.qmu.Lock()
+	delete(in.inflight, m.ID)
+	if in.finished != nil {
+		in.finished[m.ID] = true
+	}
+	in.qmu.Unlock()
 }

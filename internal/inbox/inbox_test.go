@@ -16,12 +16,17 @@ import (
 type memJournal struct {
 	mu       sync.Mutex
 	received map[string]bool // id -> finished
-	forgot   []string
+	order    []chat.Message  // as received
 	finished chan string
+	backlogs int // Backlog calls
+	// hold, when set, makes Backlog tell entered and wait for hold to close; holdAfter
+	// does the same after reading, before answering.
+	hold, entered chan struct{}
+	holdAfter     bool
 }
 
 func newMemJournal() *memJournal {
-	return &memJournal{received: map[string]bool{}, finished: make(chan string, 100)}
+	return &memJournal{received: map[string]bool{}, finished: make(chan string, 1000)}
 }
 
 func (j *memJournal) Receive(_ context.Context, m chat.Message) (bool, error) {
@@ -31,7 +36,34 @@ func (j *memJournal) Receive(_ context.Context, m chat.Message) (bool, error) {
 		return false, nil
 	}
 	j.received[m.ID] = false
+	j.order = append(j.order, m)
 	return true, nil
+}
+
+func (j *memJournal) Backlog(_ context.Context, limit int) ([]chat.Message, error) {
+	j.mu.Lock()
+	hold, entered, after := j.hold, j.entered, j.holdAfter
+	j.mu.Unlock()
+	if hold != nil && !after {
+		entered <- struct{}{}
+		<-hold
+	}
+	if hold != nil && after {
+		defer func() {
+			entered <- struct{}{}
+			<-hold
+		}()
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.backlogs++
+	var out []chat.Message
+	for _, m := range j.order {
+		if !j.received[m.ID] && len(out) < limit {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 func (j *memJournal) Finish(_ context.Context, id string) error {
@@ -39,14 +71,6 @@ func (j *memJournal) Finish(_ context.Context, id string) error {
 	j.received[id] = true
 	j.mu.Unlock()
 	j.finished <- id
-	return nil
-}
-
-func (j *memJournal) Forget(_ context.Context, id string) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	delete(j.received, id)
-	j.forgot = append(j.forgot, id)
 	return nil
 }
 
@@ -140,41 +164,56 @@ func TestAcceptDoesNotWaitForProcessing(t *testing.T) {
 	}
 }
 
-func TestQueueFullIsBusyAndForgotten(t *testing.T) {
+// A full in-memory queue refuses nothing: what does not fit waits in the journal, is
+// processed from there, oldest first, when a worker is free, and each message exactly once.
+func TestFullQueueNeverRefuses(t *testing.T) {
 	j, rep := newMemJournal(), &recReplier{}
 	release := make(chan struct{})
-	started := make(chan struct{}, 10)
+	started := make(chan struct{}, 100)
 	block := chat.HandlerFunc(func(ctx context.Context, m chat.Message) []chat.Reply {
 		started <- struct{}{}
 		<-release
-		return nil
+		return echo(ctx, m)
 	})
-	in := New(Options{Journal: j, Handler: block, Replier: rep, Workers: 1, QueueSize: 1})
-	must := func(id string) {
+	in := New(Options{Journal: j, Handler: block, Replier: rep, Workers: 1, QueueSize: 2})
+	accept := func(id string) {
 		t.Helper()
-		if err := in.Accept(context.Background(), chat.Message{ID: id}); err != nil {
-			t.Fatalf("Accept(%s): %v", id, err)
+		if err := in.Accept(context.Background(), chat.Message{ID: id, User: "u", Text: id}); err != nil {
+			t.Fatalf("Accept(%s) = %v, want nil: a recorded message is never refused", id, err)
 		}
 	}
-	must("1")
+	accept("m00")
 	<-started
-	must("2") // fills the queue
-	if err := in.Accept(context.Background(), chat.Message{ID: "3"}); !errors.Is(err, ErrBusy) {
-		t.Fatalf("Accept on a full queue = %v, want ErrBusy", err)
+	for i := 1; i < 50; i++ {
+		accept(fmt.Sprintf("m%02d", i))
 	}
-	j.mu.Lock()
-	forgot := fmt.Sprint(j.forgot)
-	_, kept := j.received["3"]
-	j.mu.Unlock()
-	if forgot != "[3]" || kept {
-		t.Errorf("forgot = %s, still recorded = %v; want the refused message forgotten", forgot, kept)
+	if got := in.Backlog(); got != 47 {
+		t.Errorf("backlog = %d, want 47 (49 minus the 2 the queue holds)", got)
 	}
+	accept("m07") // WeCom's retry of a message waiting in the journal: a duplicate
 	close(release)
-	waitFinished(t, j, 2)
-	// WeCom's retry of the refused message is processed now.
-	must("3")
-	waitFinished(t, j, 1)
-	_ = in.Close(context.Background())
+	done := waitFinished(t, j, 50)
+	if err := in.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, id := range done {
+		seen[id]++
+	}
+	for i := range 50 {
+		if id := fmt.Sprintf("m%02d", i); seen[id] != 1 {
+			t.Errorf("%s finished %d times, want once", id, seen[id])
+		}
+	}
+	if got := len(rep.all()); got != 50 {
+		t.Errorf("%d replies, want 50", got)
+	}
+	if got := fmt.Sprint(done[:4]); got != "[m00 m01 m02 m03]" {
+		t.Errorf("first finished %s, want the oldest first", got)
+	}
+	if in.Backlog() != 0 {
+		t.Errorf("backlog = %d after draining, want 0", in.Backlog())
+	}
 }
 
 func TestResumeAndPanic(t *testing.T) {
@@ -199,8 +238,15 @@ func TestResumeAndPanic(t *testing.T) {
 	if got, want := fmt.Sprint(rep.all()), "[u:again]"; got != want {
 		t.Errorf("replies = %s, want %s", got, want)
 	}
-	if err := in.Accept(context.Background(), chat.Message{ID: "late"}); !errors.Is(err, ErrClosed) {
-		t.Errorf("Accept after Close = %v, want ErrClosed", err)
+	// After Close a message is still recorded (and answered 200), for the next start.
+	if err := in.Accept(context.Background(), chat.Message{ID: "late"}); err != nil {
+		t.Errorf("Accept after Close = %v, want nil", err)
+	}
+	if backlog, _ := j.Backlog(context.Background(), 10); len(backlog) != 1 || backlog[0].ID != "late" {
+		t.Errorf("unfinished after Close = %v, want the late message", backlog)
+	}
+	if err := in.Resume(context.Background(), chat.Message{ID: "x"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Resume after Close = %v, want ErrClosed", err)
 	}
 }
 
@@ -287,5 +333,117 @@ func TestReplyGivenUpAfterRetryFor(t *testing.T) {
 	_ = in.Close(context.Background())
 	if rep.tries < 2 {
 		t.Errorf("tries = %d, want the reply tried again before giving up", rep.tries)
+	}
+}
+
+// The backlog read from the journal is worked off by every free worker, not by the one
+// that read it (which drained a loadgen backlog at one message per WeCom round trip).
+func TestBacklogUsesEveryWorker(t *testing.T) {
+	j, rep := newMemJournal(), &recReplier{}
+	first := make(chan struct{})
+	rest := make(chan struct{})
+	started := make(chan string, 100)
+	h := chat.HandlerFunc(func(ctx context.Context, m chat.Message) []chat.Reply {
+		started <- m.ID
+		if m.ID < "m03" {
+			<-first
+		} else {
+			<-rest
+		}
+		return echo(ctx, m)
+	})
+	in := New(Options{Journal: j, Handler: h, Replier: rep, Workers: 3, QueueSize: 1})
+	for i := range 3 {
+		id := fmt.Sprintf("m%02d", i)
+		if err := in.Accept(context.Background(), chat.Message{ID: id, User: "u"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-started; got != id {
+			t.Fatalf("started %s, want %s", got, id)
+		}
+	}
+	for i := 3; i < 12; i++ { // one in the queue, the rest in the journal alone
+		if err := in.Accept(context.Background(), chat.Message{ID: fmt.Sprintf("m%02d", i), User: "u"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Reading the backlog takes a while: the workers that find nothing to do meanwhile end.
+	hold := make(chan struct{})
+	j.mu.Lock()
+	j.hold, j.entered = hold, make(chan struct{}, 10)
+	j.mu.Unlock()
+	close(first)
+	<-j.entered
+	j.mu.Lock()
+	j.hold = nil
+	j.mu.Unlock()
+	close(hold)
+	timeout := time.After(10 * time.Second)
+	for n := 0; n < 3; n++ { // three of the later messages at once: every worker is busy
+		select {
+		case <-started:
+		case <-timeout:
+			t.Fatalf("only %d of the later messages run at once, want 3 (one per worker)", n)
+		}
+	}
+	close(rest)
+	waitFinished(t, j, 12)
+	_ = in.Close(context.Background())
+}
+
+// A message that finishes while the backlog is being read is not queued again, although
+// the read still shows it unfinished (seen as duplicate replies under loadgen).
+func TestBacklogSkipsMessagesFinishedMeanwhile(t *testing.T) {
+	j, rep := newMemJournal(), &recReplier{}
+	gates := map[string]chan struct{}{"m0": make(chan struct{}), "m1": make(chan struct{})}
+	started := make(chan string, 100)
+	h := chat.HandlerFunc(func(ctx context.Context, m chat.Message) []chat.Reply {
+		started <- m.ID
+		if g, ok := gates[m.ID]; ok {
+			<-g
+		}
+		return echo(ctx, m)
+	})
+	in := New(Options{Journal: j, Handler: h, Replier: rep, Workers: 2, QueueSize: 1})
+	for _, id := range []string{"m0", "m1"} {
+		if err := in.Accept(context.Background(), chat.Message{ID: id, User: "u", Text: id}); err != nil {
+			t.Fatal(err)
+		}
+		<-started
+	}
+	for _, id := range []string{"m2", "m3"} { // m2 in the queue, m3 in the journal alone
+		if err := in.Accept(context.Background(), chat.Message{ID: id, User: "u", Text: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold := make(chan struct{})
+	j.mu.Lock()
+	j.hold, j.entered, j.holdAfter = hold, make(chan struct{}, 10), true
+	j.mu.Unlock()
+	close(gates["m0"]) // its worker runs m2, then reads the backlog: m1 (in work) and m3
+	<-j.entered
+	j.mu.Lock()
+	j.hold = nil
+	j.mu.Unlock()
+	close(gates["m1"]) // m1 finishes while the read's answer is on its way
+	for id := range j.finished {
+		if id == "m1" {
+			break
+		}
+	}
+	close(hold)
+	waitFinished(t, j, 1) // m3; Close then waits for anything else queued (m1 again, were it)
+	_ = in.Close(context.Background())
+	count := map[string]int{}
+	for _, r := range rep.all() {
+		count[r]++
+	}
+	for r, n := range count {
+		if n != 1 {
+			t.Errorf("reply %q sent %d times, want once", r, n)
+		}
+	}
+	if len(count) != 4 {
+		t.Errorf("replies = %v, want one for each of the 4 messages", rep.all())
 	}
 }

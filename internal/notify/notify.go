@@ -39,6 +39,9 @@ type Sender interface {
 	AppChatGet(ctx context.Context, chatID string) (wecom.AppChat, error)
 	AppChatCreate(ctx context.Context, chatID, name, owner string, users []string) error
 	RobotSend(ctx context.Context, key, msgtype, content string) error
+	SendImage(ctx context.Context, touser []string, data []byte) error
+	AppChatSendImage(ctx context.Context, chatID string, data []byte) error
+	RobotSendImage(ctx context.Context, key string, data []byte) error
 }
 
 // KV is the store's bucketed key/value table; *store.Store implements it.
@@ -56,6 +59,10 @@ type Message struct {
 	Time     time.Time // when it was made; shown when it is delivered late
 	Markdown func(limit int) string
 	Card     *chat.Reply
+	// Image, when set, is a picture (PNG) sent to every target before the text. It is
+	// sent once, now: a picture that fails is logged and the text goes alone, and the
+	// outbox keeps only texts (a late chart would show the wrong day).
+	Image []byte
 }
 
 // Options tune a Notifier.
@@ -66,7 +73,29 @@ type Options struct {
 	RetryEvery time.Duration
 	// RobotRate is the per-robot limit (default 20 per minute, WeCom's).
 	RobotRate config.Rate
+	// Smartbot sends to smartbot_chat and smartbot_user targets (nil: no smart bot).
+	Smartbot SmartbotSender
+	// Budget is the per-member send budget that replies share (WeCom drops app messages
+	// beyond 30 a minute or 1000 an hour to one member). A push to users that finds no
+	// room waits in the outbox and goes out, marked late, when there is. Nil: no budget.
+	Budget *wecom.Budget
 }
+
+// overBudget is a push to members held back by the send budget: it waits in the outbox.
+type overBudget struct{ wait time.Duration }
+
+func (e overBudget) Error() string {
+	return fmt.Sprintf("notify: over the members' send budget (30 a minute, 1000 an hour); room again in %s", e.wait)
+}
+
+// SmartbotSender posts markdown to a conversation through the smart bot's long
+// connection; *smartbot.Replier implements it.
+type SmartbotSender interface {
+	Push(ctx context.Context, chatID string, group bool, content string) error
+}
+
+// smartbotMaxBytes is the smart bot's markdown limit (20480 bytes, P101138).
+const smartbotMaxBytes = 20480
 
 // Notifier delivers pushes. It is safe for concurrent use; deliveries are serialized so
 // the outbox keeps its order.
@@ -139,6 +168,9 @@ func (n *Notifier) Push(ctx context.Context, to []string, m Message) int {
 			n.enqueue(ctx, it, errors.New("older pushes are still waiting"))
 			continue
 		}
+		if m.Image != nil {
+			n.sendImage(ctx, name, t, m.Image)
+		}
 		if err := n.deliver(ctx, t, it, false); err != nil {
 			n.failed(ctx, it, err)
 			continue
@@ -163,20 +195,26 @@ func (n *Notifier) render(name string, t config.Target, m Message) item {
 		it.Content = m.Markdown(wecom.MaxTextBytes)
 	case "robot":
 		it.Content = m.Markdown(wecom.MaxRobotMarkdownBytes)
+	case "smartbot_chat", "smartbot_user":
+		it.Content = m.Markdown(smartbotMaxBytes)
 	default:
 		it.Content = m.Markdown(wecom.MaxTextBytes)
 	}
 	return it
 }
 
-// retryable tells a WeCom outage (network, HTTP 5xx, busy, rate limit) from an error
-// that sending again cannot fix.
+// errNoSender says a target's kind has no sender in this bot (a smart bot alone has no
+// self-built app); sending again cannot help.
+var errNoSender = errors.New("notify: this kind of target needs a part of WeCom the bot is not configured for")
+
+// retryable tells a WeCom outage (network, HTTP 5xx, busy, rate limit) or a full send
+// budget from an error that sending again cannot fix.
 func retryable(err error) bool {
 	var ae *wecom.APIError
 	if errors.As(err, &ae) {
-		return ae.Code == -1 || ae.Code == 45009
+		return ae.Code == -1 || ae.Code == 45009 || ae.Code == 45033
 	}
-	return !errors.Is(err, context.Canceled)
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, errNoSender)
 }
 
 func (n *Notifier) failed(ctx context.Context, it item, err error) {
@@ -236,6 +274,19 @@ func (n *Notifier) deliver(ctx context.Context, t config.Target, it item, late b
 		note = n.lateNote(it.Created)
 	}
 	switch t.Kind() {
+	case "smartbot_chat", "smartbot_user":
+		if n.o.Smartbot == nil {
+			return errNoSender
+		}
+		if t.SmartbotChat != "" {
+			return n.o.Smartbot.Push(ctx, t.SmartbotChat, true, joinNote(note, it.Content, true))
+		}
+		return n.o.Smartbot.Push(ctx, t.SmartbotUser, false, joinNote(note, it.Content, true))
+	}
+	if n.sender == nil {
+		return errNoSender
+	}
+	switch t.Kind() {
 	case "appchat":
 		return n.sender.AppChatSend(ctx, t.AppChat, "markdown", joinNote(note, it.Content, true))
 	case "robot":
@@ -245,6 +296,9 @@ func (n *Notifier) deliver(ctx context.Context, t config.Target, it item, late b
 		}
 		return n.sender.RobotSend(ctx, key, "markdown", joinNote(note, it.Content, true))
 	case "users":
+		if wait := n.o.Budget.Reserve(t.Users...); wait > 0 {
+			return overBudget{wait}
+		}
 		msg := wecom.Message{ToUser: t.Users, DuplicateCheck: time.Hour}
 		switch {
 		case it.Reply != nil && !n.textMode:
@@ -421,6 +475,12 @@ func chatRefusal(err error) string {
 		return "the app's visible range (可见范围) must be the root department to create group chats; set it in the admin console, or create the chat by other means"
 	case 60111, 81013, 40003:
 		return "a member in appchat_members is not a valid UserID inside the app's visible range"
+	case 86001:
+		return "the appchat id is not one WeCom accepts: at most 32 characters, letters and digits only"
+	case 86006:
+		return "appchat_members must list 2 to 2000 members"
+	case 86008:
+		return "the chat was created by another app, and only its creator can send to it; pick another appchat id"
 	}
 	return "WeCom refused it (see the error)"
 }

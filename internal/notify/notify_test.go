@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,22 +20,23 @@ import (
 const robotKey = "robot-KEY-never-log-me"
 
 type env struct {
-	wc    *wecomtest.Server
-	n     *Notifier
-	st    *store.Store
-	clock *schedule.ManualClock
+	wc     *wecomtest.Server
+	n      *Notifier
+	st     *store.Store
+	clock  *schedule.ManualClock
+	budget *wecom.Budget
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	wc := wecomtest.NewServer(t)
+	clock := schedule.NewManualClock(time.Date(2026, 5, 1, 1, 5, 0, 0, time.UTC)) // 09:05 Shanghai
+	wc := wecomtest.NewServer(t, wecomtest.WithServerClock(clock.Now))
 	wc.AddChat("opsroom", "ops", "zhangsan", "zhangsan", "lisi")
 	client, err := wecom.NewClient(wecom.ClientConfig{CorpID: wecomtest.FakeCorpID, AgentID: wecomtest.FakeAgentID,
 		Secret: wecomtest.FakeCorpSecret, BaseURL: wc.URL(), MaxRetries: 1, Backoff: time.Millisecond}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := schedule.NewManualClock(time.Date(2026, 5, 1, 1, 5, 0, 0, time.UTC)) // 09:05 Shanghai
 	st, err := store.Open(t.TempDir(), store.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +48,9 @@ func newEnv(t *testing.T) *env {
 		"robot":  {WebhookKey: robotKey},
 		"admins": {Users: []string{"zhangsan"}},
 	}
-	return &env{wc: wc, st: st, clock: clock, n: New(cfg, client, st, Options{Logger: zaptest.NewLogger(t), Clock: clock})}
+	budget := wecom.NewBudget(30, time.Minute, clock)
+	return &env{wc: wc, st: st, clock: clock, budget: budget,
+		n: New(cfg, client, st, Options{Logger: zaptest.NewLogger(t), Clock: clock, Budget: budget})}
 }
 
 func md(s string) Message {
@@ -150,5 +154,56 @@ func TestEnsureChats(t *testing.T) {
 	}
 	if len(created) != 1 || !strings.Contains(created[0], `"chatid":"newroom"`) {
 		t.Errorf("created %q, want only newroom", created)
+	}
+}
+
+// A chat id WeCom refuses (86001) is explained with its rule, not "WeCom refused it".
+func TestChatRefusalExplainsChatID(t *testing.T) {
+	for code, want := range map[int]string{86001: "32 characters", 86008: "another app", 86006: "2 to 2000"} {
+		if got := chatRefusal(&wecom.APIError{Op: "appchat create", Code: code}); !strings.Contains(got, want) {
+			t.Errorf("chatRefusal(%d) = %q, want it to mention %q", code, got, want)
+		}
+	}
+}
+
+// Pushes to users count in the members' send budget, which replies share. What finds no
+// room waits in the outbox (WeCom would drop it silently) and goes out, marked late, once
+// the window has room again.
+func TestPushToUsersKeepsMemberBudget(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for range 25 { // replies to zhangsan this minute
+		if d := e.budget.Reserve("zhangsan"); d != 0 {
+			t.Fatalf("reply held back %s", d)
+		}
+	}
+	delivered := 0
+	for i := range 8 {
+		delivered += e.n.Push(ctx, []string{"admins"}, md(fmt.Sprintf("alert %d", i)))
+	}
+	if delivered != 5 {
+		t.Errorf("delivered %d pushes at once, want 5 (30 minus 25 replies)", delivered)
+	}
+	if got := e.n.Pending(ctx); got != 3 {
+		t.Errorf("outbox holds %d, want 3", got)
+	}
+	e.clock.Advance(time.Minute)
+	if n, err := e.n.Flush(ctx); n != 3 || err != nil {
+		t.Errorf("flush delivered %d (%v), want 3", n, err)
+	}
+	if d := e.wc.Dropped(); len(d) != 0 {
+		t.Errorf("WeCom dropped %d messages, want none: %+v", len(d), d)
+	}
+	sent := e.wc.Sent()
+	if len(sent) != 8 {
+		t.Fatalf("delivered %d, want all 8", len(sent))
+	}
+	for i, m := range sent {
+		if want := fmt.Sprintf("alert %d", i); !strings.Contains(m.Content, want) {
+			t.Errorf("message %d = %q, want %q (in order)", i, m.Content, want)
+		}
+	}
+	if last := sent[7].Content; !strings.Contains(last, "延迟送达") {
+		t.Errorf("held-back push = %q, want it marked late", last)
 	}
 }

@@ -93,7 +93,9 @@ func (c *Client) Check(ctx context.Context) (SelfCheck, error) {
 	}
 	sc.Features = evaluate(perms)
 	sc.Features = append(sc.Features, addressFeature(perms, v, c.tokenID))
-	sc.Features = append(sc.Features, backupFeatures(perms, c.tokenID)...)
+	for _, o := range optionalSpecs {
+		sc.Features = append(sc.Features, o.evaluate(perms, c.tokenID))
+	}
 
 	user, _, _ := strings.Cut(c.tokenID, "!")
 	sc.PrivSep = c.privSep(ctx)
@@ -183,27 +185,56 @@ func (c *Client) privSep(ctx context.Context) string {
 // Containers need only VM.Audit.
 func addressFeature(perms map[string]map[string]flexNum, version, tokenID string) Feature {
 	privs := AgentPrivileges(version)
-	spec := featureSpec{name: "addresses", priv: privs[0],
+	spec := optionalSpec{featureSpec{name: "addresses", priv: privs[0],
 		roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
-		consequence: `"vm ip" cannot read VMs' addresses from the guest agent (containers work)`}
-	also := privs[1:]
+		consequence: `"vm ip" cannot read VMs' addresses from the guest agent (containers work)`}, "ChatBotAgent", privs[1:]}
 	if privs[0] == "VM.GuestAgent.Audit" {
-		also = append(also, "VM.GuestAgent.Unrestricted")
+		spec.also = append(spec.also, "VM.GuestAgent.Unrestricted")
 	}
-	f := evaluateOne(perms, spec, also...)
+	f := spec.evaluate(perms, tokenID)
+	if (!f.OK || f.Partial) && privs[0] == "VM.Monitor" {
+		f.Consequence += "; on PVE 8 the privilege is VM.Monitor, which also opens the QEMU monitor: grant it only if you want vm ip"
+	}
+	return f
+}
+
+// optionalSpec is a feature the bot works without: the privilege of a command an admin may
+// choose to allow (snapshots, backups, node power…). Its grant is a role of its own, so the
+// admin grants exactly what they want the bot to do.
+type optionalSpec struct {
+	featureSpec
+	role string   // the role the grant lines create
+	also []string // privileges that count like priv
+}
+
+// optionalSpecs are the optional features whose privilege does not depend on the version.
+var optionalSpecs = []optionalSpec{
+	{featureSpec{name: "snapshots", priv: "VM.Snapshot", roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
+		consequence: `"vm snapshot" and "vm delsnapshot" are refused with a permission error`}, "ChatBotSnapshot", nil},
+	{featureSpec{name: "rollback", priv: "VM.Snapshot.Rollback", roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
+		consequence: `"vm rollback" is refused with a permission error (VM.Snapshot or VM.Snapshot.Rollback allows it)`}, "ChatBotRollback", []string{"VM.Snapshot"}},
+	// Backups (docs/pve-features.md §2.1, §2.4): VM.Backup is checked inside vzdump's worker,
+	// Datastore.AllocateSpace on the storage before it; together they also make backups
+	// visible in storage listings, which PVE filters per volume.
+	{featureSpec{name: "backups", priv: "VM.Backup", roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
+		consequence: `"vm backup" starts a task that fails with "Permission check failed (VM.Backup)", and these guests' backups are invisible to "backup status" and "backup list"`}, "ChatBotBackup", nil},
+	{featureSpec{name: "backup storage", priv: "Datastore.AllocateSpace", roots: []string{"/", "/storage"}, partial: []string{"/storage/"},
+		consequence: `"vm backup" is refused by PVE (403) and storages list no backups to the bot ("backup status" says never backed up)`}, "ChatBotBackupStorage", nil},
+}
+
+// evaluate checks an optional feature and, when it is missing, the pveum lines that grant it.
+func (o optionalSpec) evaluate(perms map[string]map[string]flexNum, tokenID string) Feature {
+	f := evaluateOne(perms, o.featureSpec, o.also...)
 	f.Optional = true
-	if !f.OK || f.Partial {
-		user, _, _ := strings.Cut(tokenID, "!")
-		role := `pveum role add ChatBotAgent --privs "` + privs[0] + `"`
-		f.Grant = []string{role}
-		if user != "root@pam" && user != "" {
-			f.Grant = append(f.Grant, "pveum acl modify / --users "+shellQuote(user)+" --roles ChatBotAgent")
-		}
-		f.Grant = append(f.Grant, "pveum acl modify / --tokens "+shellQuote(tokenID)+" --roles ChatBotAgent")
-		if privs[0] == "VM.Monitor" {
-			f.Consequence += "; on PVE 8 the privilege is VM.Monitor, which also opens the QEMU monitor: grant it only if you want vm ip"
-		}
+	if f.OK && !f.Partial {
+		return f
 	}
+	user, _, _ := strings.Cut(tokenID, "!")
+	f.Grant = []string{`pveum role add ` + o.role + ` --privs "` + o.priv + `"`}
+	if user != "root@pam" && user != "" {
+		f.Grant = append(f.Grant, "pveum acl modify / --users "+shellQuote(user)+" --roles "+o.role)
+	}
+	f.Grant = append(f.Grant, "pveum acl modify / --tokens "+shellQuote(tokenID)+" --roles "+o.role)
 	return f
 }
 

@@ -139,6 +139,52 @@ func TestCheckAgentPrivilege(t *testing.T) {
 	}
 }
 
+// TestCheckSnapshotPrivileges: snapshots and rollback are optional features; a token that may
+// roll back but not take snapshots (VM.Snapshot.Rollback alone) is told exactly that.
+func TestCheckSnapshotPrivileges(t *testing.T) {
+	base := `"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1,"Pool.Audit":1`
+	tests := []struct {
+		name, perms         string
+		snapshots, rollback bool
+	}{
+		{"neither", base, false, false},
+		{"rollback only", base + `,"VM.Snapshot.Rollback":1`, false, true},
+		{"snapshot covers rollback", base + `,"VM.Snapshot":1`, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fakeClient(t, newFakeRT(map[string]reply{
+				"GET /version":                            ok(`{"data":{"version":"8.2.4"}}`),
+				"GET /access/permissions":                 ok(`{"data":{"/":{` + tt.perms + `}}}`),
+				"GET /access/users/chatbot@pve/token/bot": ok(`{"data":{"privsep":1}}`),
+			}))
+			c.tokenID = "chatbot@pve!bot"
+			sc, err := c.Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]Feature{}
+			for _, f := range sc.Features {
+				got[f.Name] = f
+			}
+			for name, want := range map[string]bool{"snapshots": tt.snapshots, "rollback": tt.rollback} {
+				f := got[name]
+				if !f.Optional || f.OK != want {
+					t.Errorf("%s = %+v, want optional, ok %v", name, f, want)
+				}
+				if !want && !strings.Contains(strings.Join(f.Grant, "\n"), "--tokens 'chatbot@pve!bot'") {
+					t.Errorf("%s: grant lines %q do not name the token", name, f.Grant)
+				}
+			}
+			if !sc.OK() {
+				t.Errorf("missing snapshot privileges fail the check; they are optional")
+			}
+		})
+	}
+}
+
+// TestCheckBackupPrivileges: VM.Backup and Datastore.AllocateSpace are optional features, each
+// with the role that grants it.
 func TestCheckBackupPrivileges(t *testing.T) {
 	base := `"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1,"Pool.Audit":1`
 	tests := []struct {
@@ -150,6 +196,8 @@ func TestCheckBackupPrivileges(t *testing.T) {
 		{"both", `{"data":{"/":{` + base + `,"VM.Backup":1,"Datastore.AllocateSpace":1}}}`, true, true},
 		{"storage by path", `{"data":{"/":{` + base + `,"VM.Backup":1},"/storage/nas":{"Datastore.AllocateSpace":1}}}`, true, false},
 	}
+	grants := map[string]string{"backups": `pveum role add ChatBotBackup --privs "VM.Backup"`,
+		"backup storage": `pveum role add ChatBotBackupStorage --privs "Datastore.AllocateSpace"`}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := fakeClient(t, newFakeRT(map[string]reply{
@@ -171,8 +219,8 @@ func TestCheckBackupPrivileges(t *testing.T) {
 				if !ok || !f.Optional || (f.OK && !f.Partial) != want {
 					t.Errorf("%s = %+v, want optional, ok %v", name, f, want)
 				}
-				if !want && !strings.Contains(strings.Join(f.Grant, "\n"), `--privs "VM.Backup Datastore.AllocateSpace"`) {
-					t.Errorf("%s grant = %q", name, f.Grant)
+				if !want && !strings.Contains(strings.Join(f.Grant, "\n"), grants[name]) {
+					t.Errorf("%s grant = %q, want %s", name, f.Grant, grants[name])
 				}
 			}
 			if !sc.OK() {

@@ -257,7 +257,7 @@ func TestWebhookRendersEventTypes(t *testing.T) {
 		title, to string
 		sev       chat.Severity
 	}{
-		{"🚨 HA 正在隔离（fencing）节点 pve2", "ops", chat.SeverityError},
+		{"🚨 HA 正在隔离节点 pve2", "ops", chat.SeverityError},
 		{"📦 节点 pve1 有 3 个软件包可更新", "admins", chat.SeverityInfo},
 		{"PVE · Test notification", "ops", chat.SeverityInfo},
 		{"PVE · Replication Job: '101-0' failed", "ops", chat.SeverityError},

@@ -164,7 +164,7 @@ func TestSummaryContent(t *testing.T) {
 	got := Render(Summary, "zh", lab(3), 2048)
 	for _, want := range []string{
 		"**集群概览** · 2026-05-01 09:05",
-		"🟢 pve1 · CPU 18% · 内存 59% · 运行时间 23 天 0 小时 · 虚拟机/容器：1 运行中，1 已停止",
+		"🟢 pve1 · CPU 18% · 内存 59% · 运行时间 23 天 · 虚拟机/容器：1 运行中，1 已停止",
 		"local (pve2) █████████░ 85%", // the fullest storage first
 		"🔴 home · pve2 · local 存储 85%",
 		"❌ vzdump 101 · pve1",

@@ -16,6 +16,10 @@ const (
 	DecisionError   = "error"
 )
 
+// ReasonCancelled is the reason of a user calling off their own pending action. It is
+// recorded as refused (the action did not run); views show it as cancelled, not refused.
+const ReasonCancelled = "cancelled by user"
+
 // MaxRecentAudit caps RecentAudit's n.
 const MaxRecentAudit = 1000
 

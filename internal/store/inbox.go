@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -75,6 +76,36 @@ func (s *Store) Unfinished(ctx context.Context) ([]Received, error) {
 	if err != nil {
 		return nil, s.dbError("unfinished", err)
 	}
+	out, err := scanReceived(rows)
+	if err != nil {
+		return nil, s.dbError("unfinished", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, s.dbError("unfinished", err)
+	}
+	return out, nil
+}
+
+// Backlog returns up to limit messages received and not finished, oldest first, without
+// counting an attempt: the inbox reads the messages that wait for a worker with it.
+func (s *Store) Backlog(ctx context.Context, limit int) ([]chat.Message, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+inboxCols+` FROM inbox WHERE finished IS NULL ORDER BY received, rowid LIMIT ?`, limit)
+	if err != nil {
+		return nil, s.dbError("backlog", err)
+	}
+	recs, err := scanReceived(rows)
+	if err != nil {
+		return nil, s.dbError("backlog", err)
+	}
+	out := make([]chat.Message, len(recs))
+	for i, r := range recs {
+		out[i] = r.Msg
+	}
+	return out, nil
+}
+
+// scanReceived reads inbox rows (inboxCols) and closes them.
+func scanReceived(rows *sql.Rows) ([]Received, error) {
 	defer rows.Close()
 	var out []Received
 	for rows.Next() {
@@ -85,7 +116,7 @@ func (s *Store) Unfinished(ctx context.Context) ([]Received, error) {
 		)
 		if err := rows.Scan(&r.Key, &r.Msg.User, &kind, &r.Msg.Text, &r.Msg.EventKey, &r.Msg.TaskID,
 			&r.Msg.ResponseCode, &msgAt, &receivd, &r.Attempts, &r.Msg.Source); err != nil {
-			return nil, s.dbError("unfinished", err)
+			return nil, err
 		}
 		r.Msg.ID = r.Key
 		r.Msg.Kind = chat.Kind(kind)
@@ -94,11 +125,7 @@ func (s *Store) Unfinished(ctx context.Context) ([]Received, error) {
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.dbError("unfinished", err)
+		return nil, err
 	}
-	rows.Close()
-	if err := tx.Commit(); err != nil {
-		return nil, s.dbError("unfinished", err)
-	}
-	return out, nil
+	return out, rows.Close()
 }

@@ -162,3 +162,32 @@ func TestContextCancelled(t *testing.T) {
 		t.Errorf("Receive with a cancelled context = %v, want context.Canceled", err)
 	}
 }
+
+// Backlog lists what is received and not finished, oldest first, up to a limit, and
+// counts no attempt (the inbox reads it whenever a worker comes free).
+func TestBacklog(t *testing.T) {
+	st, _ := openTest(t, Options{})
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		if _, err := st.Receive(ctx, chat.Message{ID: id, User: "u", Kind: chat.KindText, Text: id, Source: "console"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Finish(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Backlog(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "b" || got[0].Text != "b" || got[0].Source != "console" {
+		t.Errorf("backlog(1) = %+v, want message b in full", got)
+	}
+	if got, _ := st.Backlog(ctx, 10); len(got) != 2 {
+		t.Errorf("backlog(10) = %d messages, want 2", len(got))
+	}
+	un, err := st.Unfinished(ctx)
+	if err != nil || len(un) != 2 || un[0].Attempts != 2 {
+		t.Errorf("unfinished = %+v, %v; want 2 at attempt 2 (Backlog counted none)", un, err)
+	}
+}

@@ -20,7 +20,7 @@ import (
 // Inbox takes verified messages off the HTTP request so that the callback can answer WeCom
 // at once (WeCom gives up after 5 s and retries). Accept must not do the command work: it
 // records and enqueues. It returns nil when the message is taken (new or a duplicate already
-// seen), ErrBusy when the queue is full (WeCom will retry), anything else on failure.
+// seen); an error only when it could not be recorded (a store that cannot write).
 type Inbox interface {
 	Accept(ctx context.Context, m chat.Message) error
 }
@@ -30,10 +30,6 @@ type InboxFunc func(ctx context.Context, m chat.Message) error
 
 // Accept calls f.
 func (f InboxFunc) Accept(ctx context.Context, m chat.Message) error { return f(ctx, m) }
-
-// ErrBusy is what an Inbox returns when it cannot take a message now; the callback answers
-// 503 so that WeCom delivers it again later.
-var ErrBusy = errors.New("wecom: inbox busy")
 
 // DefaultMaxCallbackBody is the largest callback body read (64 KiB); larger bodies get 413.
 // Real callbacks are a few KiB at most (a text message is at most 2048 bytes before
@@ -255,7 +251,7 @@ func (c *callback) serveVerify(w http.ResponseWriter, r *http.Request) {
 	// signed value on request would hand a captured message's plaintext to whoever holds
 	// the Token.
 	msg, ok := c.crypto.open(echo, c.crypto.receiveID)
-	if !ok || !echostrLike(msg) {
+	if !ok || !EchostrLike(msg) {
 		c.refuseSigned(w, r, "verify: echostr does not decrypt to an echostr")
 		return
 	}
@@ -329,10 +325,6 @@ func (c *callback) serveMessage(w http.ResponseWriter, r *http.Request) {
 	switch err := c.inbox.Accept(r.Context(), msg); {
 	case err == nil:
 		w.WriteHeader(http.StatusOK)
-	case errors.Is(err, ErrBusy):
-		c.log.Warn("wecom callback: inbox busy, wecom will retry",
-			zap.String("remote", r.RemoteAddr), zap.String("id", msg.ID))
-		cbFail(w, http.StatusServiceUnavailable)
 	default:
 		c.log.Error("wecom callback: inbox accept failed",
 			zap.String("remote", r.RemoteAddr), zap.String("id", msg.ID), zap.Error(err))
@@ -397,9 +389,10 @@ func (c *callback) agentOK(id string) bool {
 	return id == "" || id == c.agentID
 }
 
-// echostrLike reports whether a decrypted echostr looks like WeCom's: a short run of
-// digits (the official vectors' is 19), letters, '-' or '_', never markup.
-func echostrLike(b []byte) bool {
+// EchostrLike reports whether a decrypted echostr looks like WeCom's: a short run of
+// digits (the official vectors' is 19), letters, '-' or '_', never markup. A URL
+// verification echoes nothing else, so that it cannot decrypt a captured message on request.
+func EchostrLike(b []byte) bool {
 	if len(b) == 0 || len(b) > 64 {
 		return false
 	}

@@ -361,18 +361,6 @@ func TestCallback(t *testing.T) {
 			wantStatus: 200,
 		},
 		{
-			name:       "inbox busy",
-			inboxErr:   wecom.ErrBusy,
-			req:        func(*testing.T) *http.Request { return postReq(s.Build(text)) },
-			wantStatus: 503, wantMsg: textMsg("CAIQg/PKxgYY=="),
-		},
-		{
-			name:       "inbox busy, wrapped",
-			inboxErr:   fmt.Errorf("queue full: %w", wecom.ErrBusy),
-			req:        func(*testing.T) *http.Request { return postReq(s.Build(text)) },
-			wantStatus: 503, wantMsg: textMsg("CAIQg/PKxgYY=="),
-		},
-		{
 			name:       "inbox failure",
 			inboxErr:   errors.New("store: disk full"),
 			req:        func(*testing.T) *http.Request { return postReq(s.Build(text)) },

@@ -63,7 +63,9 @@ type ClientConfig struct {
 	// Now gives the time for token expiry. Default time.Now.
 	Now func() time.Time
 	// MaxRetries is how many times a call is retried after a network error, an HTTP 5xx or
-	// errcode -1 (busy). 0 means the default (3); a negative value turns retries off.
+	// errcode -1 (busy) or 45033 (too many concurrent calls). A message/send retried after
+	// a network error or a 5xx may already have been delivered: a card's retry answered
+	// 42014 (task_id spent) counts as delivered; a text may arrive twice. 0 means the default (3); a negative value turns retries off.
 	MaxRetries int
 	// Backoff is the first retry's wait; each further retry doubles it, capped at 5 s (or at
 	// Backoff when that is larger). 0 means 200 ms.
@@ -101,9 +103,14 @@ type Client struct {
 	token    string
 	tokenExp time.Time
 	fetching *tokenFetch
+	// rejected is the last token WeCom refused (40014/42001): a fetch that brings it back
+	// asks again.
+	rejected string
 	// reported holds the config-problem errcodes already logged at error level, so that a
 	// misconfigured bot says it once in plain words instead of on every call.
 	reported map[int]bool
+
+	media mediaCache // uploaded pictures still valid (media.go)
 }
 
 // tokenFetch is one gettoken call shared by every caller that needs a token meanwhile.
@@ -212,27 +219,52 @@ var errcodeHelp = map[int]string{
 	40001: "wrong app secret: set wecom.secret to this app's Secret (admin console > 应用管理 > the app > Secret; resetting it there invalidates the old one)",
 	40013: "wrong corp id: set wecom.corp_id to the CorpID shown under 我的企业 > 企业信息",
 	40014: "the access token is invalid; a new one is fetched once",
-	40056: "wrong agent id: set wecom.agent_id to this app's AgentId",
+	40016: "the app menu must have 1 to 3 buttons (ops.menu)",
+	40018: "an app menu button name is longer than 16 bytes, or empty (ops.menu)",
+	40019: "an app menu click key is longer than 128 bytes, or empty (ops.menu)",
+	40023: "an app menu button has more than 5 sub-buttons (ops.menu)",
+	40025: "an app menu sub-button name is longer than 40 bytes, or empty (ops.menu)",
+	40056: "no app has this agent id: set wecom.agent_id to the AgentId shown on this app's page (应用管理 > the app), a whole number",
 	41001: "the access token is missing",
 	42001: "the access token expired; a new one is fetched once",
+	42014: "the card's task_id was used before (a retried send already delivered it) or is empty or too long",
 	44004: "the message content is empty",
 	45009: "WeCom rate-limits this app or this IP; wait (repeated calls with a wrong secret ban the IP for an hour)",
+	45033: "too many calls to WeCom at once; the call is retried with backoff",
 	48002: "the app may not call this API (appchat needs the app's visible range to be the root department)",
 	60020: "this server's IP is not in the app's trusted IP list (企业可信IP): add it in the admin console, or use a fixed-IP egress proxy via wecom.api_base_url",
+	60140: "the card can no longer be updated (its response code was used or is older than 72 hours); the reply goes out as a new message",
 	81013: "no recipient can receive it: the user ids are unknown or outside the app's visible range (可见范围)",
+	86001: "the group chat id is not valid: targets.<name>.appchat must be at most 32 letters and digits (0-9a-zA-Z)",
 	86003: "the group chat does not exist: create it first (appchat/create)",
+	86008: "the group chat was created by another app: only the app that created a chat can send to it; use a new appchat id",
 	93000: "the robot webhook key is wrong or the robot was removed from its group",
+	// 301002: the agent id is an app of this corp, but not the one whose secret fetched the
+	// token: wecom.agent_id and wecom.secret belong to two different apps.
+	301002: "wecom.agent_id and wecom.secret belong to two different apps: set wecom.agent_id to the AgentId shown on the same app page (应用管理 > the app) as the Secret in wecom.secret",
 }
 
 // configErrcodes are errcodes that only an operator can fix; they are logged once at
 // error level and reported by ConfigProblem.
-var configErrcodes = map[int]bool{40001: true, 40013: true, 40056: true, 48002: true, 60020: true, 93000: true}
+var configErrcodes = map[int]bool{40001: true, 40013: true, 40056: true, 48002: true, 60020: true,
+	86001: true, 86008: true, 93000: true, 301002: true}
+
+// Card field errors (42027-42051) are the bot's own bug, not a config problem.
+func cardFieldHelp(code int) (string, bool) {
+	if code >= 42027 && code <= 42051 {
+		return "WeCom refused a field of the template card (a bug in the bot: please report it with this error)", true
+	}
+	return "", false
+}
 
 // Error explains the errcode in plain words where it is known, then gives WeCom's errmsg.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "wecom: %s: errcode %d", e.Op, e.Code)
 	if h, ok := errcodeHelp[e.Code]; ok {
+		b.WriteString(": ")
+		b.WriteString(h)
+	} else if h, ok := cardFieldHelp(e.Code); ok {
 		b.WriteString(": ")
 		b.WriteString(h)
 	}
@@ -256,13 +288,18 @@ type apiStatus struct {
 
 // apiCall is one API call, described once and replayed by retries.
 type apiCall struct {
-	op        string
-	method    string
-	path      string // after the base URL, e.g. /cgi-bin/message/send
-	query     url.Values
-	body      any  // JSON-encoded once; nil for GET
-	withToken bool // adds access_token and handles 40014/42001
-	secrets   []string
+	op          string
+	method      string
+	path        string // after the base URL, e.g. /cgi-bin/message/send
+	query       url.Values
+	body        any    // JSON-encoded once; nil for GET
+	raw         []byte // sent as is instead of body, with contentType (media/upload's multipart)
+	contentType string
+	withToken   bool // adds access_token and handles 40014/42001
+	secrets     []string
+	// taskID marks a send of a card with a task_id: when a retry is answered 42014, an
+	// earlier attempt whose answer was lost delivered it, and the call succeeded.
+	taskID bool
 }
 
 // Token returns a valid access token, fetching one when the cached token is missing or
@@ -310,16 +347,36 @@ func (c *Client) runTokenFetch(ctx context.Context, f *tokenFetch) {
 		err = errors.New("wecom: gettoken: answer has no access_token")
 	}
 	c.mu.Lock()
+	if err == nil && resp.AccessToken == c.rejected && c.rejected != "" {
+		// WeCom handed back the token it just refused (its cache lags): ask once more
+		// after a pause rather than fail the call with the same refusal.
+		c.mu.Unlock()
+		t := time.NewTimer(c.backoff)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		err = c.do(ctx, apiCall{
+			op: "gettoken", method: http.MethodGet, path: "/cgi-bin/gettoken",
+			query: url.Values{"corpid": {c.corpID}, "corpsecret": {c.secret}},
+		}, &resp)
+		c.mu.Lock()
+	}
 	if err == nil {
+		// WeCom answers a token asked for while it is valid with the same token and what
+		// remains of its lifetime. Refresh a full-length token a margin early; a token
+		// with less than two margins left is the same one again: fetching before its end
+		// would only bring it back once more, so use it to its end.
 		ttl := time.Duration(resp.ExpiresIn) * time.Second
 		if ttl <= 0 {
 			ttl = 7200 * time.Second
 		}
-		margin := tokenMargin
-		if ttl <= 2*margin {
-			margin = ttl / 2
+		if ttl > 2*tokenMargin {
+			ttl -= tokenMargin
 		}
-		c.token, c.tokenExp = resp.AccessToken, c.now().Add(ttl-margin)
+		c.token, c.tokenExp = resp.AccessToken, c.now().Add(ttl)
+		c.rejected = ""
 		clear(c.reported) // a working secret: a later config problem is news again
 	}
 	c.fetching = nil
@@ -335,6 +392,7 @@ func (c *Client) dropToken(tok string) {
 	if c.token == tok {
 		c.token = ""
 	}
+	c.rejected = tok
 	c.mu.Unlock()
 }
 
@@ -367,7 +425,7 @@ func (c *Client) call(ctx context.Context, ac apiCall, out any) error {
 	}
 }
 
-// do sends one call with retries on network errors, HTTP 5xx/429 and errcode -1, and
+// do sends one call with retries on network errors, HTTP 5xx/429 and errcodes -1 and 45033, and
 // decodes a successful answer into out (which may be nil).
 func (c *Client) do(ctx context.Context, ac apiCall, out any) (err error) {
 	if c.observe != nil {
@@ -377,8 +435,8 @@ func (c *Client) do(ctx context.Context, ac apiCall, out any) (err error) {
 			}
 		}()
 	}
-	var payload []byte
-	if ac.body != nil {
+	payload := ac.raw
+	if ac.body != nil && ac.raw == nil {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false) // markdown's <font> stays readable on the wire
@@ -391,6 +449,13 @@ func (c *Client) do(ctx context.Context, ac apiCall, out any) (err error) {
 	for attempt := 0; ; attempt++ {
 		retry, err := c.once(ctx, ac, payload, out)
 		if err == nil {
+			return nil
+		}
+		var apiErr *APIError
+		if attempt > 0 && ac.taskID && errors.As(err, &apiErr) && apiErr.Code == 42014 {
+			// The task_id is spent: an earlier attempt whose answer was lost delivered
+			// the card. Sending it again under a new task_id would show it twice.
+			c.log.Info("wecom: a retried card was already delivered (42014 on the retry)", zap.String("op", ac.op))
 			return nil
 		}
 		if !retry || attempt >= c.maxRetries || ctx.Err() != nil {
@@ -460,7 +525,11 @@ func (c *Client) once(ctx context.Context, ac apiCall, payload []byte, out any) 
 		return false, err
 	}
 	if payload != nil {
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		ct := ac.contentType
+		if ct == "" {
+			ct = "application/json; charset=utf-8"
+		}
+		req.Header.Set("Content-Type", ct)
 	}
 	req.Header.Set("User-Agent", "wecom-home-ops")
 	resp, err := c.hc.Do(req)
@@ -486,7 +555,8 @@ func (c *Client) once(ctx context.Context, ac apiCall, payload []byte, out any) 
 		return false, fmt.Errorf("decode answer: %w", err)
 	}
 	if st.ErrCode != 0 {
-		return st.ErrCode == -1, &APIError{Op: ac.op, Code: st.ErrCode, Msg: st.ErrMsg}
+		// -1 is "busy", 45033 "too many concurrent calls": both pass after a backoff.
+		return st.ErrCode == -1 || st.ErrCode == 45033, &APIError{Op: ac.op, Code: st.ErrCode, Msg: st.ErrMsg}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -590,7 +660,9 @@ func (c *Client) Send(ctx context.Context, m Message) (SendResult, error) {
 		ResponseCode string   `json:"response_code"`
 		InvalidUser  userList `json:"invaliduser"`
 	}
-	if err := c.call(ctx, apiCall{op: "send", method: http.MethodPost, path: "/cgi-bin/message/send", body: body}, &resp); err != nil {
+	ac := apiCall{op: "send", method: http.MethodPost, path: "/cgi-bin/message/send", body: body,
+		taskID: body.TemplateCard != nil && body.TemplateCard.TaskID != ""}
+	if err := c.call(ctx, ac, &resp); err != nil {
 		return SendResult{}, err
 	}
 	if len(resp.InvalidUser) > 0 {

@@ -106,24 +106,64 @@ func TestClientTokenCached(t *testing.T) {
 	}
 }
 
+// WeCom answers a gettoken inside a token's lifetime with the same token and its
+// remaining expires_in. Near the end the client must neither hammer gettoken (halving its
+// margin on every answer) nor keep a token past its end.
 func TestClientTokenExpiresByClock(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := wecomtest.NewServer(t, wecomtest.WithServerClock(clock))
-	c, _ := newOutClient(t, s, func(cfg *ClientConfig) { cfg.Now = clock })
+	for _, fixed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fixed expires_in %v", fixed), func(t *testing.T) {
+			var mu sync.Mutex
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			opts := []wecomtest.ServerOption{wecomtest.WithServerClock(clock)}
+			if fixed {
+				opts = append(opts, wecomtest.WithFixedExpiresIn())
+			}
+			s := wecomtest.NewServer(t, opts...)
+			c, _ := newOutClient(t, s, func(cfg *ClientConfig) { cfg.Now = clock })
+			ctx := context.Background()
+			first, err := c.Token(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Ask every 5 s from inside the margin to past the token's end.
+			var last string
+			for at := 7200*time.Second - tokenMargin + time.Second; at <= 7200*time.Second+5*time.Second; at += 5 * time.Second {
+				mu.Lock()
+				now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(at)
+				mu.Unlock()
+				if last, err = c.Token(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if last == first && !fixed {
+				t.Errorf("past the token's end the client still uses it")
+			}
+			if got := callsTo(s, "/cgi-bin/gettoken"); got > 3 {
+				t.Errorf("gettoken called %d times around one expiry, want at most 3", got)
+			}
+			if err := c.SendText(ctx, []string{"alice"}, "after"); err != nil {
+				t.Errorf("send after the expiry: %v", err)
+			}
+		})
+	}
+}
+
+// When WeCom refuses a token and the next gettoken hands the same token back once more
+// (its cache lags), the client asks again rather than fail the call.
+func TestClientTokenRefreshWhenGettokenLags(t *testing.T) {
+	s := wecomtest.NewServer(t)
+	c, _ := newOutClient(t, s)
 	ctx := context.Background()
-	if _, err := c.Token(ctx); err != nil {
+	if err := c.SendText(ctx, []string{"alice"}, "first"); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	now = now.Add(7200*time.Second - tokenMargin + time.Second) // inside the margin
-	mu.Unlock()
-	if _, err := c.Token(ctx); err != nil {
-		t.Fatal(err)
+	s.ExpireTokensLagging()
+	if err := c.SendText(ctx, []string{"alice"}, "second"); err != nil {
+		t.Fatalf("SendText after a lagging refresh: %v", err)
 	}
-	if got, want := s.TokensIssued(), 2; got != want {
-		t.Errorf("tokens issued = %d, want %d (refetched inside the expiry margin)", got, want)
+	if got := len(s.Sent()); got != 2 {
+		t.Errorf("delivered %d, want 2", got)
 	}
 }
 
@@ -155,8 +195,8 @@ func TestClientTokenRefreshOnRejection(t *testing.T) {
 			if got, want := strings.Join(contents, ","), "first,second"; got != want {
 				t.Errorf("delivered %q, want %q (each once)", got, want)
 			}
-			if got, want := s.TokensIssued(), 2; got != want {
-				t.Errorf("tokens issued = %d, want %d (one refresh)", got, want)
+			if got := callsTo(s, "/cgi-bin/gettoken"); got < 2 {
+				t.Errorf("gettoken calls = %d, want a refresh after the rejection", got)
 			}
 			if got, want := callsTo(s, sendPath), 3; got != want {
 				t.Errorf("message/send calls = %d, want %d", got, want)
@@ -180,7 +220,7 @@ func TestClientTokenRefreshOnlyOnce(t *testing.T) {
 }
 
 func TestClientConcurrentCallersShareOneTokenFetch(t *testing.T) {
-	s := wecomtest.NewServer(t)
+	s := wecomtest.NewServer(t, wecomtest.WithoutMemberLimit())
 	s.SetLatency(20 * time.Millisecond) // keeps the first fetch in flight while the others arrive
 	c, _ := newOutClient(t, s)
 	send := func() {
@@ -255,6 +295,82 @@ func TestClientConfigProblems(t *testing.T) {
 	}
 }
 
+// Another app's AgentId is answered 301002, an id no app has 40056: both are config
+// problems, each explained in its own plain words and logged once.
+func TestClientWrongAgentID(t *testing.T) {
+	tests := []struct {
+		name    string
+		agentID int
+		code    int
+		explain string
+	}{
+		{"another app's agent id", 1000003, wecomtest.ErrcodeAgentMismatch, "belong to two different apps"},
+		{"no such agent id", 7, wecomtest.ErrcodeInvalidAgentID, "no app has this agent id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := wecomtest.NewServer(t, wecomtest.WithOtherApps(1000003))
+			c, logs := newOutClient(t, s, func(cfg *ClientConfig) { cfg.AgentID = tt.agentID })
+			for range 2 {
+				err := c.SendText(context.Background(), []string{"alice"}, "x")
+				var apiErr *APIError
+				if !errors.As(err, &apiErr) || apiErr.Code != tt.code || !apiErr.ConfigProblem() {
+					t.Fatalf("err = %v, want a config-problem APIError %d", err, tt.code)
+				}
+				if !strings.Contains(err.Error(), tt.explain) || !strings.Contains(err.Error(), "wecom.agent_id") {
+					t.Errorf("err = %q, want it to say %q and name wecom.agent_id", err, tt.explain)
+				}
+			}
+			errLines := logs.FilterLevelExact(zapcore.ErrorLevel).All()
+			if len(errLines) != 1 || !strings.Contains(errLines[0].Message, tt.explain) {
+				t.Errorf("error log = %v, want one line saying %q", errLines, tt.explain)
+			}
+		})
+	}
+}
+
+// The operator help covers the codes a user or an operator can cause.
+func TestClientExplainsCodes(t *testing.T) {
+	for code, want := range map[int]string{
+		42014:  "task_id",
+		60140:  "72 hours",
+		45033:  "retried with backoff",
+		86001:  "32 letters and digits",
+		86008:  "another app",
+		42045:  "template card",
+		40018:  "16 bytes",
+		301002: "two different apps",
+	} {
+		if got := (&APIError{Op: "send", Code: code}).Error(); !strings.Contains(got, want) {
+			t.Errorf("errcode %d explained as %q, want it to mention %q", code, got, want)
+		}
+	}
+}
+
+// A card send whose answer was lost is retried; WeCom answers the retry 42014 (its
+// task_id is spent) because the first attempt delivered it: that is a success, and the
+// card is shown once.
+func TestClientCardRetryAfterLostAnswer(t *testing.T) {
+	s := wecomtest.NewServer(t)
+	c, _ := newOutClient(t, s)
+	s.LoseAnswerNext("message/send", 1)
+	card := TemplateCard{CardType: CardTextNotice, TaskID: "ops_lost1", MainTitle: &CardTitle{Title: "t"},
+		CardAction: &CardAction{Type: 1, URL: "https://work.weixin.qq.com"}}
+	if _, err := c.SendCard(context.Background(), []string{"alice"}, card); err != nil {
+		t.Fatalf("SendCard after a lost answer: %v", err)
+	}
+	if got := len(s.Sent()); got != 1 {
+		t.Errorf("delivered %d cards, want 1", got)
+	}
+	if got := callsTo(s, sendPath); got != 2 {
+		t.Errorf("message/send calls = %d, want 2 (the lost one and its retry)", got)
+	}
+	// A fresh card whose task_id was really used before is still an error.
+	if _, err := c.SendCard(context.Background(), []string{"alice"}, card); err == nil {
+		t.Error("a first attempt answered 42014 counted as delivered")
+	}
+}
+
 func TestClientWrongSecretAtGettoken(t *testing.T) {
 	s := wecomtest.NewServer(t)
 	c, logs := newOutClient(t, s, func(cfg *ClientConfig) { cfg.Secret = "not-the-secret-at-all" })
@@ -281,6 +397,7 @@ func TestClientRetries(t *testing.T) {
 	}{
 		{"500 then ok", 3, func(s *wecomtest.Server) { s.FailHTTP("message/send", 500, 2) }, 3, ""},
 		{"-1 busy then ok", 3, func(s *wecomtest.Server) { s.FailNext("message/send", -1, 2) }, 3, ""},
+		{"45033 concurrency then ok", 3, func(s *wecomtest.Server) { s.FailNext("message/send", wecomtest.ErrcodeConcurrency, 2) }, 3, ""},
 		{"429 then ok", 3, func(s *wecomtest.Server) { s.FailHTTP("message/send", 429, 1) }, 2, ""},
 		{"502 exhausts retries", 2, func(s *wecomtest.Server) { s.FailHTTP("message/send", 502, 10) }, 3, "http status 502"},
 		{"retries off", -1, func(s *wecomtest.Server) { s.FailHTTP("message/send", 500, 10) }, 1, "http status 500"},
@@ -512,8 +629,8 @@ func TestClientCardUpdates(t *testing.T) {
 	}
 	err = c.UpdateCard(ctx, []string{"alice"}, res.ResponseCode, RenderCard(resultReply(), "", "zh"))
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.Code != wecomtest.ErrcodeResponseCodeUsed {
-		t.Errorf("second update with the same response code: err = %v, want APIError %d", err, wecomtest.ErrcodeResponseCodeUsed)
+	if !errors.As(err, &apiErr) || apiErr.Code != wecomtest.ErrcodeResponseCodeInvalid {
+		t.Errorf("second update with the same response code: err = %v, want APIError %d", err, wecomtest.ErrcodeResponseCodeInvalid)
 	}
 	ups := s.Updates()
 	if len(ups) != 1 || ups[0].ReplaceName != "已重启" || ups[0].UserIDs[0] != "alice" {

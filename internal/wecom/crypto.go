@@ -37,11 +37,21 @@ type Crypto struct {
 // NewCrypto builds a Crypto from the app's callback Token, its 43-character EncodingAESKey
 // and the receive id (the CorpID for a self-built app). Errors never contain the token or key.
 func NewCrypto(token, encodingAESKey, receiveID string) (*Crypto, error) {
-	if token == "" {
-		return nil, errors.New("wecom: new crypto: token is empty")
-	}
 	if receiveID == "" {
 		return nil, errors.New("wecom: new crypto: receive id (corp id) is empty")
+	}
+	return newCrypto(token, encodingAESKey, receiveID)
+}
+
+// NewSmartBotCrypto builds the Crypto of a smart bot's webhook: WeCom leaves its receive id
+// empty (wecom-features.md §1.3), which silenceper's decrypt refuses.
+func NewSmartBotCrypto(token, encodingAESKey string) (*Crypto, error) {
+	return newCrypto(token, encodingAESKey, "")
+}
+
+func newCrypto(token, encodingAESKey, receiveID string) (*Crypto, error) {
+	if token == "" {
+		return nil, errors.New("wecom: new crypto: token is empty")
 	}
 	if len(encodingAESKey) != 43 {
 		return nil, fmt.Errorf("wecom: new crypto: encoding aes key must be 43 characters, got %d", len(encodingAESKey))

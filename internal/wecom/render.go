@@ -23,8 +23,11 @@ const (
 	maxCardFields = 6
 	// maxCardButtons is WeCom's limit of button_list entries.
 	maxCardButtons = 6
-	// cardTitleBytes and cardSubTitleBytes keep card texts well inside what WeCom shows.
-	cardTitleBytes    = 128
+	// cardTitleChars and cardSubTitleChars are what WeCom's client shows of a card's
+	// title and grey sub-title ("建议不超过"): it clips the rest without a mark, so the
+	// bot cuts first and ends the text with "…". cardSubTitleBytes bounds the packing.
+	cardTitleChars    = 36
+	cardSubTitleChars = 160
 	cardSubTitleBytes = 512
 	// replaceNameBytes is the longest single-line result shown as greyed buttons
 	// (button.replace_name); a longer result replaces the whole card.
@@ -40,6 +43,34 @@ const (
 )
 
 const ellipsis = "…"
+
+// packSubTitle packs the lines and the tail into one sub-title of at most
+// cardSubTitleChars characters, shortened with "N more" like a message part: packing
+// works in bytes, so the byte limit shrinks until the characters fit.
+func packSubTitle(lang string, lines, tail []string) string {
+	more := func(n int) string { return moreLinesText(lang, n) }
+	for limit := cardSubTitleBytes; limit > 0; {
+		parts := packParts("", "", lines, tail, limit, 1, more)
+		if len(parts) == 0 {
+			return ""
+		}
+		n := utf8.RuneCountInString(parts[0])
+		if n <= cardSubTitleChars {
+			return parts[0]
+		}
+		limit = min(limit-1, limit*cardSubTitleChars/n)
+	}
+	return ""
+}
+
+// cutChars returns s cut to at most n characters, the last of them "…" when cut.
+func cutChars(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + ellipsis
+}
 
 // Truncate returns s cut to at most max bytes. A cut text ends in "…", is cut on a UTF-8
 // character boundary and, when a line break lies in the second half of the kept text, right
@@ -369,7 +400,7 @@ func RenderText(rep chat.Reply, lang string, maxBytes int) []string {
 		func(n int) string { return moreLinesText(lang, n) })
 }
 
-// RenderCard renders a reply as a template card. A ReplyConfirm with buttons becomes a
+// RenderCard renders a reply as a template card. A reply with buttons becomes a
 // button_interaction card with taskID (which must be fresh for every card) and at most six
 // buttons as given; anything else becomes a text_notice card. Fields fill the card's
 // key/value rows (six at most; the rest, the body lines and the footer go to the grey
@@ -382,7 +413,7 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	}
 	card := TemplateCard{
 		Source:    severitySource(lang, rep),
-		MainTitle: &CardTitle{Title: Truncate(plainText(title), cardTitleBytes)},
+		MainTitle: &CardTitle{Title: cutChars(plainText(title), cardTitleChars)},
 	}
 	fields := rep.Fields
 	var sub []string
@@ -398,7 +429,7 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	for _, l := range lines {
 		sub = append(sub, plainText(l))
 	}
-	interactive := rep.Kind == chat.ReplyConfirm && len(rep.Buttons) > 0
+	interactive := len(rep.Buttons) > 0
 	var tail []string
 	if rep.Kind == chat.ReplyConfirm && !interactive && rep.Code != "" {
 		tail = append(tail, confirmInstruction(lang, rep.Code))
@@ -406,9 +437,7 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	if rep.Footer != "" {
 		tail = append(tail, rep.Footer)
 	}
-	if parts := packParts("", "", sub, tail, cardSubTitleBytes, 1, func(n int) string { return moreLinesText(lang, n) }); len(parts) > 0 {
-		card.SubTitleText = parts[0]
-	}
+	card.SubTitleText = packSubTitle(lang, sub, tail)
 	link := usableLink(rep.Link)
 	if interactive {
 		card.CardType = CardButtonInteraction
@@ -440,14 +469,15 @@ type Replier struct {
 	lang      string
 	log       *zap.Logger
 	newTaskID func() string
-	budget    *memberBudget
+	budget    *Budget
 }
 
 var _ chat.Replier = (*Replier)(nil)
 
 // NewReplier returns a Replier. mode is "text" or "card" (the default for anything else);
 // lang is "en" or "zh" (the default). It only shapes what the bot itself adds ("N more",
-// the confirmation hint): the reply's texts arrive already in the user's language.
+// the confirmation hint): the reply's texts arrive already in the user's language. Its
+// send budget is WeCom's (30 a minute, 1000 an hour per member) until UseBudget.
 func NewReplier(c *Client, mode string, lang string, log *zap.Logger) *Replier {
 	if log == nil {
 		log = zap.NewNop()
@@ -458,36 +488,46 @@ func NewReplier(c *Client, mode string, lang string, log *zap.Logger) *Replier {
 		lang:      renderLang(lang),
 		log:       log,
 		newTaskID: newCardTaskID,
-		budget:    newMemberBudget(memberPerMinute, time.Minute),
+		budget:    NewBudget(memberPerMinute, time.Minute, nil),
 	}
 }
 
-// LimitPerMember sets how many app messages one member may get from the bot per period
-// (WeCom drops more than 30 a minute silently); n <= 0 turns the budget off (load tests).
-func (r *Replier) LimitPerMember(n int, per time.Duration) {
-	if n <= 0 || per <= 0 {
-		r.budget = nil
-		return
-	}
-	r.budget = newMemberBudget(n, per)
-}
+// UseBudget makes the Replier count its messages in b, the budget every sender of app
+// messages to members shares (pushes too); nil turns the budget off (load tests).
+func (r *Replier) UseBudget(b *Budget) { r.budget = b }
 
 // newCardTaskID returns a fresh task_id: WeCom refuses one it has seen for the app, and it
 // allows at most 128 bytes of [0-9A-Za-z_-@].
 func newCardTaskID() string { return "ops_" + rand.Text() }
 
+// delayNote tells the user that the message waited d for room in WeCom's per-member limits.
+func delayNote(lang string, d time.Duration) string {
+	sec := int(d.Round(time.Second) / time.Second)
+	if lang == "en" {
+		return fmt.Sprintf("(delayed %s by WeCom's limit of 30 messages a minute and 1000 an hour per member)",
+			time.Duration(sec)*time.Second)
+	}
+	wait := fmt.Sprintf("%d 秒", sec)
+	if sec >= 60 {
+		wait = fmt.Sprintf("%d 分 %d 秒", sec/60, sec%60)
+	}
+	return "（企业微信限制每人每分钟 30 条、每小时 1000 条消息，本条延迟 " + wait + " 送达）"
+}
+
 // Reply sends rep to user. With rep.UpdateCode in card mode it first tries to update the
 // clicked card once (a short text result greys its buttons, a card result replaces it) and
 // sends the reply as a new message when that fails. Long replies become several messages.
+// Each message first waits for room in the member's budget; one that waited LongWait or
+// more says so.
 func (r *Replier) Reply(ctx context.Context, user string, rep chat.Reply) error {
 	to := []string{user}
-	if r.textMode {
-		if rep.Kind == chat.ReplyConfirm && rep.Code == "" {
-			r.log.Warn("wecom: confirmation without a code in text mode: the user cannot confirm it")
+	if rep.Image != nil {
+		var err error
+		if rep, err = r.sendImage(ctx, user, rep); err != nil {
+			return err
 		}
-		return r.sendParts(ctx, to, "text", RenderText(rep, r.lang, MaxTextBytes))
 	}
-	if rep.UpdateCode != "" {
+	if !r.textMode && rep.UpdateCode != "" {
 		updated, err := r.updateCard(ctx, user, rep)
 		if updated {
 			return nil
@@ -497,12 +537,27 @@ func (r *Replier) Reply(ctx context.Context, user string, rep chat.Reply) error 
 		}
 		rep.UpdateCode = ""
 	}
+	waited, err := r.budget.Wait(ctx, user)
+	if err != nil {
+		return err
+	}
+	if waited >= LongWait {
+		rep.Footer = strings.TrimSpace(delayNote(r.lang, waited) + "\n" + rep.Footer)
+	}
+	if r.textMode {
+		if rep.Kind == chat.ReplyConfirm && rep.Code == "" {
+			r.log.Warn("wecom: confirmation without a code in text mode: the user cannot confirm it")
+		}
+		return r.sendParts(ctx, to, "text", RenderText(rep, r.lang, MaxTextBytes))
+	}
 	switch rep.Kind {
 	case chat.ReplyCard, chat.ReplyConfirm:
-		if err := r.budget.wait(ctx, user); err != nil {
-			return err
-		}
-		_, err := r.c.SendCard(ctx, to, RenderCard(rep, r.newTaskID(), r.lang))
+		// Every card gets a task_id, interactive or not: a send retried after its answer
+		// was lost is then answered 42014 instead of showing the card twice.
+		id := r.newTaskID()
+		card := RenderCard(rep, id, r.lang)
+		card.TaskID = id
+		_, err := r.c.SendCard(ctx, to, card)
 		return err
 	case chat.ReplyList:
 		return r.sendParts(ctx, to, "markdown", RenderMarkdown(rep, r.lang, MaxTextBytes))
@@ -532,10 +587,11 @@ func (r *Replier) updateCard(ctx context.Context, user string, rep chat.Reply) (
 	return err == nil, err
 }
 
+// sendParts sends the parts of one reply; the budget already holds room for the first.
 func (r *Replier) sendParts(ctx context.Context, to []string, msgtype string, parts []string) error {
-	for _, p := range parts {
-		for _, u := range to {
-			if err := r.budget.wait(ctx, u); err != nil {
+	for i, p := range parts {
+		if i > 0 {
+			if _, err := r.budget.Wait(ctx, to...); err != nil {
 				return err
 			}
 		}

@@ -82,6 +82,23 @@ func goldenReplies(lang string) map[string]chat.Reply {
 			Fields: []chat.Field{{Label: pick("节点", "Node"), Value: "pve1"}, {Label: "UPID", Value: "UPID:pve1:0001:qmshutdown:101"}}},
 		"text_update": {Kind: chat.ReplyText, UpdateCode: "rc-click-2",
 			Lines: []string{pick("✅ 已关机 · 12 s", "✅ shut down · 12 s")}},
+		// A short parse error whose suggestion is a button, and a status card with the
+		// actions the user may run: cards with command buttons (issue 13).
+		"suggest": {Kind: chat.ReplyCard, Severity: chat.SeverityWarning,
+			Title:   pick("不认识“vm strat”", "Unknown command: vm strat"),
+			Lines:   []string{pick("你是不是想输入：启动 101？", "Did you mean: vm start 101?"), pick("发送 帮助 查看全部命令", "Send help to see every command")},
+			Buttons: []chat.Button{{Text: pick("启动 101", "vm start 101"), Key: pick("run:启动 101", "run:vm start 101"), Style: 1}}},
+		"status": {Kind: chat.ReplyCard, Severity: chat.SeverityInfo, Title: "docker-host (104)",
+			Fields: []chat.Field{
+				{Label: pick("状态", "Status"), Value: pick("运行中", "running")},
+				{Label: pick("节点", "Node"), Value: "pve2"},
+				{Label: "CPU", Value: pick("21%（4 核）", "21% of 4 cores")},
+			},
+			Buttons: []chat.Button{
+				{Text: pick("关机", "shut down"), Key: pick("run:关机 104", "run:vm shutdown 104"), Style: 1},
+				{Text: pick("重启", "reboot"), Key: pick("run:重启 104", "run:vm reboot 104"), Style: 1},
+				{Text: pick("强制关机", "force off"), Key: pick("run:强制关机 104", "run:vm stop 104"), Style: 3},
+			}},
 	}
 }
 
@@ -94,7 +111,7 @@ type goldenCall struct {
 }
 
 func TestRenderGolden(t *testing.T) {
-	kinds := []string{"text", "list", "card", "confirm", "longlist", "result_update", "text_update", "linked"}
+	kinds := []string{"text", "list", "card", "confirm", "longlist", "result_update", "text_update", "linked", "suggest", "status"}
 	for _, kind := range kinds {
 		for _, mode := range []string{"card", "text"} {
 			for _, lang := range []string{"zh", "en"} {

@@ -241,9 +241,9 @@ func TestRenderCard(t *testing.T) {
 			}},
 		{"long body shortened", listReply(100, "zh"),
 			func(t *testing.T, c TemplateCard) {
-				if len(c.SubTitleText) > cardSubTitleBytes || !strings.Contains(c.SubTitleText, "…还有 ") || !strings.HasSuffix(c.SubTitleText, "共 100 台") {
-					t.Errorf("sub_title (%d bytes) = …%q, want <= %d bytes with a more line and the footer",
-						len(c.SubTitleText), c.SubTitleText[max(0, len(c.SubTitleText)-80):], cardSubTitleBytes)
+				if utf8.RuneCountInString(c.SubTitleText) > cardSubTitleChars || !strings.Contains(c.SubTitleText, "…还有 ") || !strings.HasSuffix(c.SubTitleText, "共 100 台") {
+					t.Errorf("sub_title (%d bytes) = …%q, want <= %d characters with a more line and the footer",
+						len(c.SubTitleText), c.SubTitleText[max(0, len(c.SubTitleText)-80):], cardSubTitleChars)
 				}
 			}},
 	}

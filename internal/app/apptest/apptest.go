@@ -41,10 +41,10 @@ type Env struct {
 	PVE   *pvetest.Server
 }
 
-// NewEnv starts both fakes; they stop with the test.
-func NewEnv(t testing.TB) *Env {
+// NewEnv starts both fakes; they stop with the test. opts add to the fake WeCom's.
+func NewEnv(t testing.TB, opts ...wecomtest.ServerOption) *Env {
 	t.Helper()
-	wc := wecomtest.NewServer(t, wecomtest.WithCorp(wecomtest.FakeCorpID, CorpSecret, wecomtest.FakeAgentID))
+	wc := wecomtest.NewServer(t, append([]wecomtest.ServerOption{wecomtest.WithCorp(wecomtest.FakeCorpID, CorpSecret, wecomtest.FakeAgentID)}, opts...)...)
 	pv := pvetest.New(pvetest.Options{TLS: true, ErrorFormat: pvetest.Modern, ClusterName: "home"})
 	pvetest.SeedHomeLab(pv)
 	t.Cleanup(pv.Close)
@@ -82,6 +82,10 @@ type ConfigOptions struct {
 	PerMember string
 	// Users, when set, replaces the seeded users with these, all viewers (load tests).
 	Users []string
+	// SmartBot is placed under wecom: as is ("  smartbot:\n    bot_id: ..."); NoApp
+	// leaves the self-built app's keys out (a bot with a smart bot alone).
+	SmartBot string
+	NoApp    bool
 }
 
 // Users of the seeded config: an admin, an operator without a scope, an operator with a
@@ -145,7 +149,7 @@ func (e *Env) Config(o ConfigOptions) string {
 	if o.Protected == "" {
 		o.Protected = `["tag:infra"]`
 	}
-	return fmt.Sprintf(`server:
+	doc := fmt.Sprintf(`server:
   listen: %q
   admin_listen: %q
   console: %v
@@ -178,6 +182,12 @@ rate_limit: { per_user: %q, per_member: %q }
 		wecomtest.FakeCorpID, wecomtest.FakeAgentID, CorpSecret, CallbackToken, AESKey, e.WeCom.URL(), o.ReplyMode,
 		o.PVETimeout, e.PVE.URL(), pvetest.HomeLabTokenID, PVETokenSecret, e.PVE.Fingerprint(), o.Protected,
 		users, o.ReadOnly, o.RateLimit, o.PerMember, o.Extra)
+	if o.NoApp {
+		app := fmt.Sprintf("  corp_id: %q\n  agent_id: %d\n  secret: %q\n  token: %q\n  encoding_aes_key: %q\n",
+			wecomtest.FakeCorpID, wecomtest.FakeAgentID, CorpSecret, CallbackToken, AESKey)
+		doc = strings.Replace(doc, app, "", 1)
+	}
+	return strings.Replace(doc, "\nwecom:\n", "\nwecom:\n"+o.SmartBot, 1)
 }
 
 // WriteConfig writes the config into dir/config.yaml and returns its path.

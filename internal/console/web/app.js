@@ -10,7 +10,7 @@
       sev: { ok: '成功', warning: '警告', error: '错误' }, confirm: '待确认',
       me: '我', bot: '机器人', busy: '机器人忙，未能处理，请重试', pending: '处理中…', updated: '卡片已更新',
       conn: '与机器人的连接中断，正在重试…', noAudit: '暂无审计记录',
-      decision: { allowed: '允许', refused: '拒绝', error: '出错' },
+      decision: { allowed: '允许', refused: '拒绝', error: '出错', cancelled: '取消' },
       chips: ['帮助', 'vm list', '状态', 'vm status 102', '关机 104', '启动 105', 'audit'],
       clickFailed: '点击未被处理：',
       group: '群聊', groupEmpty: '群聊：定时报告和告警会推送到这里。\n试试下方的演示按钮。', actionFailed: '操作失败：',
@@ -22,7 +22,7 @@
       sev: { ok: 'Done', warning: 'Warning', error: 'Error' }, confirm: 'Please confirm',
       me: 'me', bot: 'bot', busy: 'The bot is busy and did not take this; try again', pending: 'Working…', updated: 'card updated',
       conn: 'Lost the connection to the bot, retrying…', noAudit: 'No audit entries yet',
-      decision: { allowed: 'allowed', refused: 'refused', error: 'error' },
+      decision: { allowed: 'allowed', refused: 'refused', error: 'error', cancelled: 'cancelled' },
       chips: ['help', 'vm list', 'status', 'vm status 102', 'vm shutdown 104', 'vm start 105', 'audit'],
       clickFailed: 'Click not taken: ',
       group: 'group chat', groupEmpty: 'Group chat: scheduled reports and alerts are pushed here.\nTry the demo buttons below.', actionFailed: 'Action failed: ',
@@ -155,6 +155,11 @@
       const b = el('div', 'bubble' + (entry.error ? ' failed' : ''), entry.text);
       stack.append(b);
       if (entry.error) stack.append(el('div', 'err', L.busy));
+    } else if (entry.card && entry.card.form === 'image') {
+      const img = el('img', 'picture');
+      img.src = entry.card.image;
+      img.alt = '';
+      stack.append(img);
     } else if (entry.card && entry.card.form === 'card') {
       stack.append(renderCard(entry));
     } else if (entry.card) {

@@ -251,6 +251,7 @@ type Server struct {
 	backupFail  map[int]string // vmid -> the reason its next backups fail
 	webhooks    []WebhookTarget
 	backupDur   time.Duration
+	rrdGaps     map[string][2]time.Time // node -> history gap (rrd.go)
 }
 
 // New starts a fake PVE on 127.0.0.1 with a random port. Call Close when done.

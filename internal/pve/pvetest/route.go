@@ -68,6 +68,17 @@ func (s *Server) route(c *call) {
 	s.notImplemented(c)
 }
 
+// vmid reads a path's VMID, answering 400 like PVE's schema check when it is not one.
+func (s *Server) vmid(c *call, id string) (int, bool) {
+	vmid, err := strconv.Atoi(id)
+	if err != nil || vmid <= 0 {
+		s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
+			map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", id)})
+		return 0, false
+	}
+	return vmid, true
+}
+
 func isGuestType(t string) bool { return t == "qemu" || t == "lxc" }
 
 func isAction(typ, a string) bool {
@@ -106,10 +117,8 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 	case len(rest) == 4 && isGuestType(rest[0]) && rest[2] == "status" &&
 		((get && rest[3] == "current") || (post && isAction(rest[0], rest[3]))):
 		typ, action := rest[0], rest[3]
-		vmid, err := strconv.Atoi(rest[1])
-		if err != nil || vmid <= 0 {
-			s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
-				map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", rest[1])})
+		vmid, ok := s.vmid(c, rest[1])
+		if !ok {
 			return
 		}
 		priv := "VM.PowerMgmt"
@@ -152,10 +161,8 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 		}
 	case len(rest) == 3 && isGuestType(rest[0]) && (get && rest[2] == "config" || rest[2] == "migrate" && (post || get && rest[0] == "qemu")):
 		typ := rest[0]
-		vmid, err := strconv.Atoi(rest[1])
-		if err != nil || vmid <= 0 {
-			s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
-				map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", rest[1])})
+		vmid, ok := s.vmid(c, rest[1])
+		if !ok {
 			return
 		}
 		priv := "VM.Migrate"
@@ -179,6 +186,8 @@ func (s *Server) routeNode(c *call, node string, rest []string) {
 	case get && ((len(rest) == 4 && rest[0] == "qemu" && rest[2] == "agent" && rest[3] == "network-get-interfaces") ||
 		(len(rest) == 3 && rest[0] == "lxc" && rest[2] == "interfaces")):
 		s.routeAddresses(c, node, rest[0], rest[1])
+	case get && len(rest) >= 1 && rest[len(rest)-1] == "rrddata":
+		s.routeRRD(c, node, rest)
 	default:
 		s.notImplemented(c)
 	}
@@ -202,10 +211,8 @@ func (s *Server) routeAddresses(c *call, node, typ, id string) {
 		}
 		key, privs = "GET /nodes/{node}/lxc/{vmid}/interfaces", []string{"VM.Audit"}
 	}
-	vmid, err := strconv.Atoi(id)
-	if err != nil || vmid <= 0 {
-		s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
-			map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", id)})
+	vmid, ok := s.vmid(c, id)
+	if !ok {
 		return
 	}
 	path := "/vms/" + id

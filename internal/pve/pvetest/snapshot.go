@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -114,10 +113,8 @@ func (s *Server) findSnapLocked(g *guestState, name string) *snapState {
 
 // routeSnapshot handles /nodes/{node}/{qemu|lxc}/{vmid}/snapshot[/{name}[/rollback|/config]].
 func (s *Server) routeSnapshot(c *call, node, typ, id string, rest []string) {
-	vmid, err := strconv.Atoi(id)
-	if err != nil || vmid <= 0 {
-		s.fail(c, http.StatusBadRequest, "Parameter verification failed.",
-			map[string]string{"vmid": fmt.Sprintf("type check ('integer') failed - got '%s'", id)})
+	vmid, ok := s.vmid(c, id)
+	if !ok {
 		return
 	}
 	path := "/vms/" + id

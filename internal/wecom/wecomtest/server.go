@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The app a Server knows unless told otherwise (WithCorp).
@@ -30,35 +31,63 @@ const (
 	FakeAgentID    = 1000002
 )
 
-// Errcodes the fake answers with. Where WeCom's documentation does not name the code for a
-// case, the fake picks one and says so here; tests should match on these names.
+// Errcodes the fake answers with: WeCom's own codes for each case (its global errcode
+// list and the API pages; reality.md section 2 gives the sources). Tests match on these
+// names.
 const (
 	ErrcodeInvalidSecret    = 40001
 	ErrcodeInvalidCorpID    = 40013
 	ErrcodeInvalidToken     = 40014
 	ErrcodeExpiredToken     = 42001
 	ErrcodeInvalidMsgType   = 40008
-	ErrcodeInvalidAgentID   = 40056
 	ErrcodeInvalidParameter = 40058
 	ErrcodeEmptyContent     = 44004
 	ErrcodeAllUsersInvalid  = 81013
 	ErrcodeChatNotFound     = 86003
 	ErrcodeInvalidRobotKey  = 93000
-	// ErrcodeTaskIDReused answers a template card whose task_id the app already used.
-	// WeCom refuses such a card; the exact code is the fake's choice.
-	ErrcodeTaskIDReused = 40145
-	// ErrcodeResponseCodeUsed answers an update_template_card with a response_code already
-	// spent (or never seen, when the fake only accepts codes it issued). The fake's choice.
-	ErrcodeResponseCodeUsed = 40146
-	// ErrcodeMenuInvalid answers a menu/create outside WeCom's limits (the fake's choice
-	// for every such case; WeCom uses several 4001x-4003x codes).
-	ErrcodeMenuInvalid = 40017
-	// ErrcodeJumpListTooLong answers a card with more than 3 jump_list entries (42042).
-	ErrcodeJumpListTooLong = 42042
-	// ErrcodeURLMissing answers a link of type 1 without a url (42028).
-	ErrcodeURLMissing = 42028
+	// ErrcodeInvalidAgentID answers an agentid that is not an integer or names no app of
+	// the corp ("agentid为整型数字 / 在web管理端存在该应用").
+	ErrcodeInvalidAgentID = 40056
+	// ErrcodeAgentMismatch answers a valid agentid of another app of the corp (see
+	// WithOtherApps): the access token was fetched with this app's secret.
+	ErrcodeAgentMismatch = 301002
+	// ErrcodeTaskIDReused answers a template card whose task_id the app already used, or
+	// whose task_id is empty or too long ("taskid has existed or empty or exceed max len").
+	ErrcodeTaskIDReused = 42014
+	// ErrcodeResponseCodeInvalid answers an update_template_card with a response_code
+	// already spent, older than 72 h, or (WithStrictResponseCodes) never issued.
+	ErrcodeResponseCodeInvalid = 60140
+	// ErrcodeConcurrency is WeCom's "too many concurrent calls": retry after a backoff.
+	// The fake answers it only when told to (FailNext).
+	ErrcodeConcurrency = 45033
+	// Template card field errors (42027-42051).
+	ErrcodeCardKeyName    = 42027 // horizontal_content_list[].keyname missing
+	ErrcodeCardURL        = 42028 // card_action.url missing for type 1
+	ErrcodeCardType       = 42031 // card_type missing or unknown
+	ErrcodeCardHorizontal = 42035 // horizontal_content_list longer than 6
+	ErrcodeCardButtonText = 42038 // button text missing
+	ErrcodeCardButtonKey  = 42039 // button key missing, too long or repeated
+	ErrcodeCardJumpList   = 42042 // jump_list longer than 3
+	ErrcodeCardAction     = 42045 // card_action missing or of a wrong type
+	// menu/create errors.
+	ErrcodeMenuButtons      = 40016 // not 1 to 3 buttons
+	ErrcodeMenuName         = 40018 // button name over 16 bytes (or empty)
+	ErrcodeMenuKey          = 40019 // click key over 128 bytes (or empty)
+	ErrcodeMenuSubButtons   = 40023 // more than 5 sub-buttons
+	ErrcodeMenuSubName      = 40025 // sub-button name over 40 bytes (or empty)
+	ErrcodeInvalidChatID    = 86001 // chatid longer than 32 or not only 0-9a-zA-Z
+	ErrcodeInvalidChatUsers = 86006 // userlist not 2 to 2000 members
 	// ErrcodeURLNoScheme answers a url without http:// or https:// (45034).
 	ErrcodeURLNoScheme = 45034
+)
+
+// WeCom's per-member limits on app messages: beyond them it drops messages silently
+// (errcode 0, never delivered).
+const (
+	memberPerMinute = 30
+	memberPerHour   = 1000
+	// responseCodeTTL is how long a response_code can update its card.
+	responseCodeTTL = 72 * time.Hour
 )
 
 const (
@@ -92,6 +121,10 @@ type Card struct {
 	Raw        json.RawMessage
 	Replace    string // replace_text (updates)
 	SourceDesc string
+	// Clipped names the texts longer than the client shows (title 36 characters,
+	// sub-title 160, row label 5, row value 30, button text 10): WeCom takes them and the
+	// client cuts them, e.g. "title" or "keyname[2]".
+	Clipped []string
 }
 
 // CardJump is one jump_list entry: a link under the card.
@@ -132,6 +165,8 @@ type SentMessage struct {
 	DuplicateCheck bool
 	MsgID          string
 	ResponseCode   string // interactive cards
+	MediaID        string // image (app, appchat): the media_id it was sent with
+	Image          []byte // image: the picture (the uploaded media, or a robot's decoded base64)
 	Time           time.Time
 }
 
@@ -194,6 +229,29 @@ func WithoutHistory() ServerOption {
 	return func(s *Server) { s.noHistory = true }
 }
 
+// WithOtherApps names the agent ids of the corp's other apps: message/send with one of
+// them answers 301002 (the token belongs to this app), any other wrong id 40056.
+func WithOtherApps(ids ...int) ServerOption {
+	return func(s *Server) {
+		for _, id := range ids {
+			s.otherApps[id] = true
+		}
+	}
+}
+
+// WithoutMemberLimit turns off the silent drop of app messages beyond 30 a minute and
+// 1000 an hour per member (a load run with rate limits off).
+func WithoutMemberLimit() ServerOption {
+	return func(s *Server) { s.noMemberLimit = true }
+}
+
+// WithFixedExpiresIn makes gettoken answer expires_in 7200 even when it hands out a
+// token it issued before (WeCom's docs do not say which it does; by default the fake
+// answers the remaining seconds).
+func WithFixedExpiresIn() ServerOption {
+	return func(s *Server) { s.fixedExpiresIn = true }
+}
+
 // WithServerClock sets the fake's clock (token expiry, Call.Time). Default time.Now.
 func WithServerClock(now func() time.Time) ServerOption {
 	return func(s *Server) { s.now = now }
@@ -208,6 +266,12 @@ type failure struct {
 type fakeToken struct {
 	expires time.Time
 	expired bool
+}
+
+// codeState is one response_code: when it was issued and whether it was spent.
+type codeState struct {
+	issued time.Time
+	used   bool
 }
 
 type fakeChat struct {
@@ -237,33 +301,48 @@ type Server struct {
 	tokens      map[string]*fakeToken
 	issued      int
 	taskIDs     map[string]bool
-	codes       map[string]bool // response_code -> already used
-	chats       map[string]*fakeChat
-	calls       []Call
-	sent        []SentMessage
-	updates     []CardUpdate
-	menu        json.RawMessage // the last menu/create body accepted
-	seq         int
-	changed     chan struct{} // closed and replaced on every recorded call
-	sentHook    func(SentMessage)
-	noHistory   bool
-	conns       atomic.Int64 // TCP connections accepted
+	codes       map[string]*codeState
+	otherApps   map[int]bool
+	// memberSends holds, per member, when the app's messages reached them in the last
+	// hour: WeCom's per-member limit.
+	memberSends    map[string][]time.Time
+	noMemberLimit  bool
+	fixedExpiresIn bool
+	current        string // the token gettoken hands out while it is valid
+	staleOnce      bool   // the next gettoken answers the rejected current token once more
+	loseAnswer     map[string]int
+	dropped        []SentMessage
+	chats          map[string]*fakeChat
+	calls          []Call
+	sent           []SentMessage
+	updates        []CardUpdate
+	menu           json.RawMessage // the last menu/create body accepted
+	seq            int
+	changed        chan struct{} // closed and replaced on every recorded call
+	sentHook       func(SentMessage)
+	noHistory      bool
+	conns          atomic.Int64          // TCP connections accepted
+	media          map[string]*fakeMedia // media_id -> upload (media.go)
+	mediaOrder     []string
 }
 
 // NewServer starts a fake WeCom API. With a non-nil t it is closed when the test ends;
 // with nil (a demo) call Close.
 func NewServer(t testing.TB, opts ...ServerOption) *Server {
 	s := &Server{
-		corpID:   FakeCorpID,
-		secret:   FakeCorpSecret,
-		agentID:  FakeAgentID,
-		now:      time.Now,
-		failures: map[string][]failure{},
-		tokens:   map[string]*fakeToken{},
-		taskIDs:  map[string]bool{},
-		codes:    map[string]bool{},
-		chats:    map[string]*fakeChat{},
-		changed:  make(chan struct{}),
+		corpID:      FakeCorpID,
+		secret:      FakeCorpSecret,
+		agentID:     FakeAgentID,
+		now:         time.Now,
+		failures:    map[string][]failure{},
+		tokens:      map[string]*fakeToken{},
+		taskIDs:     map[string]bool{},
+		codes:       map[string]*codeState{},
+		otherApps:   map[int]bool{},
+		memberSends: map[string][]time.Time{},
+		loseAnswer:  map[string]int{},
+		chats:       map[string]*fakeChat{},
+		changed:     make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -313,6 +392,15 @@ func (s *Server) Sent() []SentMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]SentMessage(nil), s.sent...)
+}
+
+// Dropped returns the app messages WeCom answered errcode 0 to but never delivered,
+// because their members were over the limit of 30 a minute or 1000 an hour; ToUser
+// holds the members who lost it.
+func (s *Server) Dropped() []SentMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SentMessage(nil), s.dropped...)
 }
 
 // Updates returns every accepted update_template_card, in order.
@@ -407,7 +495,8 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
-// ExpireTokens makes every token issued so far expired: their next use answers 42001.
+// ExpireTokens makes every token issued so far expired: their next use answers 42001,
+// and the next gettoken issues a new one.
 func (s *Server) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -416,13 +505,34 @@ func (s *Server) ExpireTokens() {
 	}
 }
 
+// ExpireTokensLagging expires every token like ExpireTokens, but the next gettoken
+// still answers the token just expired (once), as a WeCom whose token cache lags behind
+// its check would; the one after issues a new token.
+func (s *Server) ExpireTokensLagging() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		t.expired = true
+	}
+	s.staleOnce = s.current != ""
+}
+
+// LoseAnswerNext makes the next n calls to path be processed in full (a message is
+// delivered, a task_id spent) and then the connection dropped without an answer: the
+// caller cannot know the call succeeded.
+func (s *Server) LoseAnswerNext(path string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseAnswer[normPath(path)] += n
+}
+
 // AddResponseCode makes code acceptable (once) to update_template_card, for
 // WithStrictResponseCodes.
 func (s *Server) AddResponseCode(code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.codes[code]; !ok {
-		s.codes[code] = false
+		s.codes[code] = &codeState{issued: s.now()}
 	}
 }
 
@@ -453,7 +563,7 @@ func wxOK(extra map[string]any) answer {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, maxUploadBody))
 	s.mu.Lock()
 	latency := s.latency
 	s.mu.Unlock()
@@ -474,8 +584,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	close(s.changed)
 	s.changed = make(chan struct{})
+	lose := s.loseAnswer[r.URL.Path] > 0
+	if lose {
+		s.loseAnswer[r.URL.Path]--
+	}
 	s.mu.Unlock()
 
+	if lose {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
 	if a.body == nil {
 		http.Error(w, http.StatusText(a.status), a.status)
 		return
@@ -513,6 +636,7 @@ func (s *Server) handle(r *http.Request, raw []byte) answer {
 		"/cgi-bin/appchat/send":                 {http.MethodPost, true, s.appchatSend},
 		"/cgi-bin/webhook/send":                 {http.MethodPost, false, s.robotSend},
 		"/cgi-bin/menu/create":                  {http.MethodPost, true, s.menuCreate},
+		mediaPath:                               {http.MethodPost, true, s.mediaUpload},
 	}
 	rt, ok := routes[path]
 	if !ok {
@@ -534,7 +658,7 @@ func (s *Server) handle(r *http.Request, raw []byte) answer {
 		}
 	}
 	var fields map[string]json.RawMessage
-	if r.Method == http.MethodPost {
+	if r.Method == http.MethodPost && path != mediaPath {
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			return wxErr(47001, "data format error: "+err.Error())
 		}
@@ -554,8 +678,20 @@ func (s *Server) getToken(r *http.Request, _ map[string]json.RawMessage, _ []byt
 	case q.Get("corpsecret") != s.secret:
 		return wxErr(ErrcodeInvalidSecret, "invalid credential")
 	}
+	// While a token is valid WeCom hands out the same one again, with what remains of its
+	// lifetime ("有效期内重复获取返回相同结果").
+	now := s.now()
+	if t, ok := s.tokens[s.current]; ok && (s.staleOnce || (!t.expired && now.Before(t.expires))) {
+		s.staleOnce = false
+		left := int(t.expires.Sub(now) / time.Second)
+		if s.fixedExpiresIn {
+			left = int(tokenTTL / time.Second)
+		}
+		return wxOK(map[string]any{"access_token": s.current, "expires_in": max(left, 0)})
+	}
 	tok := "fake-token-" + randHex(24)
-	s.tokens[tok] = &fakeToken{expires: s.now().Add(tokenTTL)}
+	s.tokens[tok] = &fakeToken{expires: now.Add(tokenTTL)}
+	s.current = tok
 	s.issued++
 	return wxOK(map[string]any{"access_token": tok, "expires_in": int(tokenTTL / time.Second)})
 }
@@ -570,13 +706,25 @@ func (s *Server) checkAgent(fields map[string]json.RawMessage) (answer, bool) {
 	if err := json.Unmarshal(raw, &id); err != nil {
 		return wxErr(ErrcodeInvalidAgentID, "invalid agentid: must be an integer, got "+string(raw)), false
 	}
-	if id != s.agentID {
-		return wxErr(ErrcodeInvalidAgentID, "invalid agentid "+strconv.Itoa(id)), false
-	}
-	return answer{}, true
+	return s.agentAnswer(id)
 }
 
-var taskIDRe = regexp.MustCompile(`^[0-9A-Za-z_\-@]{1,128}$`)
+// agentAnswer is WeCom's answer to agent id id: 301002 for another app of the corp,
+// 40056 for an id no app has.
+func (s *Server) agentAnswer(id int) (answer, bool) {
+	switch {
+	case id == s.agentID:
+		return answer{}, true
+	case s.otherApps[id]:
+		return wxErr(ErrcodeAgentMismatch, fmt.Sprintf("api forbidden for agentid %d: the access_token was issued for agentid %d", id, s.agentID)), false
+	}
+	return wxErr(ErrcodeInvalidAgentID, "invalid agentid "+strconv.Itoa(id)), false
+}
+
+var (
+	taskIDRe = regexp.MustCompile(`^[0-9A-Za-z_\-@]{1,128}$`)
+	chatIDRe = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
+)
 
 type wireContent struct {
 	Content string `json:"content"`
@@ -622,7 +770,7 @@ type wireCard struct {
 func checkURL(url string) (answer, bool) {
 	switch {
 	case url == "":
-		return wxErr(ErrcodeURLMissing, "missing url"), false
+		return wxErr(ErrcodeCardURL, "missing url"), false
 	case !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://"):
 		return wxErr(ErrcodeURLNoScheme, "url must start with http:// or https://"), false
 	}
@@ -631,20 +779,25 @@ func checkURL(url string) (answer, bool) {
 
 var interactiveCards = map[string]bool{"button_interaction": true, "vote_interaction": true, "multiple_interaction": true}
 
-// checkCard validates a template card like WeCom and decodes it. Task ids are checked for
-// reuse by the caller, and recorded only when a send succeeds.
+// checkCard validates a template card like WeCom, with WeCom's codes, and decodes it.
+// Task ids are checked for reuse by the caller, and recorded only when a send succeeds.
 func (s *Server) checkCard(raw json.RawMessage) (*Card, answer, bool) {
 	var wc wireCard
-	if err := json.Unmarshal(raw, &wc); err != nil || wc.CardType == "" {
+	if err := json.Unmarshal(raw, &wc); err != nil {
 		return nil, wxErr(ErrcodeInvalidParameter, "invalid template_card"), false
 	}
 	switch wc.CardType {
 	case "text_notice", "news_notice", "button_interaction", "vote_interaction", "multiple_interaction":
 	default:
-		return nil, wxErr(ErrcodeInvalidParameter, "invalid card_type "+wc.CardType), false
+		return nil, wxErr(ErrcodeCardType, "invalid card_type "+strconv.Quote(wc.CardType)), false
 	}
-	if wc.CardType == "text_notice" && wc.CardAction == nil {
-		return nil, wxErr(ErrcodeInvalidParameter, "text_notice needs card_action"), false
+	if wc.CardType == "text_notice" || wc.CardType == "news_notice" {
+		switch {
+		case wc.CardAction == nil || (wc.CardAction.Type != 1 && wc.CardAction.Type != 2):
+			return nil, wxErr(ErrcodeCardAction, "invalid card_action"), false
+		case wc.CardAction.Type == 1 && wc.CardAction.URL == "":
+			return nil, wxErr(ErrcodeCardURL, "card_action.url missing"), false
+		}
 	}
 	if wc.CardAction != nil && wc.CardAction.Type == 1 {
 		if a, ok := checkURL(wc.CardAction.URL); !ok {
@@ -652,7 +805,7 @@ func (s *Server) checkCard(raw json.RawMessage) (*Card, answer, bool) {
 		}
 	}
 	if len(wc.JumpList) > 3 {
-		return nil, wxErr(ErrcodeJumpListTooLong, "jump_list exceeds 3"), false
+		return nil, wxErr(ErrcodeCardJumpList, "jump_list exceeds 3"), false
 	}
 	for _, j := range wc.JumpList {
 		if j.Title == "" {
@@ -668,19 +821,29 @@ func (s *Server) checkCard(raw json.RawMessage) (*Card, answer, bool) {
 		return nil, wxErr(ErrcodeInvalidParameter, "main_title.title or sub_title_text required"), false
 	}
 	if len(wc.HorizontalContentList) > 6 {
-		return nil, wxErr(ErrcodeInvalidParameter, "horizontal_content_list exceeds 6"), false
+		return nil, wxErr(ErrcodeCardHorizontal, "horizontal_content_list exceeds 6"), false
 	}
-	if interactiveCards[wc.CardType] && !taskIDRe.MatchString(wc.TaskID) {
-		return nil, wxErr(ErrcodeInvalidParameter, "invalid task_id"), false
+	for _, f := range wc.HorizontalContentList {
+		if f.KeyName == "" {
+			return nil, wxErr(ErrcodeCardKeyName, "horizontal_content_list keyname missing"), false
+		}
+	}
+	if (interactiveCards[wc.CardType] || wc.TaskID != "") && !taskIDRe.MatchString(wc.TaskID) {
+		return nil, wxErr(ErrcodeTaskIDReused, "taskid has existed or empty or exceed max len"), false
 	}
 	if wc.CardType == "button_interaction" {
 		if n := len(wc.ButtonList); n == 0 || n > 6 {
 			return nil, wxErr(ErrcodeInvalidParameter, "button_list must have 1 to 6 buttons"), false
 		}
+		keys := map[string]bool{}
 		for _, b := range wc.ButtonList {
-			if b.Text == "" || b.Key == "" || len(b.Key) > 1024 || b.Style < 0 || b.Style > 4 {
-				return nil, wxErr(ErrcodeInvalidParameter, "invalid button"), false
+			switch {
+			case b.Text == "":
+				return nil, wxErr(ErrcodeCardButtonText, "button text missing"), false
+			case b.Key == "" || len(b.Key) > 1024 || keys[b.Key]:
+				return nil, wxErr(ErrcodeCardButtonKey, "button key missing, too long or repeated"), false
 			}
+			keys[b.Key] = true
 		}
 	}
 	c := &Card{CardType: wc.CardType, TaskID: wc.TaskID, SubTitle: wc.SubTitleText,
@@ -695,7 +858,29 @@ func (s *Server) checkCard(raw json.RawMessage) (*Card, answer, bool) {
 	if wc.Source != nil {
 		c.SourceDesc = wc.Source.Desc
 	}
+	c.Clipped = clipped(c)
 	return c, answer{}, true
+}
+
+// clipped lists the texts of c longer than the client shows (WeCom's "建议不超过"
+// lengths, in characters): it takes them and cuts them on screen.
+func clipped(c *Card) []string {
+	var out []string
+	over := func(name, text string, limit int) {
+		if utf8.RuneCountInString(text) > limit {
+			out = append(out, name)
+		}
+	}
+	over("title", c.Title, 36)
+	over("sub_title_text", c.SubTitle, 160)
+	for i, f := range c.Fields {
+		over(fmt.Sprintf("keyname[%d]", i), f.KeyName, 5)
+		over(fmt.Sprintf("value[%d]", i), f.Value, 30)
+	}
+	for i, b := range c.Buttons {
+		over(fmt.Sprintf("button[%d]", i), b.Text, 10)
+	}
+	return out
 }
 
 func (s *Server) messageSend(_ *http.Request, fields map[string]json.RawMessage, _ []byte) answer {
@@ -720,10 +905,17 @@ func (s *Server) messageSend(_ *http.Request, fields map[string]json.RawMessage,
 		if !ok {
 			return a
 		}
-		if interactiveCards[card.CardType] && s.taskIDs[card.TaskID] {
-			return wxErr(ErrcodeTaskIDReused, "task_id already exists: "+card.TaskID)
+		// task_id is unique per app, for every card type that carries one.
+		if card.TaskID != "" && s.taskIDs[card.TaskID] {
+			return wxErr(ErrcodeTaskIDReused, "taskid has existed or empty or exceed max len")
 		}
 		m.Card = card
+	case "image":
+		media, a, ok := s.imageMedia(fields)
+		if !ok {
+			return a
+		}
+		m.MediaID, m.Image = media.MediaID, media.Data
 	default:
 		return wxErr(ErrcodeInvalidMsgType, "invalid message type "+msgtype)
 	}
@@ -743,14 +935,29 @@ func (s *Server) messageSend(_ *http.Request, fields map[string]json.RawMessage,
 	s.seq++
 	m.Invalid = invalid
 	m.MsgID = fmt.Sprintf("fake-msg-%d", s.seq)
-	extra := map[string]any{"msgid": m.MsgID, "invaliduser": strings.Join(invalid, "|")}
-	if m.Card != nil && interactiveCards[m.Card.CardType] {
+	// WeCom's answer names every kind of recipient it could not reach.
+	extra := map[string]any{"msgid": m.MsgID, "invaliduser": strings.Join(invalid, "|"),
+		"invalidparty": "", "invalidtag": "", "unlicenseduser": ""}
+	if m.Card != nil && m.Card.TaskID != "" {
 		s.taskIDs[m.Card.TaskID] = true
+	}
+	if m.Card != nil && interactiveCards[m.Card.CardType] {
 		m.ResponseCode = "fake-rc-" + randHex(16)
-		s.codes[m.ResponseCode] = false
+		s.codes[m.ResponseCode] = &codeState{issued: m.Time}
 		extra["response_code"] = m.ResponseCode
 	}
-	s.record(m)
+	// Members over WeCom's per-member limit lose the message without a word: the answer
+	// is the same as for a delivered one.
+	var lost []string
+	m.ToUser, lost = s.overLimit(m.ToUser, m.Time)
+	if len(lost) > 0 {
+		d := m
+		d.ToUser = lost
+		s.dropped = append(s.dropped, d)
+	}
+	if len(m.ToUser) > 0 {
+		s.record(m)
+	}
 	return wxOK(extra)
 }
 
@@ -764,9 +971,14 @@ func (s *Server) updateCard(_ *http.Request, fields map[string]json.RawMessage, 
 	if u.ResponseCode == "" {
 		return wxErr(ErrcodeInvalidParameter, "response_code missing")
 	}
-	used, known := s.codes[u.ResponseCode]
-	if used || (s.strictCodes && !known) {
-		return wxErr(ErrcodeResponseCodeUsed, "invalid response_code (used, expired or unknown)")
+	st, known := s.codes[u.ResponseCode]
+	switch {
+	case !known && s.strictCodes:
+		return wxErr(ErrcodeResponseCodeInvalid, "invalid response_code")
+	case !known:
+		st = &codeState{issued: s.now()}
+	case st.used || s.now().Sub(st.issued) >= responseCodeTTL:
+		return wxErr(ErrcodeResponseCodeInvalid, "invalid response_code")
 	}
 	if b, ok := fields["button"]; ok {
 		var btn struct {
@@ -785,7 +997,8 @@ func (s *Server) updateCard(_ *http.Request, fields map[string]json.RawMessage, 
 	} else {
 		return wxErr(ErrcodeInvalidParameter, "button or template_card required")
 	}
-	s.codes[u.ResponseCode] = true
+	st.used = true
+	s.codes[u.ResponseCode] = st
 	u.Time = s.now()
 	s.updates = append(s.updates, u)
 	return wxOK(map[string]any{"invaliduser": []string{}})
@@ -797,11 +1010,16 @@ func (s *Server) appchatCreate(_ *http.Request, fields map[string]json.RawMessag
 	_ = json.Unmarshal(fields["name"], &c.Name)
 	_ = json.Unmarshal(fields["owner"], &c.Owner)
 	_ = json.Unmarshal(fields["userlist"], &c.Users)
-	if len(c.Users) < 2 {
-		return wxErr(ErrcodeInvalidParameter, "userlist needs at least 2 members")
-	}
-	if c.ID == "" {
+	switch {
+	case len(c.Users) < 2 || len(c.Users) > 2000:
+		return wxErr(ErrcodeInvalidChatUsers, "userlist must have 2 to 2000 members")
+	case c.ID != "" && !chatIDRe.MatchString(c.ID):
+		return wxErr(ErrcodeInvalidChatID, "invalid chatid: at most 32 characters of 0-9a-zA-Z")
+	case c.ID == "":
 		c.ID = "fakechat" + randHex(8)
+	}
+	if r := []rune(c.Name); len(r) > 50 {
+		c.Name = string(r[:50]) // WeCom cuts a long name
 	}
 	if _, ok := s.chats[c.ID]; ok {
 		return wxErr(86215, "chatid already exists")
@@ -824,6 +1042,14 @@ func (s *Server) appchatSend(_ *http.Request, fields map[string]json.RawMessage,
 	_ = json.Unmarshal(fields["msgtype"], &msgtype)
 	if _, ok := s.chats[chatID]; !ok {
 		return wxErr(ErrcodeChatNotFound, "chatid not found")
+	}
+	if msgtype == "image" {
+		media, a, ok := s.imageMedia(fields)
+		if !ok {
+			return a
+		}
+		s.record(SentMessage{Via: "appchat", ChatID: chatID, MsgType: msgtype, MediaID: media.MediaID, Image: media.Data, Time: s.now()})
+		return wxOK(nil)
 	}
 	if msgtype != "text" && msgtype != "markdown" {
 		return wxErr(ErrcodeInvalidMsgType, "invalid message type "+msgtype)
@@ -850,6 +1076,13 @@ func (s *Server) robotSend(r *http.Request, fields map[string]json.RawMessage, _
 	case "text":
 	case "markdown":
 		limit = maxRobotMD
+	case "image":
+		data, a, ok := robotImage(fields)
+		if !ok {
+			return a
+		}
+		s.record(SentMessage{Via: "robot", RobotKey: key, MsgType: msgtype, Image: data, Time: s.now()})
+		return wxOK(nil)
 	default:
 		return wxErr(ErrcodeInvalidMsgType, "invalid message type "+msgtype)
 	}
@@ -861,6 +1094,38 @@ func (s *Server) robotSend(r *http.Request, fields map[string]json.RawMessage, _
 	m.Content, m.Truncated = cutLike(c, limit)
 	s.record(m)
 	return wxOK(nil)
+}
+
+// overLimit splits users into those who may receive one more app message at now (30 in
+// any 60 s, 1000 in any hour; counted for them) and those WeCom drops it for. s.mu is held.
+func (s *Server) overLimit(users []string, now time.Time) (ok, lost []string) {
+	if s.noMemberLimit {
+		return users, nil
+	}
+	for _, u := range users {
+		if u == "@all" {
+			ok = append(ok, u)
+			continue
+		}
+		var kept []time.Time
+		minute := 0
+		for _, t := range s.memberSends[u] {
+			if now.Sub(t) < time.Hour {
+				kept = append(kept, t)
+				if now.Sub(t) < time.Minute {
+					minute++
+				}
+			}
+		}
+		if minute >= memberPerMinute || len(kept) >= memberPerHour {
+			lost = append(lost, u)
+			s.memberSends[u] = kept
+			continue
+		}
+		s.memberSends[u] = append(kept, now)
+		ok = append(ok, u)
+	}
+	return ok, lost
 }
 
 // record keeps an accepted message; s.mu is held.
@@ -887,11 +1152,16 @@ func (s *Server) Menu() json.RawMessage {
 }
 
 // menuCreate checks agentid (a query parameter here, unlike message/send) and WeCom's
-// menu limits: 1-3 buttons, at most 5 sub-buttons, names of at most 16 (sub: 40) bytes,
-// click keys of at most 128 bytes.
+// menu limits, with its codes: 1-3 buttons (40016), at most 5 sub-buttons (40023), names
+// of at most 16 bytes (40018; sub-buttons 40 bytes, 40025), click keys of at most 128
+// bytes (40019).
 func (s *Server) menuCreate(r *http.Request, fields map[string]json.RawMessage, raw []byte) answer {
-	if id, err := strconv.Atoi(r.URL.Query().Get("agentid")); err != nil || id != s.agentID {
+	id, err := strconv.Atoi(r.URL.Query().Get("agentid"))
+	if err != nil {
 		return wxErr(ErrcodeInvalidAgentID, "invalid agentid "+r.URL.Query().Get("agentid"))
+	}
+	if a, ok := s.agentAnswer(id); !ok {
+		return a
 	}
 	type button struct {
 		Type string   `json:"type"`
@@ -901,26 +1171,36 @@ func (s *Server) menuCreate(r *http.Request, fields map[string]json.RawMessage, 
 	}
 	var buttons []button
 	if err := json.Unmarshal(fields["button"], &buttons); err != nil || len(buttons) == 0 || len(buttons) > 3 {
-		return wxErr(ErrcodeMenuInvalid, "invalid button size")
+		return wxErr(ErrcodeMenuButtons, "invalid button size")
 	}
-	leaf := func(b button, maxName int) bool {
-		return b.Name != "" && len(b.Name) <= maxName && b.Type == "click" && b.Key != "" && len(b.Key) <= 128
+	leaf := func(b button, maxName, nameCode int) (answer, bool) {
+		switch {
+		case b.Name == "" || len(b.Name) > maxName:
+			return wxErr(nameCode, "invalid button name size"), false
+		case b.Type != "click":
+			return wxErr(ErrcodeInvalidParameter, "invalid button type"), false
+		case b.Key == "" || len(b.Key) > 128:
+			return wxErr(ErrcodeMenuKey, "invalid button key size"), false
+		}
+		return answer{}, true
 	}
 	for _, b := range buttons {
 		switch {
 		case len(b.Sub) > 5:
-			return wxErr(ErrcodeMenuInvalid, "invalid sub_button size")
+			return wxErr(ErrcodeMenuSubButtons, "invalid sub_button size")
 		case len(b.Sub) > 0:
 			if b.Name == "" || len(b.Name) > 16 {
-				return wxErr(ErrcodeMenuInvalid, "invalid button name size")
+				return wxErr(ErrcodeMenuName, "invalid button name size")
 			}
 			for _, sb := range b.Sub {
-				if !leaf(sb, 40) {
-					return wxErr(ErrcodeMenuInvalid, "invalid sub button")
+				if a, ok := leaf(sb, 40, ErrcodeMenuSubName); !ok {
+					return a
 				}
 			}
-		case !leaf(b, 16):
-			return wxErr(ErrcodeMenuInvalid, "invalid button")
+		default:
+			if a, ok := leaf(b, 16, ErrcodeMenuName); !ok {
+				return a
+			}
 		}
 	}
 	s.menu = append(json.RawMessage(nil), raw...)
