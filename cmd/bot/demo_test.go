@@ -427,7 +427,7 @@ func TestDemoInBrowser(t *testing.T) {
 	}
 	const botText = `[...document.querySelectorAll('#messages .msg.bot')].map(e => e.textContent)`
 	err := chromedp.Do(ctx,
-		wait("the user picker", `document.querySelectorAll('#user option').length === 4`),
+		wait("the user picker", `document.querySelectorAll('#user option').length >= 4`),
 		// Any dialog an injected handler opened would be recorded here.
 		chromedp.Evaluate[chromedp.Void](`window.__alerted = false; window.alert = window.confirm = window.prompt = () => { window.__alerted = true; }`),
 		typeCommand("vm list"),
@@ -447,6 +447,13 @@ func TestDemoInBrowser(t *testing.T) {
 		wait("a second confirmation card", `!!document.querySelector('.card.confirm button[data-key^="cancel:"]:not(:disabled)')`),
 		chromedp.Click(chromedp.CSS(`.card.confirm button[data-key^="cancel:"]:not(:disabled)`)),
 		wait("the greyed buttons", `[...document.querySelectorAll('.card.confirm .btn.done')].some(b => b.disabled && b.textContent.includes('jellyfin (103)'))`),
+		// A status card offers the actions this user may run now; a press runs it like typed
+		// text, and the pressed card greys with the choice.
+		typeCommand("状态 105"),
+		wait("the status card's start button", `!!document.querySelector('button[data-key="run:启动 105"]:not(:disabled)')`),
+		screenshot("status-buttons"),
+		chromedp.Click(chromedp.CSS(`button[data-key="run:启动 105"]`)),
+		wait("the start's result", botText+`.some(t => t.includes('dev-ubuntu (105)') && t.includes('已启动'))`),
 		// The overview is markdown: its headings render bold, without the asterisks.
 		typeCommand("概览"),
 		wait("the overview's bold heading", `[...document.querySelectorAll('#messages .bubble.list strong')].some(s => s.textContent === '节点')`),
@@ -464,7 +471,7 @@ func TestDemoInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser: %v", err)
 	}
-	imgs, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#messages img').length`))
+	imgs, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#messages img:not(.picture)').length`))
 	if err != nil {
 		t.Fatal(err)
 	}
