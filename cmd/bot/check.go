@@ -192,6 +192,7 @@ func (oc *onlineCheck) cluster(cfg *config.Config, cl config.Cluster) {
 	for _, w := range sc.Warnings {
 		fmt.Fprintf(oc.w, "! %s: %s\n", name, w)
 	}
+	oc.webhookTarget(cfg, c, name) // check_webhook.go
 }
 
 // poolSelectors lists, as "key: selector", the pool selectors of the config that concern

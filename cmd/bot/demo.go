@@ -97,8 +97,12 @@ alerts:
   to: [family]
   rules:
     node_offline: { for: 0s }
+pve_webhook:
+  path: %q
+  secret: %q
+  to: [family]
 `, listen, dataDir, lang, strings.Repeat("A", 43), pv.URL(), pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret,
-		pv.Fingerprint(), demoAdmin, demoOperator, demoViewer, demoGroup, demoReport)
+		pv.Fingerprint(), demoAdmin, demoOperator, demoViewer, demoGroup, demoReport, demoWebhookPath, demoWebhookSecret)
 }
 
 // The demo's group chat, whose pane in the console receives the scheduled report and the
@@ -106,6 +110,9 @@ alerts:
 const (
 	demoGroup  = "homegroup"
 	demoReport = "morning"
+	// PVE's notifications reach the demo here; the "replay" button posts a sample like PVE does.
+	demoWebhookPath   = "/pve/webhook"
+	demoWebhookSecret = "demo-not-a-webhook-secret"
 )
 
 // startDemo starts the fake cluster and a bot on it with the console mounted, listening
@@ -174,6 +181,18 @@ func (d *demoBot) actions(lang string) []console.Action {
 			d.PVE.SetNodeOnline("pve2", !offline)
 			mu.Unlock()
 			return d.App.CheckAlertsNow(ctx)
+		}},
+		{ID: "pve-backup-failed", Label: pick("回放一条 PVE 备份失败通知", "Replay a PVE failed-backup notification"), Run: func(ctx context.Context) error {
+			n := pvetest.SampleBackupFailure(time.Now().Truncate(time.Second))
+			code, err := pvetest.PostWebhook(ctx, "http://"+d.App.Addr()+demoWebhookPath, demoWebhookSecret, n)
+			if err != nil {
+				return err
+			}
+			if code != 200 {
+				return fmt.Errorf("demo: the webhook answered %d", code)
+			}
+			d.App.DeliverWebhookNow(ctx)
+			return nil
 		}},
 	}
 }

@@ -525,8 +525,8 @@ func TestDemoGroupChatGetsReportsAndAlerts(t *testing.T) {
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&cfg)
 	resp.Body.Close()
-	if !slices.Contains(cfg.Groups, demoGroup) || len(cfg.Actions) != 2 {
-		t.Fatalf("config = %+v, want the group %s and two demo actions", cfg, demoGroup)
+	if !slices.Contains(cfg.Groups, demoGroup) || len(cfg.Actions) != 3 {
+		t.Fatalf("config = %+v, want the group %s and three demo actions", cfg, demoGroup)
 	}
 	action := func(id string) {
 		t.Helper()
@@ -552,6 +552,9 @@ func TestDemoGroupChatGetsReportsAndAlerts(t *testing.T) {
 	c.waitFor(group, "the node-offline alert", lineWith("节点离线：pve2"))
 	action("node")
 	c.waitFor(group, "the recovery", lineWith("节点恢复在线：pve2"))
+	// PVE's notification of a failed backup job, replayed, arrives as a card naming the guest.
+	action("pve-backup-failed")
+	c.waitFor(group, "the failed-backup card", lineWith("truenas (101)：unable to create temporary directory"))
 	// Nobody can type into a group pane.
 	b, _ := json.Marshal(map[string]string{"user": group, "text": "vm list"})
 	if resp, err := http.Post(c.base+"/api/send", "application/json", bytes.NewReader(b)); err != nil || resp.StatusCode != http.StatusBadRequest {
@@ -569,8 +572,8 @@ func TestDemoCommandButtonsOverTheConsoleAPI(t *testing.T) {
 	card := c.waitFor(demoAdmin, "status card", func(e console.Entry) bool {
 		return e.From == "bot" && e.Card != nil && e.Card.Form == "card" && len(e.Card.Buttons) > 0
 	})
-	if b := card.Card.Buttons; len(b) != 2 || b[0].Text != "启动" || b[0].Key != "run:启动 105" || b[1].Key != "run:快照 105" {
-		t.Fatalf("buttons = %+v, want start and a snapshot for the stopped guest", b)
+	if b := card.Card.Buttons; len(b) != 3 || b[0].Text != "启动" || b[0].Key != "run:启动 105" || b[1].Key != "run:快照 105" || b[2].Key != "run:备份 105" {
+		t.Fatalf("buttons = %+v, want start, a snapshot and a backup for the stopped guest", b)
 	}
 	c.click(demoAdmin, card.Card.Buttons[0].Key, card.ID)
 	c.waitFor(demoAdmin, "the pressed card greyed", func(e console.Entry) bool { return e.ID == card.ID && e.Card.Done == "已选择：启动 105" })

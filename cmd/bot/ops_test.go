@@ -62,6 +62,25 @@ func TestCheckOnline(t *testing.T) {
 			return cfg
 		}, 1, []string{"✘ PVE home: privileges for power: missing VM.PowerMgmt", "the user chatbot@pve lacks",
 			"pveum acl modify / --users 'chatbot@pve' --roles ChatBot"}},
+		{"token lacks the backup privileges", func(env *apptest.Env, cfg string) string {
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit", "VM.Monitor"}})
+			return cfg
+		}, 0, []string{"! PVE home: optional privileges for backups: missing VM.Backup", "! PVE home: optional privileges for backup storage: missing Datastore.AllocateSpace",
+			`pveum role add ChatBotBackup --privs "VM.Backup"`, `pveum role add ChatBotBackupStorage --privs "Datastore.AllocateSpace"`, "every online check passed"}},
+		{"webhook on, target unreadable", func(_ *apptest.Env, cfg string) string {
+			return cfg + webhookBlock
+		}, 0, []string{"✔ PVE home: privileges for backups", "✔ PVE home: privileges for backup storage",
+			"! PVE home: cannot tell whether PVE's webhook target for /pve/webhook exists", "pvesh create /cluster/notifications/endpoints/webhook --name wecom-home-ops",
+			"pvesh create /cluster/notifications/matchers --name wecom-home-ops --target wecom-home-ops"}},
+		{"webhook on, no target", func(env *apptest.Env, cfg string) string {
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit", "Mapping.Audit"}})
+			return cfg + webhookBlock
+		}, 1, []string{"✘ PVE home: no webhook target posts to /pve/webhook", "--url 'https://<the bot's public address>/pve/webhook'"}},
+		{"webhook on, target there", func(env *apptest.Env, cfg string) string {
+			env.PVE.AddToken(pvetest.HomeLabTokenID, pvetest.HomeLabTokenSecret, map[string][]string{"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Pool.Audit", "Mapping.Audit"}})
+			env.PVE.AddWebhookTarget(pvetest.WebhookTarget{Name: "wecom-home-ops", URL: "https://bot.example.net/pve/webhook"})
+			return cfg + webhookBlock
+		}, 0, []string{"✔ PVE home: webhook target wecom-home-ops posts to https://bot.example.net/pve/webhook"}},
 		{"wrong WeCom secret", func(_ *apptest.Env, cfg string) string {
 			return strings.Replace(cfg, apptest.CorpSecret, "not-the-secret", 1)
 		}, 1, []string{"✘ WeCom: access token", "errcode 40001", "wrong app secret"}},
@@ -93,6 +112,15 @@ func TestCheckOnline(t *testing.T) {
 		})
 	}
 }
+
+const webhookBlock = `
+targets:
+  ops: {users: [zhangsan]}
+pve_webhook:
+  path: /pve/webhook
+  secret: "fake-pve-webhook-secret-0123456789"
+  to: [ops]
+`
 
 func TestHealthcheck(t *testing.T) {
 	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }))

@@ -12,14 +12,14 @@ import (
 // The expectation table, written out independently of config.BuiltinRoles: what each
 // built-in role may do.
 var wantRoles = map[string]string{
-	"viewer":   "status list node storage graph task snapshots",
-	"operator": "status list node storage graph task start shutdown reboot suspend resume snapshots snapshot mute",
-	"admin":    "status list node node_power storage graph task start shutdown reboot suspend resume stop reset migrate snapshots snapshot rollback delete_snapshot audit mute",
+	"viewer":   "status list node storage graph task snapshots backups",
+	"operator": "status list node storage graph task start shutdown reboot suspend resume snapshots snapshot backups backup mute",
+	"admin":    "status list node node_power storage graph task start shutdown reboot suspend resume stop reset migrate snapshots snapshot rollback delete_snapshot audit backups backup mute",
 }
 
 // powerActions change PVE: read_only refuses them and protected guests reserve them to admins.
 var powerActions = map[string]bool{"start": true, "shutdown": true, "reboot": true, "suspend": true, "resume": true, "stop": true, "reset": true,
-	"snapshot": true, "rollback": true, "delete_snapshot": true, "node_power": true, "migrate": true}
+	"snapshot": true, "rollback": true, "delete_snapshot": true, "node_power": true, "migrate": true, "backup": true}
 
 // guest subjects: in scope (100-199) or not, protected (150, 250) or not.
 func subject(inScope, protected bool) selector.Subject {
@@ -48,7 +48,7 @@ func matrixConfig(readOnly bool) *config.Config {
 // TestDecideMatrix walks built-in roles × every action × in/out of scope × protected/not ×
 // read_only, each with and without a guest where that makes sense.
 func TestDecideMatrix(t *testing.T) {
-	if got, want := len(config.Actions), 21; got != want {
+	if got, want := len(config.Actions), 23; got != want {
 		t.Fatalf("config.Actions has %d actions, want %d: update wantRoles", got, want)
 	}
 	n := 0
@@ -103,7 +103,7 @@ func TestDecideMatrix(t *testing.T) {
 			}
 		}
 	}
-	if want := 2 * 3 * 21 * 5; n != want {
+	if want := 2 * 3 * 23 * 5; n != want {
 		t.Errorf("matrix ran %d cases, want %d", n, want)
 	}
 }

@@ -78,6 +78,8 @@ type State struct {
 	Detail   string    `json:"detail,omitempty"`
 	// Expected names who shut the guest down through the bot: no alert, no recovery.
 	Expected string `json:"expected,omitempty"`
+	// At is when the failed backup of backup_failed ended.
+	At time.Time `json:"at,omitzero"`
 }
 
 // Mute silences a subject until Until.
@@ -229,6 +231,12 @@ func (e *Engine) observe(ctx context.Context) (map[string]obs, map[string]bool) 
 				add(obs{st: s, hold: true}) // node_offline speaks for it
 				continue
 			}
+			if g.Lock == "backup" {
+				// Stopped by a stop-mode backup (or started paused for one): PVE starts it
+				// again when its backup ends. Not a surprise; wait for the lock to go.
+				add(obs{st: s, hold: true})
+				continue
+			}
 			add(obs{st: s, cond: g.Status != "running"})
 		}
 	}
@@ -282,6 +290,7 @@ func (e *Engine) Check(ctx context.Context) {
 		e.log.Error("cannot read alert state; skipping this check", zap.Error(err))
 		return
 	}
+	e.observeBackups(ctx, states, func(o obs) { seen[key(o.st.Rule, o.st.Subject)] = o })
 	mutes := e.loadMutes(ctx, now)
 	keys := slices.Sorted(maps.Keys(seen))
 	for _, k := range slices.Sorted(maps.Keys(states)) {
@@ -356,6 +365,11 @@ func (e *Engine) step(ctx context.Context, k string, o obs, st State, had bool, 
 				st.Expected, st.Notified, st.LastSent = who, true, now
 				e.sendExpected(ctx, st, who, act, now)
 			}
+		}
+		if e.seenByWebhook(ctx, st) {
+			// PVE's own notification already showed this failure: no second message.
+			st.Notified, st.LastSent = true, now
+			e.log.Info("backup failure already notified through the PVE webhook", zap.String("subject", st.Subject))
 		}
 	}
 	if st.Phase == "firing" && !quiet && !muted {
@@ -451,7 +465,7 @@ func (e *Engine) delete(ctx context.Context, k string) {
 // label names the subject: node name, "name (vmid)", "storage（节点 node）", cluster.
 func (st State) label(lang i18n.Lang) string {
 	switch st.Rule {
-	case config.RuleGuestStopped:
+	case config.RuleGuestStopped, config.RuleBackupFailed, config.RuleBackupMissing:
 		g := pve.Guest{Name: st.Name, VMID: st.VMID}
 		return g.Label()
 	case config.RuleStorageUsage:

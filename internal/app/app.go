@@ -22,6 +22,7 @@ import (
 	"github.com/wecom-home-ops/wecom-home-ops/internal/inbox"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/notify"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve"
+	"github.com/wecom-home-ops/wecom-home-ops/internal/pvewebhook"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/store"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom"
@@ -90,6 +91,9 @@ type App struct {
 	// console is the local console: the chat of `bot console`, or beside WeCom under
 	// `serve` with server.console (source.go); nil otherwise.
 	console *console.Console
+	// hook is PVE's webhook endpoint and its delivery worker (pvewebhook.go); nil when off.
+	hook   *pvewebhook.Receiver
+	hookWG sync.WaitGroup
 	// sb is the smart bot transport (smartbot.go); nil without wecom.smartbot.
 	sb *smartbotSide
 }
@@ -214,6 +218,7 @@ func New(cfg *config.Config, o Options) (a *App, err error) {
 	if err := a.initPush(); err != nil { // push.go: scheduled reports and alerts
 		return nil, err
 	}
+	a.initWebhook() // pvewebhook.go: PVE's own notifications
 
 	a.ln, err = net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -301,6 +306,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.sb.run(ctx, a.log) // the smart bot's long connection, if any
 	go a.prune(ctx)
 	a.runPush(ctx)
+	a.runWebhook(ctx)
 
 	errc := make(chan error, 2)
 	go func() { errc <- a.srv.Serve(a.ln) }()
@@ -332,6 +338,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.disp.Close(sctx); err != nil {
 		a.log.Warn("some task results were not followed to the end; they resume at the next start", zap.Error(err))
 	}
+	a.hookWG.Wait()
 	a.sb.stop() // after the last replies went out on it
 	a.waitPush()
 	if err := a.store.Close(); err != nil {

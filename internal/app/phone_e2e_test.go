@@ -206,7 +206,7 @@ func TestStatusCardOffersThePermittedActions(t *testing.T) {
 		want []string
 	}{
 		{apptest.Admin, []string{"关机=run:关机 104", "重启=run:重启 104", "暂停=run:暂停 104", "强制关机=run:强制关机 104", "重置=run:重置 104", "创建快照=run:快照 104"}},
-		{apptest.Operator, []string{"关机=run:关机 104", "重启=run:重启 104", "暂停=run:暂停 104", "创建快照=run:快照 104"}},
+		{apptest.Operator, []string{"关机=run:关机 104", "重启=run:重启 104", "暂停=run:暂停 104", "创建快照=run:快照 104", "备份=run:备份 104"}},
 		{apptest.Viewer, nil},
 	}
 	env := apptest.NewEnv(t)
@@ -225,10 +225,10 @@ func TestStatusCardOffersThePermittedActions(t *testing.T) {
 	if m := b.waitSent(len(tests) + 1)[len(tests)]; m.Card == nil || m.Card.SourceDesc == "成功" {
 		t.Errorf("node card = %+v, want a card not labelled 成功", m.Card)
 	}
-	// A stopped guest offers start (and a snapshot); a press is confirmed like typed text.
+	// A stopped guest offers start (and a snapshot, a backup); a press is confirmed like typed text.
 	b.text(apptest.Operator, "状态 105")
 	m := b.waitSent(5)[4]
-	if got, want := buttons(m), []string{"启动=run:启动 105", "创建快照=run:快照 105"}; !slices.Equal(got, want) {
+	if got, want := buttons(m), []string{"启动=run:启动 105", "创建快照=run:快照 105", "备份=run:备份 105"}; !slices.Equal(got, want) {
 		t.Errorf("stopped guest: buttons = %q, want %q", got, want)
 	}
 	b.click(apptest.Operator, "run:关机 104", "rc-status")

@@ -44,7 +44,7 @@ func (a *App) initPush() error {
 // reachable through a Replier); the local console (Options.Replier) has no WeCom, so it
 // gets none.
 func (a *App) buildPush(cfg *config.Config) (*pusher, error) {
-	if len(cfg.Schedules) == 0 && len(cfg.Alerts.To) == 0 {
+	if len(cfg.Schedules) == 0 && len(cfg.Alerts.To) == 0 && !cfg.PVEWebhook.On() {
 		return nil, nil
 	}
 	log := a.log.Named("push")

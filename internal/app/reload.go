@@ -49,6 +49,7 @@ func (a *App) Reload(cfg *config.Config) error {
 		// Users and clusters are already switched; push keeps its old rules.
 		a.log.Error("config reloaded, but the push settings were refused; they stay as they were", zap.Error(err))
 	}
+	a.reloadWebhook(cfg)
 	for _, name := range res.Removed {
 		o.m.ForgetCluster(name)
 	}
@@ -120,6 +121,7 @@ func restartNeeded(old, cfg *config.Config) []string {
 		{"wecom.smartbot", old.WeCom.SmartBot, cfg.WeCom.SmartBot},
 		{"pve.timeout", old.PVE.Timeout, cfg.PVE.Timeout},
 		{"pve.task_timeout", old.PVE.TaskTimeout, cfg.PVE.TaskTimeout},
+		{"pve_webhook.path", old.PVEWebhook.Path, cfg.PVEWebhook.Path},
 	}
 	var out []string
 	for _, c := range checks {

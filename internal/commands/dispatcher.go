@@ -59,6 +59,14 @@ type Fleet interface {
 	CheckMigrate(ctx context.Context, g pve.Guest, target string) (pve.MigrateCheck, error)
 	Migrate(ctx context.Context, g pve.Guest, target string, o pve.MigrateOptions) (upid string, err error)
 	WaitGuestOn(ctx context.Context, g pve.Guest, node string) (pve.Guest, error)
+	// backups (backup.go)
+	StartBackup(ctx context.Context, g pve.Guest, storage string, mode pve.BackupMode) (upid string, err error)
+	Backups(ctx context.Context, cluster, node, storage string, vmid int) ([]pve.BackupVolume, error)
+	AllBackups(ctx context.Context) ([]pve.BackupVolume, map[string]error)
+	BackupRuns(ctx context.Context, since time.Time) ([]pve.BackupRun, map[string]error)
+	BackupJobs(ctx context.Context) (map[string][]pve.BackupJob, map[string]error)
+	NotBackedUp(ctx context.Context) ([]pve.Guest, map[string]error)
+	TaskLog(ctx context.Context, cluster, node, upid string, limit int) ([]string, error)
 }
 
 // Store is the embedded state commands needs; *store.Store implements it.

@@ -50,8 +50,17 @@ var everything = helpView{may: func(*Spec) bool { return true }, confirmed: func
 // that topic.
 func Help(lang i18n.Lang, topic string) []string { return helpLines(lang, topic, everything) }
 
+// helpGroup is one overview line that stands for the commands of a family.
+type helpGroup struct {
+	topic     string
+	line      int // its index in the overview
+	examples  []string
+	confirmed bool // some of them are confirmed
+}
+
 func helpLines(lang i18n.Lang, topic string, v helpView) []string {
 	var lines []string
+	var groups []helpGroup
 	target, allowed := false, false
 	for i := range table {
 		s := &table[i]
@@ -66,7 +75,19 @@ func helpLines(lang i18n.Lang, topic string, v helpView) []string {
 		target = target || s.Args == ArgTarget && s.Noun == "guest"
 		if topic == "" {
 			// the overview: one line per command, its example (what to type) and what it
-			// does; the usage with its arguments is in "help <command>"
+			// does; the usage with its arguments is in "help <command>". The commands of a
+			// family with a group text (help_group_<topic>: snapshots, nodes…) share one line.
+			if g := "help_group_" + s.topic(); i18n.Has(g) {
+				if n := len(groups); n > 0 && groups[n-1].topic == s.topic() {
+					groups[n-1].examples = append(groups[n-1].examples, usage(lang, s.Example))
+					groups[n-1].confirmed = groups[n-1].confirmed || s.Changes && v.confirmed(s)
+					continue
+				}
+				groups = append(groups, helpGroup{topic: s.topic(), line: len(lines), examples: []string{usage(lang, s.Example)},
+					confirmed: s.Changes && v.confirmed(s)})
+				lines = append(lines, "")
+				continue
+			}
 			line := usage(lang, s.Example) + " — " + i18n.T(lang, "help_"+s.Help[0].ID)
 			if s.Changes && v.confirmed(s) {
 				line += i18n.T(lang, "help_confirmed")
@@ -89,6 +110,13 @@ func helpLines(lang i18n.Lang, topic string, v helpView) []string {
 		return helpLines(lang, "", v)
 	}
 	if topic == "" {
+		for _, g := range groups {
+			line := strings.Join(g.examples, " · ") + " — " + i18n.T(lang, "help_group_"+g.topic)
+			if g.confirmed {
+				line += i18n.T(lang, "help_some_confirmed")
+			}
+			lines[g.line] = line
+		}
 		return append(lines, i18n.T(lang, "help_footer"))
 	}
 	sep := "、"

@@ -100,12 +100,22 @@ func TestHelpReply(t *testing.T) {
 }
 
 // helpLineCount is the number of lines of the help overview: one per typed command.
+// helpLineCount is the overview's length for a user who may run everything: one line per
+// command, and one per family with a group text (help_group_<topic>).
 func helpLineCount() int {
 	n := 0
+	seen := map[string]bool{}
 	for _, s := range table {
-		if len(s.Words) > 0 {
-			n++
+		if len(s.Words) == 0 {
+			continue
 		}
+		if i18n.Has("help_group_" + s.topic()) {
+			if seen[s.topic()] {
+				continue
+			}
+			seen[s.topic()] = true
+		}
+		n++
 	}
 	return n
 }

@@ -56,6 +56,10 @@ const (
 	VerbWhoami      Verb = "whoami"
 	VerbIP          Verb = "ip"
 	VerbMute        Verb = "mute" // an alert card's button only
+
+	VerbBackupStatus Verb = "backup_status"
+	VerbBackupList   Verb = "backup_list"
+	VerbBackup       Verb = "backup"
 )
 
 // Guest kinds as PVE names them; Command.Kind is one of these or "" for both.
@@ -416,6 +420,12 @@ func canonical(words []string, like string) string {
 // args parses the arguments of s; what names the command as typed, for messages.
 func (p *cmdParser) args(what string, s *Spec, kind string) (Command, error) {
 	p.spec = s
+	if r := p.rest(); len(r) > 0 && s.Sub[r[0]] != "" {
+		if sub, ok := specOf(s.Sub[r[0]]); ok { // "backup status": the row the word names
+			p.i++
+			return p.args(what+" "+r[0], sub, kind)
+		}
+	}
 	if s.QEMUOnly && kind == KindLXC {
 		return Command{}, p.fail(nil, "parse_ct_reset")
 	}

@@ -499,6 +499,12 @@ func (d *Dispatcher) haFailedReply(r *req, g pve.Guest, action, key string, st p
 }
 
 func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid string, start time.Time, res pve.TaskResult) chat.Reply {
+	var extra []chat.Field
+	if s, ok := senders[action]; ok && s.details != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		extra = s.details(ctx, d, r, g, upid, &res)
+		cancel()
+	}
 	secs := res.Duration
 	if secs <= 0 {
 		secs = d.o.Now().Sub(start)
@@ -520,7 +526,7 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 		}
 		rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityError,
 			Title:  r.t("result_failed", titleLabel(r, g), actionWord(r.s.lang, action)),
-			Fields: append([]chat.Field{{Label: r.t("f_reason"), Value: explainPVE(r, reason)}, {Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...),
+			Fields: append(append([]chat.Field{{Label: r.t("f_reason"), Value: explainPVE(r, reason)}, {Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...), extra...),
 		}
 		if strings.Contains(res.Reason, "in error state") {
 			rep.Lines = []string{r.t("ha_error_fix", haSID(g))}
@@ -530,7 +536,7 @@ func (d *Dispatcher) resultReply(r *req, g pve.Guest, action, journalID, upid st
 	d.finishAction(r, g, action, journalID, upid, start, "OK")
 	title := r.t("result_ok", titleLabel(r, g), doneWord(r.s.lang, action), dur)
 	rep := chat.Reply{Kind: chat.ReplyCard, Severity: chat.SeverityOK, Title: title,
-		Fields: append([]chat.Field{{Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...)}
+		Fields: append(append([]chat.Field{{Label: r.t("f_node"), Value: g.Node}}, paramFields(r)...), extra...)}
 	if res.Exit != "" && res.Exit != "OK" {
 		rep.Fields = append(rep.Fields, chat.Field{Label: r.t("f_task"), Value: res.Exit})
 	}

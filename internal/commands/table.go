@@ -65,6 +65,9 @@ type Spec struct {
 	ListWord         bool   // a trailing "list"/"列表" is accepted ("storage list")
 	Menu             string // the key of its button in the default app menu; "" = not in it
 
+	// Sub maps a word that may follow Words to the row it names instead ("backup status").
+	Sub map[string]Verb
+
 	Help    []HelpLine // lines of help, in order
 	Example Text       // one example, in each language
 
@@ -200,6 +203,8 @@ func init() {
 			Help:    []HelpLine{{"delsnapshot", Text{"vm delsnapshot <target> <snapshot>", "删除快照 <目标> <快照>"}}},
 			Example: Text{"vm delsnapshot 102 before_upgrade", "删除快照 102 before_upgrade"},
 			Run:     (*Dispatcher).deleteSnapshot},
+
+		backupStatusRow, backupListRow, backupRow,
 
 		{Verb: VerbAudit, Words: []string{"audit", "审计"}, Action: "audit", Role: config.RoleAdmin, Args: ArgCount,
 			Help:    []HelpLine{{"audit", Text{"audit [n]", "审计 [n]"}}},

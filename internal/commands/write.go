@@ -18,6 +18,9 @@ type sender struct {
 	// wait, when set, follows the task instead of Fleet.Wait: for an action whose task ends
 	// before its effect (hamigrate).
 	wait func(ctx context.Context, f Fleet, g pve.Guest, upid string, p url.Values) (pve.TaskResult, error)
+	// details, when set, reads more of a finished task for its result card (a backup's
+	// size, PVE's reason from the log) and may correct res.
+	details func(ctx context.Context, d *Dispatcher, r *req, g pve.Guest, upid string, res *pve.TaskResult) []chat.Field
 }
 
 // senders are the write actions besides the power actions, by action name. A new write
@@ -34,6 +37,7 @@ var senders = map[string]sender{
 		return f.DeleteSnapshot(ctx, g, p.Get("snap"))
 	}, tasks: []string{"qmdelsnapshot", "vzdelsnapshot"}},
 	"migrate": {send: sendMigrate, tasks: []string{"qmigrate", "vzmigrate", "hamigrate"}, wait: waitMigrate},
+	"backup":  backupSender,
 }
 
 // wait follows the task of action on g: its sender's wait, or Fleet.Wait.
@@ -58,10 +62,14 @@ func paramFields(r *req) []chat.Field {
 	if sn := r.params.Get("snap"); sn != "" {
 		return []chat.Field{{Label: r.t("f_snapshot"), Value: sn}}
 	}
+	var out []chat.Field
 	if t := r.params.Get("target"); t != "" {
-		return []chat.Field{{Label: r.t("f_target_node"), Value: t}}
+		out = append(out, chat.Field{Label: r.t("f_target_node"), Value: t})
 	}
-	return nil
+	if st := r.params.Get("storage"); st != "" {
+		out = append(out, chat.Field{Label: r.t("f_storage"), Value: st})
+	}
+	return out
 }
 
 // pveTexts are PVE's task and refusal texts that a user meets, each with the catalogue key

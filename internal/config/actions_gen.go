@@ -4,17 +4,17 @@
 package config
 
 // Actions are the command names a role may allow; `roles.*.allow` entries must be among them.
-var Actions = []string{"status", "list", "node", "node_power", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "migrate", "snapshots", "snapshot", "rollback", "delete_snapshot", "audit", "mute"}
+var Actions = []string{"status", "list", "node", "node_power", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "migrate", "snapshots", "snapshot", "rollback", "delete_snapshot", "backups", "backup", "audit", "mute"}
 
 // PowerActions are the actions that change something in PVE: the only ones `confirm`
 // may list, and the ones `read_only` refuses.
-var PowerActions = []string{"node_power", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "migrate", "snapshot", "rollback", "delete_snapshot"}
+var PowerActions = []string{"node_power", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "migrate", "snapshot", "rollback", "delete_snapshot", "backup"}
 
 // builtinAllow is what each built-in role allows (BuiltinRoles).
 var builtinAllow = map[string][]string{
-	"viewer":   {"status", "list", "node", "storage", "graph", "task", "snapshots"},
-	"operator": {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "mute"},
-	"admin":    {"status", "list", "node", "node_power", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "migrate", "snapshots", "snapshot", "rollback", "delete_snapshot", "audit", "mute"},
+	"viewer":   {"status", "list", "node", "storage", "graph", "task", "snapshots", "backups"},
+	"operator": {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "backups", "backup", "mute"},
+	"admin":    {"status", "list", "node", "node_power", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "stop", "reset", "migrate", "snapshots", "snapshot", "rollback", "delete_snapshot", "backups", "backup", "audit", "mute"},
 }
 
 // defaultConfirm is the default of `confirm`.

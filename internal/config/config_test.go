@@ -300,7 +300,7 @@ rate_limit: {per_user: lots}
 		`config.yaml:14: pve.clusters[0].base_url: must not end in /api2/json: the bot adds /api2/json`,
 		`config.yaml:15: pve.clusters[0].token_id: must be an API token id user@realm!tokenname, like chatbot@pve!bot`,
 		`config.yaml:19: users[0].role: unknown role "boss": use admin, operator, viewer or define it under roles`,
-		`config.yaml:20: confirm[1]: "list" is not a power action; use node_power, start, shutdown, reboot, suspend, resume, stop, reset, migrate, snapshot, rollback, delete_snapshot`,
+		`config.yaml:20: confirm[1]: "list" is not a power action; use node_power, start, shutdown, reboot, suspend, resume, stop, reset, migrate, snapshot, rollback, delete_snapshot, backup`,
 		`config.yaml:21: rate_limit.per_user: must be like 20/m, 100/h, 5/s or 0 (off)`,
 	}, "\n")
 	if got := ps.Error(); got != want {
@@ -631,8 +631,8 @@ func TestFingerprintForms(t *testing.T) {
 func TestBuiltinRoles(t *testing.T) {
 	roles := BuiltinRoles()
 	want := map[string][]string{
-		"viewer":   {"status", "list", "node", "storage", "graph", "task", "snapshots"},
-		"operator": {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "mute"},
+		"viewer":   {"status", "list", "node", "storage", "graph", "task", "snapshots", "backups"},
+		"operator": {"status", "list", "node", "storage", "graph", "task", "start", "shutdown", "reboot", "suspend", "resume", "snapshots", "snapshot", "backups", "backup", "mute"},
 		"admin":    Actions,
 	}
 	if !reflect.DeepEqual(roles, want) {

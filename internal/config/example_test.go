@@ -35,6 +35,12 @@ func TestExampleLoads(t *testing.T) {
 		{"family", c.Roles["family"].Allow, []string{"status", "list", "start", "shutdown"}},
 		{"rate", c.RateLimit.PerUser.String(), "20/m"},
 		{"confirm_ttl", c.ConfirmTTL.String(), "5m0s"},
+		{"webhook path", c.PVEWebhook.Path, "/pve/webhook"},
+		{"webhook failed backup", c.PVEWebhook.TargetsFor("error", "vzdump"), []string{"ops-group", "admins"}},
+		{"webhook updates", c.PVEWebhook.TargetsFor("info", "package-updates"), []string{"admins"}},
+		{"webhook other", c.PVEWebhook.TargetsFor("info", "vzdump"), []string{"ops-group"}},
+		{"backup_missing", c.Alerts.Rules.BackupMissing.OlderThan.String(), "26h0m0s"},
+		{"backups report", c.Schedules[1].Report, "backups"},
 	}
 	for _, ck := range checks {
 		if !reflect.DeepEqual(ck.got, ck.want) {

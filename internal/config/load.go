@@ -490,6 +490,7 @@ func (d *decoder) readSecretFiles(c *Config, dir string) {
 		{"wecom.secret", &c.WeCom.Secret, &c.WeCom.SecretFile},
 		{"wecom.token", &c.WeCom.Token, &c.WeCom.TokenFile},
 		{"wecom.encoding_aes_key", &c.WeCom.EncodingAESKey, &c.WeCom.EncodingAESKeyFile},
+		{"pve_webhook.secret", &c.PVEWebhook.Secret, &c.PVEWebhook.SecretFile},
 		{"wecom.smartbot.secret", &c.WeCom.SmartBot.Secret, &c.WeCom.SmartBot.SecretFile},
 		{"wecom.smartbot.token", &c.WeCom.SmartBot.Token, &c.WeCom.SmartBot.TokenFile},
 		{"wecom.smartbot.encoding_aes_key", &c.WeCom.SmartBot.EncodingAESKey, &c.WeCom.SmartBot.EncodingAESKeyFile},

@@ -27,6 +27,7 @@ const (
 	ReportSummary = "summary"
 	ReportGuests  = "guests"
 	ReportStorage = "storage"
+	ReportBackups = "backups"
 )
 
 // Alert rule names, as written under alerts.rules and in quiet_hours.except.
@@ -37,10 +38,12 @@ const (
 	RuleNodeMemory     = "node_memory"
 	RuleNodeCPU        = "node_cpu"
 	RulePVEUnreachable = "pve_unreachable"
+	RuleBackupFailed   = "backup_failed"
+	RuleBackupMissing  = "backup_missing"
 )
 
 // RuleNames lists every alert rule in a stable order.
-var RuleNames = []string{RuleNodeOffline, RuleGuestStopped, RuleStorageUsage, RuleNodeMemory, RuleNodeCPU, RulePVEUnreachable}
+var RuleNames = []string{RuleNodeOffline, RuleGuestStopped, RuleStorageUsage, RuleNodeMemory, RuleNodeCPU, RulePVEUnreachable, RuleBackupFailed, RuleBackupMissing}
 
 // Target is one place pushes go to, named under targets. Exactly one of AppChat,
 // WebhookKey (or its file twin) and Users is set.
@@ -82,7 +85,7 @@ type Schedule struct {
 	Name     string   `yaml:"name"`
 	Cron     string   `yaml:"cron"`     // 5-field cron, or @every 30m, @daily, @hourly...
 	Timezone string   `yaml:"timezone"` // default: the top-level timezone
-	Report   string   `yaml:"report"`   // summary (default) | guests | storage
+	Report   string   `yaml:"report"`   // summary (default) | guests | storage | backups
 	To       []string `yaml:"to"`       // target names
 	// Chart adds a picture of the cluster's CPU and memory over the last day, sent before
 	// the text (summary only).
@@ -111,6 +114,8 @@ type Rules struct {
 	NodeMemory     Rule `yaml:"node_memory"`
 	NodeCPU        Rule `yaml:"node_cpu"`
 	PVEUnreachable Rule `yaml:"pve_unreachable"`
+	BackupFailed   Rule `yaml:"backup_failed"`
+	BackupMissing  Rule `yaml:"backup_missing"`
 }
 
 // ByName returns the rule called name (one of RuleNames).
@@ -128,18 +133,24 @@ func (r *Rules) ByName(name string) (*Rule, bool) {
 		return &r.NodeCPU, true
 	case RulePVEUnreachable:
 		return &r.PVEUnreachable, true
+	case RuleBackupFailed:
+		return &r.BackupFailed, true
+	case RuleBackupMissing:
+		return &r.BackupMissing, true
 	}
 	return nil, false
 }
 
 // Rule is one alert rule. Above and ClearBelow apply to the threshold rules
-// (storage_usage, node_memory, node_cpu), Guests to guest_stopped.
+// (storage_usage, node_memory, node_cpu), Guests to guest_stopped and backup_missing,
+// OlderThan to backup_missing.
 type Rule struct {
 	Enabled    bool     `yaml:"enabled"`
 	For        Duration `yaml:"for"`
 	Above      Percent  `yaml:"above"`
 	ClearBelow Percent  `yaml:"clear_below"`
 	Guests     []string `yaml:"guests"`
+	OlderThan  Duration `yaml:"older_than"`
 
 	// GuestsSel is Guests parsed (filled by Validate).
 	GuestsSel selector.List `yaml:"-"`
@@ -207,6 +218,8 @@ func defaultAlerts() Alerts {
 			NodeMemory:     Rule{Enabled: true, For: Duration(10 * time.Minute), Above: 0.90, ClearBelow: 0.85},
 			NodeCPU:        Rule{Enabled: true, For: Duration(15 * time.Minute), Above: 0.90, ClearBelow: 0.80},
 			PVEUnreachable: Rule{Enabled: true, For: Duration(3 * time.Minute)},
+			BackupFailed:   Rule{Enabled: true},
+			BackupMissing:  Rule{Enabled: true, OlderThan: Duration(26 * time.Hour)},
 		},
 		Repeat: Duration(6 * time.Hour),
 	}
@@ -277,8 +290,8 @@ func (v *validator) push() {
 		if s.Report == "" {
 			s.Report = ReportSummary
 		}
-		if s.Report != ReportSummary && s.Report != ReportGuests && s.Report != ReportStorage {
-			v.add(key+".report", "must be summary, guests or storage")
+		if s.Report != ReportSummary && s.Report != ReportGuests && s.Report != ReportStorage && s.Report != ReportBackups {
+			v.add(key+".report", "must be summary, guests, storage or backups")
 		}
 		if s.Chart && s.Report != ReportSummary {
 			v.add(key+".chart", "only the summary report has a chart")
@@ -403,8 +416,13 @@ func (v *validator) alerts() {
 		} else if r.Above != 0 || r.ClearBelow != 0 {
 			v.add(key, "above and clear_below only apply to storage_usage, node_memory and node_cpu")
 		}
-		if name != RuleGuestStopped && len(r.Guests) > 0 {
-			v.add(key+".guests", "only applies to guest_stopped")
+		if name != RuleGuestStopped && name != RuleBackupMissing && len(r.Guests) > 0 {
+			v.add(key+".guests", "only applies to guest_stopped and backup_missing")
+		}
+		if name == RuleBackupMissing && r.OlderThan <= 0 {
+			v.add(key+".older_than", `must be a positive duration like "26h"`)
+		} else if name != RuleBackupMissing && r.OlderThan != 0 {
+			v.add(key+".older_than", "only applies to backup_missing")
 		}
 		r.GuestsSel = nil
 		for j, e := range r.Guests {

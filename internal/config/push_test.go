@@ -108,7 +108,7 @@ func TestPushProblems(t *testing.T) {
 		{"bad cron", "targets: {a: {users: [x]}}\nschedules:\n  - name: a\n    cron: \"61 9 * * *\"\n    to: [a]\n", "schedules[0].cron", "61 9", 4},
 		{"bad zone", "timezone: Mars/Base\n", "timezone", "unknown time zone", 1},
 		{"bad schedule zone", "targets: {a: {users: [x]}}\nschedules:\n  - name: a\n    cron: \"@daily\"\n    timezone: Nowhere/X\n    to: [a]\n", "schedules[0].timezone", "unknown time zone", 5},
-		{"bad report", "targets: {a: {users: [x]}}\nschedules:\n  - name: a\n    cron: \"@daily\"\n    report: weather\n    to: [a]\n", "schedules[0].report", "summary, guests or storage", 5},
+		{"bad report", "targets: {a: {users: [x]}}\nschedules:\n  - name: a\n    cron: \"@daily\"\n    report: weather\n    to: [a]\n", "schedules[0].report", "summary, guests, storage or backups", 5},
 		{"chart on guests", "targets: {a: {users: [x]}}\nschedules:\n  - name: a\n    cron: \"@daily\"\n    report: guests\n    chart: true\n    to: [a]\n", "schedules[0].chart", "only the summary", 6},
 		{"alert to unknown", "alerts:\n  to: [ops]\n", "alerts.to[0]", `unknown target "ops"`, 2},
 		{"two kinds", "targets:\n  x:\n    appchat: room\n    users: [a]\n", "targets.x", "only one of", 2},
@@ -123,6 +123,13 @@ func TestPushProblems(t *testing.T) {
 		{"bad except", "alerts:\n  quiet_hours: {from: \"23:00\", to: \"07:00\", except: [fire]}\n", "alerts.quiet_hours.except[0]", `unknown rule "fire"`, 2},
 		{"unknown rule key", "alerts:\n  rules:\n    disk_full: {for: 1m}\n", "alerts.rules.disk_full", "unknown key", 3},
 		{"bad selector", "alerts:\n  rules:\n    guest_stopped: {guests: [\"tag:\"]}\n", "alerts.rules.guest_stopped.guests[0]", "", 3},
+		{"older_than elsewhere", "alerts:\n  rules:\n    guest_stopped: {older_than: 1h}\n", "alerts.rules.guest_stopped.older_than", "only applies to backup_missing", 3},
+		{"backup_missing zero window", "alerts:\n  rules:\n    backup_missing: {older_than: 0s}\n", "alerts.rules.backup_missing.older_than", "positive", 3},
+		{"webhook without secret", "targets: {a: {users: [x]}}\npve_webhook:\n  path: /pve/webhook\n  to: [a]\n", "pve_webhook.secret", "must be set", 2},
+		{"webhook short secret", "targets: {a: {users: [x]}}\npve_webhook:\n  path: /pve/webhook\n  secret: short\n  to: [a]\n", "pve_webhook.secret", "too short", 4},
+		{"webhook no path", "targets: {a: {users: [x]}}\npve_webhook:\n  secret: fake-webhook-secret-0123456789\n  to: [a]\n", "pve_webhook.path", "must be set", 2},
+		{"webhook route unknown target", "targets: {a: {users: [x]}}\npve_webhook:\n  path: /pve/webhook\n  secret: fake-webhook-secret-0123456789\n  to: [a]\n  routes:\n    - {match: {type: [vzdump]}, to: [b]}\n", "pve_webhook.routes[0].to[0]", `unknown target "b"`, 7},
+		{"webhook bad severity", "targets: {a: {users: [x]}}\npve_webhook:\n  path: /pve/webhook\n  secret: fake-webhook-secret-0123456789\n  to: [a]\n  routes:\n    - {match: {severity: [fatal]}, to: [a]}\n", "pve_webhook.routes[0].match.severity[0]", `unknown severity "fatal"`, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,5 +170,32 @@ func TestRobotKeyFile(t *testing.T) {
 	_, err = parse([]byte(minimal+"targets:\n  robot: {webhook_key: a, webhook_key_file: robot.key}\n"), filepath.Join(dir, "config.yaml"), func(string) (string, bool) { return "", false })
 	if err == nil || !strings.Contains(err.Error(), "not both") {
 		t.Errorf("key and file: err = %v, want \"not both\"", err)
+	}
+}
+
+func TestPVEWebhookRoutes(t *testing.T) {
+	doc := "targets: {ops: {users: [x]}, admins: {users: [y]}}\npve_webhook:\n  path: /pve/webhook\n  secret: \"${PVE_WEBHOOK_SECRET}\"\n  to: [ops]\n" +
+		"  routes:\n    - {match: {severity: [error], type: [vzdump, fencing]}, to: [ops, admins]}\n    - {match: {type: [package-updates]}, to: [admins]}\n"
+	c, ps := parseWith(t, minimal+doc, map[string]string{"PVE_WEBHOOK_SECRET": "fake-webhook-secret-0123456789"})
+	if len(ps) > 0 {
+		t.Fatalf("problems: %v", ps)
+	}
+	if got := c.PVEWebhook.Secret.Value(); got != "fake-webhook-secret-0123456789" {
+		t.Errorf("secret from env = %q", got)
+	}
+	for _, tt := range []struct {
+		sev, typ string
+		want     string
+	}{
+		{"error", "vzdump", "ops,admins"},
+		{"info", "vzdump", "ops"},
+		{"error", "fencing", "ops,admins"},
+		{"info", "package-updates", "admins"},
+		{"error", "package-updates", "admins"},
+		{"unknown", "system-mail", "ops"},
+	} {
+		if got := strings.Join(c.PVEWebhook.TargetsFor(tt.sev, tt.typ), ","); got != tt.want {
+			t.Errorf("TargetsFor(%s, %s) = %s, want %s", tt.sev, tt.typ, got, tt.want)
+		}
 	}
 }

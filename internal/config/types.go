@@ -29,6 +29,9 @@ type Config struct {
 	Schedules []Schedule        `yaml:"schedules"`
 	Alerts    Alerts            `yaml:"alerts"`
 
+	// PVEWebhook receives PVE's own notifications (pvewebhook.go); off when absent.
+	PVEWebhook PVEWebhook `yaml:"pve_webhook"`
+
 	// Menu is the WeCom app's menu set by `bot menu sync` (ops.go); empty: DefaultMenu.
 	Menu []MenuItem `yaml:"menu"`
 

@@ -37,6 +37,7 @@ func (c *Config) Validate() Problems {
 	v.pve()
 	v.access()
 	v.push()
+	v.pveWebhook()
 	v.menu()
 	for i := range v.ps {
 		v.ps[i].File = c.Path

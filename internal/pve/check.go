@@ -217,6 +217,13 @@ var optionalSpecs = []optionalSpec{
 		consequence: `"node reboot", "node shutdown" and "node wake" are refused with a permission error`}, "ChatBotNodes", nil},
 	{featureSpec{name: "migration", priv: "VM.Migrate", roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
 		consequence: `"vm migrate" is refused with a permission error`}, "ChatBotMigrate", nil},
+	// Backups (docs/pve-features.md §2.1, §2.4): VM.Backup is checked inside vzdump's worker,
+	// Datastore.AllocateSpace on the storage before it; together they also make backups
+	// visible in storage listings, which PVE filters per volume.
+	{featureSpec{name: "backups", priv: "VM.Backup", roots: []string{"/", "/vms"}, partial: []string{"/vms/", "/pool/"},
+		consequence: `"vm backup" starts a task that fails with "Permission check failed (VM.Backup)", and these guests' backups are invisible to "backup status" and "backup list"`}, "ChatBotBackup", nil},
+	{featureSpec{name: "backup storage", priv: "Datastore.AllocateSpace", roots: []string{"/", "/storage"}, partial: []string{"/storage/"},
+		consequence: `"vm backup" is refused by PVE (403) and storages list no backups to the bot ("backup status" says never backed up)`}, "ChatBotBackupStorage", nil},
 }
 
 // evaluate checks an optional feature and, when it is missing, the pveum lines that grant it.

@@ -182,3 +182,50 @@ func TestCheckSnapshotPrivileges(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckBackupPrivileges: VM.Backup and Datastore.AllocateSpace are optional features, each
+// with the role that grants it.
+func TestCheckBackupPrivileges(t *testing.T) {
+	base := `"VM.Audit":1,"VM.PowerMgmt":1,"Sys.Audit":1,"Datastore.Audit":1,"Pool.Audit":1`
+	tests := []struct {
+		name, perms   string
+		vm, datastore bool
+	}{
+		{"without", `{"data":{"/":{` + base + `}}}`, false, false},
+		{"VM.Backup only", `{"data":{"/":{` + base + `,"VM.Backup":1}}}`, true, false},
+		{"both", `{"data":{"/":{` + base + `,"VM.Backup":1,"Datastore.AllocateSpace":1}}}`, true, true},
+		{"storage by path", `{"data":{"/":{` + base + `,"VM.Backup":1},"/storage/nas":{"Datastore.AllocateSpace":1}}}`, true, false},
+	}
+	grants := map[string]string{"backups": `pveum role add ChatBotBackup --privs "VM.Backup"`,
+		"backup storage": `pveum role add ChatBotBackupStorage --privs "Datastore.AllocateSpace"`}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fakeClient(t, newFakeRT(map[string]reply{
+				"GET /version":                            ok(`{"data":{"version":"8.3.2"}}`),
+				"GET /access/permissions":                 ok(tt.perms),
+				"GET /access/users/chatbot@pve/token/bot": ok(`{"data":{"privsep":1}}`),
+			}))
+			c.tokenID = "chatbot@pve!bot"
+			sc, err := c.Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]Feature{}
+			for _, f := range sc.Features {
+				got[f.Name] = f
+			}
+			for name, want := range map[string]bool{"backups": tt.vm, "backup storage": tt.datastore} {
+				f, ok := got[name]
+				if !ok || !f.Optional || (f.OK && !f.Partial) != want {
+					t.Errorf("%s = %+v, want optional, ok %v", name, f, want)
+				}
+				if !want && !strings.Contains(strings.Join(f.Grant, "\n"), grants[name]) {
+					t.Errorf("%s grant = %q, want %s", name, f.Grant, grants[name])
+				}
+			}
+			if !sc.OK() {
+				t.Error("missing backup privileges fail the check; they are optional")
+			}
+		})
+	}
+}

@@ -304,7 +304,12 @@ func (f *Fleet) watch(ctx context.Context, c *Client) {
 			f.mu.Unlock()
 			c.log.Info("PVE cluster reachable", zap.String("version", sc.Version), zap.Int("attempt", attempt))
 			for _, ft := range sc.Features {
-				if !ft.OK || ft.Partial {
+				switch {
+				case ft.OK && !ft.Partial:
+				case ft.Optional: // a command the admin chose not to allow: say so, no alarm
+					c.log.Info("PVE token does not allow an optional feature", zap.String("feature", ft.Name),
+						zap.Strings("missing", ft.Missing), zap.String("consequence", ft.Consequence))
+				default:
 					c.log.Warn("PVE token lacks a privilege", zap.String("feature", ft.Name),
 						zap.Strings("missing", ft.Missing), zap.String("consequence", ft.Consequence))
 				}

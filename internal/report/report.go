@@ -1,4 +1,4 @@
-// Package report renders the scheduled status reports (summary, guests, storage) as
+// Package report renders the scheduled status reports (summary, guests, storage, backups) as
 // markdown for group chats, within the byte limit of each kind of target: long
 // sections are shortened with "… 还有 N 项" / "… N more", never by cutting a line.
 // Data is gathered with one PVE call per kind of data, never one per guest.
@@ -43,6 +43,9 @@ type Data struct {
 	Tasks   []pve.Task       // recent tasks; the failed ones of the last 24 h are shown
 	Failed  map[string]error // clusters that could not be read
 	Firing  []string         // alert lines firing now (summary only)
+	// Backup is the backup state (backups report; the summary's backup line); nil when
+	// the source cannot read backups.
+	Backup *BackupData
 }
 
 // taskLimit is how many recent tasks per cluster a summary reads.
@@ -73,6 +76,13 @@ func Gather(ctx context.Context, src Source, kind string, now time.Time, loc *ti
 		d.Tasks, errs = src.Tasks(ctx, taskLimit)
 		merge(errs)
 	}
+	if kind == Backups {
+		d.Guests, errs = src.Guests(ctx)
+		merge(errs)
+	}
+	if bs, ok := src.(BackupSource); ok && (kind == Summary || kind == Backups) {
+		d.Backup = gatherBackups(ctx, bs, now, merge)
+	}
 	return d
 }
 
@@ -98,6 +108,11 @@ func Render(kind string, lang i18n.Lang, d Data, limit int) string {
 		secs = guestSections(lang, d)
 	case Storage:
 		secs = []*section{{lines: storageLines(lang, d.Storage), empty: i18n.T(lang, "storage_empty")}}
+	case Backups:
+		if d.Backup == nil {
+			d.Backup = &BackupData{}
+		}
+		secs = backupSections(lang, d)
 	default:
 		title = i18n.T(lang, "title_summary")
 		secs = []*section{
@@ -105,6 +120,9 @@ func Render(kind string, lang i18n.Lang, d Data, limit int) string {
 			{head: i18n.T(lang, "h_storage"), lines: storageLines(lang, d.Storage), empty: i18n.T(lang, "storage_empty")},
 			{head: i18n.T(lang, "h_alerts"), lines: d.Firing, empty: i18n.T(lang, "no_alerts")},
 			{head: i18n.T(lang, "h_tasks"), lines: failedTasks(d), empty: i18n.T(lang, "no_failed")},
+		}
+		if d.Backup != nil {
+			secs = append(secs, &section{head: i18n.T(lang, "h_backups"), lines: []string{backupLine(lang, d)}, fixed: true})
 		}
 	}
 	header := "**" + title + "** · " + i18n.NewZone(d.Loc).DateTime(d.Now)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,36 @@ func lab(n int) Data {
 		}
 		d.Guests = append(d.Guests, g)
 	}
+	d.Backup = labBackups(d.Guests)
 	return d
+}
+
+// labBackups: last night's job backed up every third guest at 02:00 (Shanghai) to nas, but
+// truenas failed; guests 1 mod 3 were last backed up days ago (100 is five days old);
+// guests 2 mod 3 never were, and no job covers them.
+func labBackups(gs []pve.Guest) *BackupData {
+	night := at.Add(-7*time.Hour - 5*time.Minute) // 02:00 in Shanghai
+	b := &BackupData{}
+	run := pve.BackupRun{Cluster: "home", Node: "pve1", Start: night, End: night.Add(40 * time.Minute), Exit: "job errors"}
+	for i, g := range gs {
+		switch {
+		case g.Name == "truenas":
+			run.Failed = append(run.Failed, pve.GuestBackupResult{VMID: g.VMID, Reason: "unable to open file '/mnt/pve/nas/dump/vzdump-qemu-101.tmp' - No space left on device"})
+			b.Volumes = append(b.Volumes, pve.BackupVolume{Cluster: "home", VMID: g.VMID, Storage: "nas", Size: 3 * gib, Time: night.Add(-24 * time.Hour)})
+		case i%3 == 0 && i != 0:
+			b.Volumes = append(b.Volumes, pve.BackupVolume{Cluster: "home", VMID: g.VMID, Storage: "nas", Size: uint64(i%7+1) * gib, Time: night.Add(time.Duration(i%40) * time.Minute)})
+		case i%3 == 1 || i == 0:
+			b.Volumes = append(b.Volumes, pve.BackupVolume{Cluster: "home", VMID: g.VMID, Storage: "local", Size: gib, Time: night.Add(-time.Duration(2+i%3)*24*time.Hour - time.Duration(i)*time.Minute)})
+			if i == 0 {
+				b.Volumes[len(b.Volumes)-1].Time = night.Add(-5 * 24 * time.Hour)
+			}
+		default:
+			b.Uncovered = append(b.Uncovered, g)
+		}
+	}
+	b.Runs = []pve.BackupRun{run}
+	slices.SortStableFunc(b.Volumes, func(x, y pve.BackupVolume) int { return y.Time.Compare(x.Time) })
+	return b
 }
 
 func golden(t *testing.T, name, got string) {
@@ -81,7 +111,7 @@ func golden(t *testing.T, name, got string) {
 }
 
 func TestGolden(t *testing.T) {
-	for _, kind := range []string{Summary, Guests, Storage} {
+	for _, kind := range []string{Summary, Guests, Storage, Backups} {
 		for _, lang := range []i18n.Lang{i18n.LangZH, i18n.LangEN} {
 			for _, n := range []int{3, 300} {
 				name := fmt.Sprintf("%s_%s_%d.md", kind, lang, n)
@@ -107,7 +137,7 @@ func checkFits(t *testing.T, got string, limit int) {
 
 func TestRenderLimits(t *testing.T) {
 	for _, limit := range []int{2048, 4096} {
-		for _, kind := range []string{Summary, Guests, Storage} {
+		for _, kind := range []string{Summary, Guests, Storage, Backups} {
 			t.Run(fmt.Sprintf("%s/%d", kind, limit), func(t *testing.T) {
 				full := Render(kind, "zh", lab(300), 1<<20)
 				got := Render(kind, "zh", lab(300), limit)
@@ -243,5 +273,22 @@ func TestStaleAndPausedGuests(t *testing.T) {
 	sum = Render(Summary, "zh", d, 4096)
 	if !strings.Contains(sum, "🟠 pve2 · 无数据") || strings.Contains(sum, "🔴 pve2") {
 		t.Errorf("a silent node reads as offline:\n%s", sum)
+	}
+}
+
+// A backup that succeeds after a failed run clears the failure; the summary line counts it.
+func TestBackupsLaterSuccessClearsFailure(t *testing.T) {
+	d := lab(3)
+	d.Backup.Volumes = append([]pve.BackupVolume{{Cluster: "home", VMID: 101, Storage: "nas", Size: 3 * gib, Time: at.Add(-time.Hour)}}, d.Backup.Volumes...)
+	got := Render(Backups, i18n.LangZH, d, 2048)
+	if strings.Contains(got, "No space left") || !strings.Contains(got, "✅ truenas (101) · 05-01 08:05 · 3.0 GiB · nas") {
+		t.Errorf("report after the retry succeeded:\n%s", got)
+	}
+	if sum := Render(Summary, i18n.LangZH, d, 2048); !strings.Contains(sum, "🟠 24 小时内 1 台成功，0 台失败；1 台超过 24 小时未备份，1 台从未备份") {
+		t.Errorf("summary backup line:\n%s", sum)
+	}
+	d.Backup = nil // a source without backup data: no backup line
+	if sum := Render(Summary, i18n.LangZH, d, 2048); strings.Contains(sum, "**备份**") {
+		t.Errorf("summary without backup data shows a backup line:\n%s", sum)
 	}
 }

@@ -163,3 +163,79 @@ func PackageUpdatesNotification(node string, count int, at time.Time) Notificati
 	return Notification{Title: fmt.Sprintf("New software packages available (%s.home.arpa) ", node), Message: b.String(),
 		Severity: "info", Timestamp: at, Fields: map[string]string{"type": "package-updates", "hostname": node}}
 }
+
+// TaskUPIDs lists the UPIDs of the tasks of type typ ("vzdump"), oldest first: a test finds
+// the task whose notification it posts.
+func (s *Server) TaskUPIDs(typ string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, t := range s.tasks {
+		if t.typ == typ {
+			out = append(out, t.upid)
+		}
+	}
+	return out
+}
+
+// WebhookTarget is a webhook endpoint of the notification system (PVE 8.3+).
+type WebhookTarget struct {
+	Name, URL string
+	Disable   bool
+}
+
+// AddWebhookTarget adds a webhook target as `pvesh create /cluster/notifications/endpoints/webhook` does.
+func (s *Server) AddWebhookTarget(t WebhookTarget) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhooks = append(s.webhooks, t)
+}
+
+// handleWebhookTargets is GET /cluster/notifications/endpoints/webhook: Mapping.Audit,
+// Mapping.Modify or Mapping.Use on /mapping/notifications (Notifications.pm:324-337). The real
+// answer also carries the headers and body (base64) and the secrets' names, never their values.
+func (s *Server) handleWebhookTargets(c *call) {
+	s.mu.Lock()
+	allowed := false
+	for _, p := range []string{"Mapping.Audit", "Mapping.Modify", "Mapping.Use"} {
+		allowed = allowed || s.canLocked(c.tok, "/mapping/notifications", p)
+	}
+	var out []map[string]any
+	for _, t := range s.webhooks {
+		e := map[string]any{"name": t.Name, "url": t.URL, "method": "post", "origin": "user-created",
+			"header": []string{"name=Content-Type,value=YXBwbGljYXRpb24vanNvbg=="}, "secret": []string{"name=token"}}
+		if t.Disable {
+			e["disable"] = 1
+		}
+		out = append(out, e)
+	}
+	s.mu.Unlock()
+	if !allowed {
+		s.fail(c, http.StatusForbidden, "Permission check failed (/mapping/notifications, Mapping.Audit)", nil)
+		return
+	}
+	if out == nil {
+		out = []map[string]any{}
+	}
+	s.ok(c, out, nil)
+}
+
+// SampleBackupFailure is a scheduled job's failed run as PVE would notify it, for replaying
+// without running a backup (the demo): backup-nightly on pve1, where 101 (truenas) failed for
+// lack of space and 100 (opnsense) was backed up.
+func SampleBackupFailure(at time.Time) Notification {
+	start := at.Add(-4 * time.Minute)
+	return Notification{
+		Title:    "vzdump backup status (pve1.home.arpa): backup failed ",
+		Severity: "error", Timestamp: at,
+		Fields: map[string]string{"type": "vzdump", "hostname": "pve1", "job-id": "backup-nightly"},
+		Message: "Details\n=======\nVMID  Name  Status  Time  Size  Filename\n" +
+			"100  opnsense  ok  00:01:52  2.1GB  /mnt/pve/nas/dump/vzdump-qemu-100-" + start.Format("2006_01_02-15_04_05") + ".vma.zst\n" +
+			"101  truenas  err  -  -  null\n\nTotal running time: 4m 0s\nTotal size: 2.1GB\n\nLogs\n====\n" +
+			"vzdump 100 101 --mode snapshot --storage nas --compress zstd --notes-template '{{guestname}}'\n\n" +
+			"100: " + start.Format("2006-01-02 15:04:05") + " INFO: Starting Backup of VM 100 (qemu)\n" +
+			"100: " + start.Format("2006-01-02 15:04:05") + " INFO: Finished Backup of VM 100 (00:01:52)\n" +
+			"101: " + at.Format("2006-01-02 15:04:05") + " INFO: Starting Backup of VM 101 (qemu)\n" +
+			"101: " + at.Format("2006-01-02 15:04:05") + " ERROR: Backup of VM 101 failed - unable to create temporary directory '/mnt/pve/nas/dump/vzdump-qemu-101.tmp' - No space left on device\n",
+	}
+}

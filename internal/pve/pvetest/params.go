@@ -56,7 +56,7 @@ func endpointParams(key string) []string {
 		return []string{"forceStop", "node", "timeout", "vmid"}
 	case "POST /nodes/{node}/lxc/{vmid}/status/suspend", "POST /nodes/{node}/lxc/{vmid}/status/resume":
 		return []string{"node", "vmid"}
-	case "GET /cluster/backup", "GET /cluster/backup-info/not-backed-up":
+	case "GET /cluster/backup", "GET /cluster/backup-info/not-backed-up", "GET /cluster/notifications/endpoints/webhook":
 		return nil
 	case "POST /nodes/{node}/vzdump":
 		return []string{"all", "compress", "exclude", "mailnotification", "mailto", "mode", "node", "notes-template",

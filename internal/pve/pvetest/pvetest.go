@@ -250,6 +250,7 @@ type Server struct {
 	backups     []*Backup
 	backupJobs  []BackupJob
 	backupFail  map[int]string // vmid -> the reason its next backups fail
+	webhooks    []WebhookTarget
 	backupDur   time.Duration
 	rrdGaps     map[string][2]time.Time // node -> history gap (rrd.go)
 }

@@ -49,6 +49,11 @@ func (s *Server) route(c *call) {
 			s.handleNotBackedUp(c)
 		}
 		return
+	case get && c.path == "/cluster/notifications/endpoints/webhook":
+		if s.verifyParams(c, "GET /cluster/notifications/endpoints/webhook") {
+			s.handleWebhookTargets(c)
+		}
+		return
 	case get && c.path == "/access/permissions":
 		if s.verifyParams(c, "GET /access/permissions") {
 			s.handlePermissions(c)
