@@ -83,12 +83,12 @@ func SeedHomeLab(s *Server) {
 		}
 	}
 
-	// The bot role of docs/setup.md (with Pool.Audit) plus snapshot and backup (VM.Backup and
-	// Datastore.AllocateSpace: without the latter vzdump to a storage is refused and backups are
-	// invisible), and the guest
-	// agent's privilege for vm ip (VM.Monitor on the fake's default PVE 8), on "/", for the
+	// The bot role of docs/setup.md (with Pool.Audit) plus every optional feature's role, so
+	// the demo shows them all: snapshots, backups (VM.Backup and Datastore.AllocateSpace: without
+	// the latter vzdump to a storage is refused and backups are invisible), the guest agent for
+	// vm ip (VM.Monitor on the fake's default PVE 8), node power and migration; on "/", for the
 	// token and its user.
 	s.AddToken(HomeLabTokenID, HomeLabTokenSecret, map[string][]string{
-		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Datastore.AllocateSpace", "Pool.Audit", "VM.Snapshot", "VM.Backup", "VM.Monitor"},
+		"/": {"VM.Audit", "VM.PowerMgmt", "Sys.Audit", "Datastore.Audit", "Datastore.AllocateSpace", "Pool.Audit", "VM.Snapshot", "VM.Backup", "VM.Monitor", "Sys.PowerMgmt", "VM.Migrate"},
 	})
 }
