@@ -51,7 +51,7 @@ func BenchmarkCallbackPath(b *testing.B) {
 	}
 	reqs := make([]req, b.N)
 	for i := range reqs {
-		q, body := s.Build(s.TextXML("user"+strconv.Itoa(i%1000), "help", strconv.Itoa(1e12+i)))
+		q, body := s.Build(s.TextXML("user"+strconv.Itoa(i%1000), "help", strconv.FormatInt(1e12+int64(i), 10)))
 		reqs[i] = req{"/wecom/callback?" + q.Encode(), body}
 	}
 	b.ReportAllocs()

@@ -300,7 +300,7 @@ func (s *Server) handleNodeRRD(c *call, node string) {
 		e["cpu"], e["maxcpu"], e["iowait"] = cpu, nd.MaxCPU, iowait
 		e["loadavg"] = cpu*float64(nd.MaxCPU)*1.1 + 2*iowait
 		e["memtotal"], e["memused"] = nd.MaxMem, mem*float64(nd.MaxMem)
-		e["swaptotal"], e["swapused"] = 4<<30, 0.1*float64(4<<30)
+		e["swaptotal"], e["swapused"] = uint64(4<<30), 0.1*float64(4<<30)
 		e["roottotal"], e["rootused"] = nd.MaxDisk, nd.Disk
 		e["netin"], e["netout"] = net, net*0.4
 		if s.pve9() {
