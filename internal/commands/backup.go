@@ -96,17 +96,11 @@ func backupStorages(stor []pve.Storage, g pve.Guest) []pve.Storage {
 // backup starts a backup now: `vm backup <target> [storage]`, to the storage named, else the
 // storage of the backup job that covers the guest, else the first storage that takes backups.
 func (d *Dispatcher) backup(ctx context.Context, r *req, cmd Command) []chat.Reply {
-	g, rep := d.writeTarget(ctx, r, cmd, "backup")
+	st, rep := d.idleTarget(ctx, r, cmd, "backup")
 	if rep != nil {
 		return []chat.Reply{*rep}
 	}
-	st, err := d.o.Fleet.GuestStatus(ctx, g)
-	if err != nil {
-		return []chat.Reply{d.pveError(r, err)}
-	}
-	if rep, ok := d.busy(ctx, r, st); ok {
-		return []chat.Reply{rep}
-	}
+	g := st.Guest
 	stor, _ := d.o.Fleet.Storage(ctx)
 	usable := backupStorages(stor, g)
 	names := make([]string, 0, len(usable))

@@ -65,6 +65,24 @@ func byPart(g pve.Guest, cmd Command) string {
 	return cmd.Target
 }
 
+// idleTarget is writeTarget for an action PVE refuses on a locked guest (snapshots, backups):
+// it also reads the guest's state and refuses a lock before anything is sent.
+func (d *Dispatcher) idleTarget(ctx context.Context, r *req, cmd Command, action string) (pve.GuestStatus, *chat.Reply) {
+	g, rep := d.writeTarget(ctx, r, cmd, action)
+	if rep != nil {
+		return pve.GuestStatus{}, rep
+	}
+	st, err := d.o.Fleet.GuestStatus(ctx, g)
+	if err != nil {
+		rep := d.pveError(r, err)
+		return pve.GuestStatus{}, &rep
+	}
+	if rep, busy := d.busy(ctx, r, st); busy {
+		return pve.GuestStatus{}, &rep
+	}
+	return st, nil
+}
+
 // busy refuses a write on a locked guest before anything is sent, naming the lock.
 func (d *Dispatcher) busy(ctx context.Context, r *req, st pve.GuestStatus) (chat.Reply, bool) {
 	if st.Lock == "" {
@@ -136,17 +154,11 @@ func (d *Dispatcher) snapshots(ctx context.Context, r *req, cmd Command) chat.Re
 
 // takeSnapshot takes a snapshot: `vm snapshot <target> [name] [--ram] [description…]`.
 func (d *Dispatcher) takeSnapshot(ctx context.Context, r *req, cmd Command) []chat.Reply {
-	g, rep := d.writeTarget(ctx, r, cmd, "snapshot")
+	st, rep := d.idleTarget(ctx, r, cmd, "snapshot")
 	if rep != nil {
 		return []chat.Reply{*rep}
 	}
-	st, err := d.o.Fleet.GuestStatus(ctx, g)
-	if err != nil {
-		return []chat.Reply{d.pveError(r, err)}
-	}
-	if rep, ok := d.busy(ctx, r, st); ok {
-		return []chat.Reply{rep}
-	}
+	g := st.Guest
 	var name string
 	ram := false
 	var desc []string
@@ -199,14 +211,11 @@ func (d *Dispatcher) snapshotTarget(ctx context.Context, r *req, cmd Command, ac
 	fail := func(rep chat.Reply) (pve.GuestStatus, pve.Snapshots, pve.Snapshot, *chat.Reply) {
 		return pve.GuestStatus{}, pve.Snapshots{}, pve.Snapshot{}, &rep
 	}
-	g, rep := d.writeTarget(ctx, r, cmd, action)
+	st, rep := d.idleTarget(ctx, r, cmd, action)
 	if rep != nil {
 		return fail(*rep)
 	}
-	st, err := d.o.Fleet.GuestStatus(ctx, g)
-	if err != nil {
-		return fail(d.pveError(r, err))
-	}
+	g := st.Guest
 	list, err := d.o.Fleet.Snapshots(ctx, g)
 	if err != nil {
 		return fail(d.pveError(r, err))
@@ -222,9 +231,6 @@ func (d *Dispatcher) snapshotTarget(ctx context.Context, r *req, cmd Command, ac
 			out.Lines = []string{r.t("snap_have", strings.Join(names, r.t("list_sep")))}
 		}
 		return fail(out)
-	}
-	if rep, busy := d.busy(ctx, r, st); busy {
-		return fail(rep)
 	}
 	return st, list, sn, nil
 }
