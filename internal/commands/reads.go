@@ -21,6 +21,11 @@ import (
 // clusters that could not be read.
 func (d *Dispatcher) visibleGuests(ctx context.Context, r *req) ([]pve.Guest, map[string]error) {
 	all, errs := d.o.Fleet.Guests(ctx)
+	return d.visible(r, all), errs
+}
+
+// visible keeps the guests the user may see, sorted by cluster and VMID.
+func (d *Dispatcher) visible(r *req, all []pve.Guest) []pve.Guest {
 	out := all[:0:0]
 	for _, g := range all {
 		if r.s.policy.Visible(r.user.ID, g.Subject()) {
@@ -33,7 +38,7 @@ func (d *Dispatcher) visibleGuests(ctx context.Context, r *req) ([]pve.Guest, ma
 		}
 		return out[i].VMID < out[j].VMID
 	})
-	return out, errs
+	return out
 }
 
 // find resolves a target among the guests the user may see, so that a guest outside the
@@ -61,9 +66,14 @@ func (d *Dispatcher) clusterErrors(r *req, errs map[string]error) []string {
 	return lines
 }
 
+// listNarrowAt is the most guests a list shows without saying how to narrow it: about
+// what fits one WeCom message (2,048 bytes); the footer with the hint is always sent,
+// even when the lines beyond five messages are cut to "…还有 N 行".
+const listNarrowAt = 40
+
 func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
-	guests, errs := d.visibleGuests(ctx, r)
-	nodes, _ := d.o.Fleet.Nodes(ctx)
+	all, nodes, errs := d.o.Fleet.GuestsAndNodes(ctx) // one request per cluster
+	guests := d.visible(r, all)
 	down := pve.DownNodes(nodes)
 	filter := strings.ToLower(strings.TrimSpace(cmd.Filter))
 	var lines []string
@@ -93,6 +103,9 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	}
 	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: title, Lines: lines}
 	rep.Footer = r.t("list_footer", shown, running)
+	if shown > listNarrowAt {
+		rep.Footer += "\n" + r.t("list_narrow")
+	}
 	if shown == 0 {
 		rep.Lines = []string{r.t("list_empty")}
 	}
