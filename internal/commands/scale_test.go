@@ -15,7 +15,7 @@ import (
 
 // bigFleet is 50 clusters of 200 guests in memory; it counts listings.
 type bigFleet struct {
-	Fleet // the methods a test does not need: calling one panics
+	Fleet    // the methods a test does not need: calling one panics
 	guests   []pve.Guest
 	nodes    []pve.Node
 	listings int
