@@ -68,6 +68,7 @@ func (p *producer) run(ctx context.Context, from, n int, ch chan<- callback) {
 // pending is one accepted callback waiting for its reply.
 type pending struct {
 	sent      time.Time
+	got       int // messages of its reply delivered so far
 	done      bool
 	cancelled bool
 }
@@ -77,6 +78,9 @@ type pending struct {
 // a user's callbacks a reply belongs to is a guess when the user has several in flight.
 type matcher struct {
 	idx map[string]int // read-only after newMatcher
+	// parts is how many messages one reply is (a long list is split, -parts); the
+	// end-to-end latency is that of the first. Read-only after newMatcher.
+	parts int
 
 	mu          sync.Mutex
 	q           [][]*pending
@@ -87,8 +91,8 @@ type matcher struct {
 	outstanding int
 }
 
-func newMatcher(users []string) *matcher {
-	m := &matcher{idx: make(map[string]int, len(users)), q: make([][]*pending, len(users))}
+func newMatcher(users []string, parts int) *matcher {
+	m := &matcher{idx: make(map[string]int, len(users)), q: make([][]*pending, len(users)), parts: max(parts, 1)}
 	for i, u := range users {
 		m.idx[u] = i
 	}
@@ -135,9 +139,14 @@ func (m *matcher) sent(msg wecomtest.SentMessage) {
 	}
 	for _, p := range q {
 		if !p.done && !p.cancelled {
-			p.done = true
-			m.outstanding--
-			m.e2e = append(m.e2e, now.Sub(p.sent))
+			p.got++
+			if p.got == 1 {
+				m.e2e = append(m.e2e, now.Sub(p.sent))
+			}
+			if p.got == m.parts {
+				p.done = true
+				m.outstanding--
+			}
 			m.q[u] = q
 			return
 		}

@@ -253,7 +253,7 @@ func TestPercentile(t *testing.T) {
 // withdrawn callback (the bot said 503) expects none.
 func TestMatcher(t *testing.T) {
 	users := userIDs(2)
-	m := newMatcher(users)
+	m := newMatcher(users, 1)
 	a1 := m.expect(0)
 	m.expect(0)
 	b1 := m.expect(1)

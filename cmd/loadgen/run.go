@@ -51,7 +51,12 @@ type report struct {
 	GoroutinesIdle       float64
 	GoroutinesAfter      float64
 	Conns                int64 // TCP connections the fake WeCom accepted during the run
-	Samples              []memSample
+	IdleAfterRSS         int64 // -idle-after after start, before any callback
+	IdleAfterAnon        int64
+	// FleetListingsMin and Max are the GET /cluster/resources of the least and the most
+	// asked -fleet cluster during the run.
+	FleetListingsMin, FleetListingsMax int
+	Samples                            []memSample
 
 	LogErrors, LogWarns int
 	SecretInLog         bool
@@ -188,7 +193,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		defer os.RemoveAll(dir)
 	}
 	users := userIDs(o.users)
-	m := newMatcher(users)
+	m := newMatcher(users, o.parts)
 	wc := wecomtest.NewServer(nil, wecomtest.WithCorp(wecomtest.FakeCorpID, apptest.CorpSecret, wecomtest.FakeAgentID),
 		wecomtest.WithSentHook(m.sent), wecomtest.WithoutHistory(),
 		wecomtest.WithoutMemberLimit()) // the bot runs with rate limits off
@@ -209,6 +214,17 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := botConfig(&apptest.Env{WeCom: wc, PVE: pv}, addr, adminAddr, filepath.Join(dir, "data"), users, o.replyMode)
+	fleet := startFleet(o.fleet, o.fleetGuests, o.pveLatency)
+	defer func() {
+		for _, s := range fleet {
+			s.Close()
+		}
+	}()
+	if len(fleet) > 0 {
+		if cfg, err = withFleet(cfg, fleet, apptest.PVETokenSecret); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -232,6 +248,16 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	if mem, err := procMem(bot.pid()); err == nil {
 		rep.StartRSS = mem.RSS
 	}
+	if o.idleAfter > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.idleAfter):
+		}
+		if mem, err := procMem(bot.pid()); err == nil {
+			rep.IdleAfterRSS, rep.IdleAfterAnon = mem.RSS, mem.Anon
+		}
+	}
 	defer func() {
 		if rep.BotExit == "" {
 			rep.BotExit = bot.stop()
@@ -241,8 +267,13 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	sender := &wecomtest.Sender{URL: bot.base + "/wecom/callback", Token: apptest.CallbackToken, EncodingAESKey: apptest.AESKey,
 		CorpID: wecomtest.FakeCorpID, AgentID: wecomtest.FakeAgentID}
 	text := "help"
-	if o.mix == "list" {
+	switch {
+	case o.mix == "list":
 		text = "vm list"
+	case o.mix == "status" && len(fleet) > 0:
+		text = fmt.Sprintf("状态 c%02d-g%03d", len(fleet)-1, o.fleetGuests-1) // the last cluster's last guest
+	case o.mix == "status":
+		text = "状态 homeassistant"
 	}
 	prod := newProducer(sender, users, text)
 	tr := &http.Transport{MaxIdleConns: o.concurrency + 16, MaxIdleConnsPerHost: o.concurrency + 16, DisableCompression: true}
@@ -257,12 +288,15 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		if !m.waitAnswered(ctx, o.drain) {
 			return nil, fmt.Errorf("loadgen: warm-up callbacks were not all answered in %s (log: %s)", o.drain, logPath)
 		}
-		if r, d, _, _ := m.counts(); d > 0 || r != o.warmup {
-			return nil, fmt.Errorf("loadgen: warm-up: %d callbacks got %d replies (%d duplicates): one reply each is expected", o.warmup, r, d)
+		if r, d, _, _ := m.counts(); d > 0 || r != o.warmup*o.parts {
+			return nil, fmt.Errorf("loadgen: warm-up: %d callbacks got %d messages (%d duplicates): %d each is expected (-parts)", o.warmup, r, d, o.parts)
 		}
 		m.reset()
 	}
 	pv.ResetRequests()
+	for _, s := range fleet {
+		s.ResetRequests()
+	}
 
 	total := o.n
 	var deadline time.Time
@@ -379,6 +413,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	time.Sleep(100 * time.Millisecond)
 	rep.GoroutinesAfter, _ = scrapeGauge(ctx, hc, bot.admin, "go_goroutines")
 	rep.Conns = wc.ConnsAccepted() - connsBefore
+	rep.FleetListingsMin, rep.FleetListingsMax = fleetListings(fleet)
 	rep.CPU = cpu1 - cpu0
 
 	rep.Sent, rep.OK, rep.Transport, rep.Statuses = st.sent, st.ok, st.transport, st.statuses
@@ -475,12 +510,20 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "pacing                 %d callbacks left > 5 ms late, max %s\n", r.Late, ms(r.MaxLag))
 	}
 	fmt.Fprintf(w, "errors                 %s\n", strings.Join(errs, ", "))
-	fmt.Fprintf(w, "replies                %d, missing %d, duplicates %d, unknown recipient %d\n", r.Replies, r.Missing, r.Dups, r.Unknown)
+	fmt.Fprintf(w, "replies (messages)     %d, missing %d, duplicates %d, unknown recipient %d\n", r.Replies, r.Missing, r.Dups, r.Unknown)
 	fmt.Fprintf(w, "end-to-end latency     p50 %s  p99 %s  max %s\n", ms(r.E2EP50), ms(r.E2EP99), ms(r.E2EMax))
 	fmt.Fprintf(w, "bot CPU                %s, %.3f ms per callback\n", r.CPU, float64(cpuPer)/float64(time.Millisecond))
 	fmt.Fprintf(w, "bot RSS                started %.1f MB, idle after warm-up %.1f MB (anon %.1f + file %.1f), after %.1f MB, peak (VmHWM) %.1f MB\n",
 		mb(r.StartRSS), mb(r.IdleRSS), mb(r.IdleAnon), mb(r.IdleRSS-r.IdleAnon), mb(r.RSS), mb(r.PeakRS))
+	if o.idleAfter > 0 {
+		fmt.Fprintf(w, "bot RSS idle           %s after start %.1f MB (anon %.1f + file %.1f)\n",
+			o.idleAfter, mb(r.IdleAfterRSS), mb(r.IdleAfterAnon), mb(r.IdleAfterRSS-r.IdleAfterAnon))
+	}
 	fmt.Fprintf(w, "bot goroutines         idle %.0f, after the run %.0f\n", r.GoroutinesIdle, r.GoroutinesAfter)
+	if o.fleet > 0 {
+		fmt.Fprintf(w, "fleet                  %d clusters x %d guests; GET /cluster/resources per cluster during the run: %d..%d\n",
+			o.fleet, o.fleetGuests, r.FleetListingsMin, r.FleetListingsMax)
+	}
 	fmt.Fprintf(w, "wecom connections      %d accepted during the run\n", r.Conns)
 	if len(r.Samples) > 1 {
 		f, l := r.Samples[0], r.Samples[len(r.Samples)-1]

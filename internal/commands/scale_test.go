@@ -76,10 +76,40 @@ func TestListOfTenThousandGuestsFitsAndSaysHowToNarrow(t *testing.T) {
 				t.Errorf("last message lacks %q:\n%s", want, last)
 			}
 		}
+		// Every guest is either a line or counted in "…还有 N 行".
+		shown := 0
+		for _, p := range parts {
+			shown += strings.Count(p, "-g")
+		}
+		var more int
+		if _, err := fmt.Sscanf(last[strings.Index(last, "还有 "):], "还有 %d 行", &more); err != nil || shown+more != 10000 {
+			t.Errorf("%d guest lines shown + %d more (%v), want 10000", shown, more, err)
+		}
 	}
 	reps = d.Handle(context.Background(), chat.Message{ID: "m2", User: "zhangsan", Kind: chat.KindText, Text: "vm list c07-g12"})
 	parts := wecom.RenderMarkdown(reps[0], "zh", wecom.MaxTextBytes)
 	if len(parts) != 1 || strings.Contains(parts[0], "vm list 关键字") || !strings.Contains(parts[0], "c07-g123") {
 		t.Errorf("narrowed list = %q, want one message with c07-g123 and no hint", parts)
+	}
+}
+
+// BenchmarkList10000 is an admin's `vm list` over 50 clusters of 200 guests (in memory:
+// the fleet's answer is given), rendered as the markdown messages WeCom gets.
+func BenchmarkList10000(b *testing.B) {
+	st, err := store.Open(b.TempDir(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config.Default()
+	cfg.Users = []config.User{{ID: "zhangsan", Role: config.RoleAdmin}}
+	d := New(cfg, Options{Fleet: newBigFleet(), Store: st})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := range b.N {
+		reps := d.Handle(ctx, chat.Message{ID: fmt.Sprint("m", i), User: "zhangsan", Kind: chat.KindText, Text: "vm list"})
+		if parts := wecom.RenderMarkdown(reps[0], "zh", wecom.MaxTextBytes); len(parts) != 5 {
+			b.Fatalf("%d messages, want 5", len(parts))
+		}
 	}
 }
