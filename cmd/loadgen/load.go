@@ -36,20 +36,20 @@ type callback struct {
 type producer struct {
 	sender *wecomtest.Sender
 	users  []string
-	text   string
+	texts  []string // callback i says texts[i mod len(texts)]
 	runID  string
 }
 
-func newProducer(s *wecomtest.Sender, users []string, text string) *producer {
+func newProducer(s *wecomtest.Sender, users []string, texts ...string) *producer {
 	n, _ := rand.Int(rand.Reader, big.NewInt(900000))
-	return &producer{sender: s, users: users, text: text, runID: strconv.FormatInt(n.Int64()+100000, 10)}
+	return &producer{sender: s, users: users, texts: texts, runID: strconv.FormatInt(n.Int64()+100000, 10)}
 }
 
 // make builds callback number i (from user i mod len(users)).
 func (p *producer) make(i int) callback {
 	u := i % len(p.users)
 	id := p.runID + fmt.Sprintf("%013d", i) // 19 digits like WeCom's MsgId, unique per run
-	q, body := p.sender.Build(p.sender.TextXML(p.users[u], p.text, id))
+	q, body := p.sender.Build(p.sender.TextXML(p.users[u], p.texts[i%len(p.texts)], id))
 	return callback{url: p.sender.URL + "?" + q.Encode(), body: body, user: u}
 }
 
@@ -89,6 +89,13 @@ type matcher struct {
 	dups        int
 	unknown     int
 	outstanding int
+	pushes      int
+}
+
+func (m *matcher) pushCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pushes
 }
 
 func newMatcher(users []string, parts int) *matcher {
@@ -123,6 +130,9 @@ func (m *matcher) cancel(p *pending) {
 func (m *matcher) sent(msg wecomtest.SentMessage) {
 	now := time.Now()
 	if len(msg.ToUser) == 0 {
+		m.mu.Lock()
+		m.pushes++ // a group chat or a robot: a report or an alert, not a reply
+		m.mu.Unlock()
 		return
 	}
 	u, ok := m.idx[msg.ToUser[0]]
@@ -165,7 +175,7 @@ func (m *matcher) counts() (replies, dups, unknown, outstanding int) {
 // reset forgets the figures (after the warm-up), keeping what is still pending.
 func (m *matcher) reset() {
 	m.mu.Lock()
-	m.e2e, m.replies, m.dups, m.unknown = nil, 0, 0, 0
+	m.e2e, m.replies, m.dups, m.unknown, m.pushes = nil, 0, 0, 0, 0
 	m.mu.Unlock()
 }
 

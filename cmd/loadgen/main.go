@@ -41,6 +41,7 @@ type options struct {
 	fleetGuests  int
 	parts        int           // messages per reply
 	idleAfter    time.Duration // RSS measured this long after start, before any callback
+	push         bool          // alerts and a schedule each minute (soak)
 	wecomLatency time.Duration
 	pveLatency   time.Duration
 	sample       time.Duration
@@ -76,10 +77,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 0, "concurrent senders (default 64 at full speed, 512 at a fixed rate)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send (ignored when -n is set)")
 	fs.IntVar(&o.n, "n", 0, "number of callbacks to send (overrides -duration)")
-	fs.StringVar(&o.mix, "mix", "help", "what users send: help, list (vm list through pvetest) or status (状态 <a guest's name>)")
+	fs.StringVar(&o.mix, "mix", "help", "what users send: help, list (vm list through pvetest), status (状态 <a guest's name>) or mixed (the three in turn)")
 	fs.IntVar(&o.fleet, "fleet", 0, "add this many clusters (c00, c01, ...) of -guests guests each, every one a pvetest with -pve-latency")
 	fs.IntVar(&o.fleetGuests, "guests", 200, "guests per -fleet cluster")
 	fs.IntVar(&o.parts, "parts", 1, "messages one reply is split into (vm list over -fleet 50 -guests 200: 5)")
+	fs.BoolVar(&o.push, "push", false, "turn on every alert rule and a summary report each minute, to a group chat and a robot (soak)")
 	fs.DurationVar(&o.idleAfter, "idle-after", 0, "also measure the bot's RSS this long after start, before any callback")
 	fs.DurationVar(&o.wecomLatency, "wecom-latency", 0, "latency the fake WeCom adds to every answer")
 	fs.DurationVar(&o.pveLatency, "pve-latency", 0, "latency the fake PVE adds to every answer")
@@ -103,8 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-n %d: want 0..%d", o.n, maxMessages)
 	case o.n == 0 && o.duration <= 0:
 		return o, fmt.Errorf("give -n or a positive -duration")
-	case o.mix != "help" && o.mix != "list" && o.mix != "status":
-		return o, fmt.Errorf("-mix %q: want help, list or status", o.mix)
+	case o.mix != "help" && o.mix != "list" && o.mix != "status" && o.mix != "mixed":
+		return o, fmt.Errorf("-mix %q: want help, list, status or mixed", o.mix)
 	case o.fleet < 0 || o.fleet > 100 || o.fleetGuests < 1 || o.fleetGuests > 1000:
 		return o, fmt.Errorf("-fleet %d -guests %d: want 0..100 clusters of 1..1000 guests", o.fleet, o.fleetGuests)
 	case o.parts < 1 || o.parts > 10:
