@@ -36,20 +36,20 @@ type callback struct {
 type producer struct {
 	sender *wecomtest.Sender
 	users  []string
-	text   string
+	texts  []string // callback i says texts[i mod len(texts)]
 	runID  string
 }
 
-func newProducer(s *wecomtest.Sender, users []string, text string) *producer {
+func newProducer(s *wecomtest.Sender, users []string, texts ...string) *producer {
 	n, _ := rand.Int(rand.Reader, big.NewInt(900000))
-	return &producer{sender: s, users: users, text: text, runID: strconv.FormatInt(n.Int64()+100000, 10)}
+	return &producer{sender: s, users: users, texts: texts, runID: strconv.FormatInt(n.Int64()+100000, 10)}
 }
 
 // make builds callback number i (from user i mod len(users)).
 func (p *producer) make(i int) callback {
 	u := i % len(p.users)
 	id := p.runID + fmt.Sprintf("%013d", i) // 19 digits like WeCom's MsgId, unique per run
-	q, body := p.sender.Build(p.sender.TextXML(p.users[u], p.text, id))
+	q, body := p.sender.Build(p.sender.TextXML(p.users[u], p.texts[i%len(p.texts)], id))
 	return callback{url: p.sender.URL + "?" + q.Encode(), body: body, user: u}
 }
 
@@ -68,6 +68,7 @@ func (p *producer) run(ctx context.Context, from, n int, ch chan<- callback) {
 // pending is one accepted callback waiting for its reply.
 type pending struct {
 	sent      time.Time
+	got       int // messages of its reply delivered so far
 	done      bool
 	cancelled bool
 }
@@ -77,6 +78,9 @@ type pending struct {
 // a user's callbacks a reply belongs to is a guess when the user has several in flight.
 type matcher struct {
 	idx map[string]int // read-only after newMatcher
+	// parts is how many messages one reply is (a long list is split, -parts); the
+	// end-to-end latency is that of the first. Read-only after newMatcher.
+	parts int
 
 	mu          sync.Mutex
 	q           [][]*pending
@@ -85,10 +89,17 @@ type matcher struct {
 	dups        int
 	unknown     int
 	outstanding int
+	pushes      int
 }
 
-func newMatcher(users []string) *matcher {
-	m := &matcher{idx: make(map[string]int, len(users)), q: make([][]*pending, len(users))}
+func (m *matcher) pushCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pushes
+}
+
+func newMatcher(users []string, parts int) *matcher {
+	m := &matcher{idx: make(map[string]int, len(users)), q: make([][]*pending, len(users)), parts: max(parts, 1)}
 	for i, u := range users {
 		m.idx[u] = i
 	}
@@ -119,6 +130,9 @@ func (m *matcher) cancel(p *pending) {
 func (m *matcher) sent(msg wecomtest.SentMessage) {
 	now := time.Now()
 	if len(msg.ToUser) == 0 {
+		m.mu.Lock()
+		m.pushes++ // a group chat or a robot: a report or an alert, not a reply
+		m.mu.Unlock()
 		return
 	}
 	u, ok := m.idx[msg.ToUser[0]]
@@ -135,9 +149,14 @@ func (m *matcher) sent(msg wecomtest.SentMessage) {
 	}
 	for _, p := range q {
 		if !p.done && !p.cancelled {
-			p.done = true
-			m.outstanding--
-			m.e2e = append(m.e2e, now.Sub(p.sent))
+			p.got++
+			if p.got == 1 {
+				m.e2e = append(m.e2e, now.Sub(p.sent))
+			}
+			if p.got == m.parts {
+				p.done = true
+				m.outstanding--
+			}
 			m.q[u] = q
 			return
 		}
@@ -156,7 +175,7 @@ func (m *matcher) counts() (replies, dups, unknown, outstanding int) {
 // reset forgets the figures (after the warm-up), keeping what is still pending.
 func (m *matcher) reset() {
 	m.mu.Lock()
-	m.e2e, m.replies, m.dups, m.unknown = nil, 0, 0, 0
+	m.e2e, m.replies, m.dups, m.unknown, m.pushes = nil, 0, 0, 0, 0
 	m.mu.Unlock()
 }
 

@@ -11,6 +11,7 @@
 //	go run ./cmd/loadgen -rate 1000 -duration 10s -mix help
 //	go run ./cmd/loadgen -rate 0 -concurrency 64 -n 100000
 //	go run ./cmd/loadgen -rate 500 -duration 10m -sample 30s   # soak
+//	go run ./cmd/loadgen -fleet 50 -pve-latency 20ms -mix list -parts 5 -rate 20   # 10,000 guests
 //
 // Every loop is bounded by -n or -duration; nothing leaves 127.0.0.1.
 package main
@@ -35,7 +36,12 @@ type options struct {
 	concurrency  int
 	duration     time.Duration
 	n            int
-	mix          string // help | list
+	mix          string // help | list | status
+	fleet        int    // extra clusters of fleetGuests guests each (0: the home lab only)
+	fleetGuests  int
+	parts        int           // messages per reply
+	idleAfter    time.Duration // RSS measured this long after start, before any callback
+	push         bool          // alerts and a schedule each minute (soak)
 	wecomLatency time.Duration
 	pveLatency   time.Duration
 	sample       time.Duration
@@ -71,7 +77,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 0, "concurrent senders (default 64 at full speed, 512 at a fixed rate)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send (ignored when -n is set)")
 	fs.IntVar(&o.n, "n", 0, "number of callbacks to send (overrides -duration)")
-	fs.StringVar(&o.mix, "mix", "help", "what users send: help, or list (vm list through pvetest)")
+	fs.StringVar(&o.mix, "mix", "help", "what users send: help, list (vm list through pvetest), status (状态 <a guest's name>) or mixed (the three in turn)")
+	fs.IntVar(&o.fleet, "fleet", 0, "add this many clusters (c00, c01, ...) of -guests guests each, every one a pvetest with -pve-latency")
+	fs.IntVar(&o.fleetGuests, "guests", 200, "guests per -fleet cluster")
+	fs.IntVar(&o.parts, "parts", 1, "messages one reply is split into (vm list over -fleet 50 -guests 200: 5)")
+	fs.BoolVar(&o.push, "push", false, "turn on every alert rule and a summary report each minute, to a group chat and a robot (soak)")
+	fs.DurationVar(&o.idleAfter, "idle-after", 0, "also measure the bot's RSS this long after start, before any callback")
 	fs.DurationVar(&o.wecomLatency, "wecom-latency", 0, "latency the fake WeCom adds to every answer")
 	fs.DurationVar(&o.pveLatency, "pve-latency", 0, "latency the fake PVE adds to every answer")
 	fs.DurationVar(&o.sample, "sample", 0, "print the bot's RSS and goroutines this often (soak)")
@@ -94,8 +105,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-n %d: want 0..%d", o.n, maxMessages)
 	case o.n == 0 && o.duration <= 0:
 		return o, fmt.Errorf("give -n or a positive -duration")
-	case o.mix != "help" && o.mix != "list":
-		return o, fmt.Errorf("-mix %q: want help or list", o.mix)
+	case o.mix != "help" && o.mix != "list" && o.mix != "status" && o.mix != "mixed":
+		return o, fmt.Errorf("-mix %q: want help, list, status or mixed", o.mix)
+	case o.fleet < 0 || o.fleet > 100 || o.fleetGuests < 1 || o.fleetGuests > 1000:
+		return o, fmt.Errorf("-fleet %d -guests %d: want 0..100 clusters of 1..1000 guests", o.fleet, o.fleetGuests)
+	case o.parts < 1 || o.parts > 10:
+		return o, fmt.Errorf("-parts %d: want 1..10", o.parts)
 	case o.replyMode != "card" && o.replyMode != "text":
 		return o, fmt.Errorf("-reply-mode %q: want card or text", o.replyMode)
 	}

@@ -165,7 +165,7 @@ func TestConfigYAML(t *testing.T) {
 	defer pv.Close()
 	users := userIDs(25)
 	wc := wecomtest.NewServer(t)
-	cfg, err := config.Parse([]byte(botConfig(&apptest.Env{WeCom: wc, PVE: pv}, "127.0.0.1:1", "127.0.0.1:2", t.TempDir(), users, "card")), "loadgen.yaml")
+	cfg, err := config.Parse([]byte(botConfig(&apptest.Env{WeCom: wc, PVE: pv}, "127.0.0.1:1", "127.0.0.1:2", t.TempDir(), users, "card", false)), "loadgen.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +177,38 @@ func TestConfigYAML(t *testing.T) {
 	}
 	if len(cfg.PVE.Clusters) != 1 || len(cfg.PVE.Clusters[0].Fingerprint) != 1 {
 		t.Errorf("clusters = %+v, want one with a pinned fingerprint", cfg.PVE.Clusters)
+	}
+}
+
+// -push and -fleet give a valid config: alerts and a schedule on, 1 + 3 clusters each
+// with its own pinned fingerprint, every problem checked (Validate), none found.
+func TestConfigYAMLPushAndFleet(t *testing.T) {
+	pv := pvetest.New(pvetest.Options{TLS: true})
+	defer pv.Close()
+	fleet := startFleet(3, 5, 0)
+	defer func() {
+		for _, s := range fleet {
+			s.Close()
+		}
+	}()
+	wc := wecomtest.NewServer(t)
+	raw, err := withFleet(botConfig(&apptest.Env{WeCom: wc, PVE: pv}, "127.0.0.1:1", "127.0.0.1:2", t.TempDir(), userIDs(5), "card", true), fleet, apptest.PVETokenSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(raw), "loadgen.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems := cfg.Validate(); len(problems) > 0 {
+		t.Fatalf("problems: %v", problems)
+	}
+	if len(cfg.Schedules) != 1 || len(cfg.Alerts.To) != 1 {
+		t.Errorf("schedules %+v, alerts to %v; want one each", cfg.Schedules, cfg.Alerts.To)
+	}
+	if len(cfg.PVE.Clusters) != 4 || cfg.PVE.Clusters[3].Name != "c02" || len(cfg.PVE.Clusters[3].Fingerprint) != 1 ||
+		cfg.PVE.Clusters[3].Fingerprint[0] == cfg.PVE.Clusters[0].Fingerprint[0] {
+		t.Errorf("clusters = %+v, want home and c00..c02, each with its own fingerprint", cfg.PVE.Clusters)
 	}
 }
 
@@ -253,7 +285,7 @@ func TestPercentile(t *testing.T) {
 // withdrawn callback (the bot said 503) expects none.
 func TestMatcher(t *testing.T) {
 	users := userIDs(2)
-	m := newMatcher(users)
+	m := newMatcher(users, 1)
 	a1 := m.expect(0)
 	m.expect(0)
 	b1 := m.expect(1)

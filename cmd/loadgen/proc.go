@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -135,4 +136,24 @@ func findSeries(r io.Reader, name string) (float64, error) {
 		return 0, fmt.Errorf("loadgen: metrics: %w", err)
 	}
 	return 0, fmt.Errorf("loadgen: metrics: no series %s", name)
+}
+
+// openFiles is how many file descriptors pid holds (-1 when it cannot be read).
+func openFiles(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// storeSize is the size of the bot's database files in dataDir (bot.db, -wal, -shm).
+func storeSize(dataDir string) int64 {
+	var n int64
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if fi, err := os.Stat(filepath.Join(dataDir, "bot.db"+suffix)); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }

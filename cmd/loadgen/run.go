@@ -26,6 +26,8 @@ type memSample struct {
 	At         time.Duration // since the clock started
 	RSS        int64
 	Goroutines float64
+	FDs        int   // open files of the bot
+	StoreBytes int64 // bot.db and its WAL
 }
 
 // report is everything one run measured.
@@ -51,7 +53,13 @@ type report struct {
 	GoroutinesIdle       float64
 	GoroutinesAfter      float64
 	Conns                int64 // TCP connections the fake WeCom accepted during the run
-	Samples              []memSample
+	Pushes               int   // messages to no user (group chat, robot) during the run
+	IdleAfterRSS         int64 // -idle-after after start, before any callback
+	IdleAfterAnon        int64
+	// FleetListingsMin and Max are the GET /cluster/resources of the least and the most
+	// asked -fleet cluster during the run.
+	FleetListingsMin, FleetListingsMax int
+	Samples                            []memSample
 
 	LogErrors, LogWarns int
 	SecretInLog         bool
@@ -78,10 +86,34 @@ func userIDs(n int) []string {
 // botConfig joins the bot to the fakes: every user a viewer (help and vm list), both
 // rate limits off, the PVE certificate pinned; the secrets are apptest's made-up ones.
 // /metrics is on adminAddr.
-func botConfig(env *apptest.Env, addr, adminAddr, dataDir string, users []string, replyMode string) string {
+func botConfig(env *apptest.Env, addr, adminAddr, dataDir string, users []string, replyMode string, push bool) string {
+	extra := ""
+	if push {
+		extra = pushConfig
+	}
 	return env.Config(apptest.ConfigOptions{Listen: addr, AdminListen: adminAddr, DataDir: dataDir, ReplyMode: replyMode,
-		RateLimit: "0", PerMember: "0", Users: users})
+		RateLimit: "0", PerMember: "0", Users: users, Extra: extra})
 }
+
+// pushConfig (-push) turns on every alert rule, checked each minute, and a summary report
+// each minute, to a group chat and a group robot: none of it goes to a user, so it is
+// never taken for a reply.
+const pushConfig = `timezone: Asia/Shanghai
+targets:
+  ops-group:
+    appchat: opsroom
+    appchat_members: [user0000, user0001]
+  robot:
+    webhook_key: "` + apptest.RobotKey + `"
+schedules:
+  - name: minutely
+    cron: "* * * * *"
+    report: summary
+    to: [robot, ops-group]
+alerts:
+  interval: 1m
+  to: [ops-group]
+`
 
 // botProc is the bot running as a child process.
 type botProc struct {
@@ -188,7 +220,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		defer os.RemoveAll(dir)
 	}
 	users := userIDs(o.users)
-	m := newMatcher(users)
+	m := newMatcher(users, o.parts)
 	wc := wecomtest.NewServer(nil, wecomtest.WithCorp(wecomtest.FakeCorpID, apptest.CorpSecret, wecomtest.FakeAgentID),
 		wecomtest.WithSentHook(m.sent), wecomtest.WithoutHistory(),
 		wecomtest.WithoutMemberLimit()) // the bot runs with rate limits off
@@ -208,7 +240,18 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		return nil, err
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
-	cfg := botConfig(&apptest.Env{WeCom: wc, PVE: pv}, addr, adminAddr, filepath.Join(dir, "data"), users, o.replyMode)
+	cfg := botConfig(&apptest.Env{WeCom: wc, PVE: pv}, addr, adminAddr, filepath.Join(dir, "data"), users, o.replyMode, o.push)
+	fleet := startFleet(o.fleet, o.fleetGuests, o.pveLatency)
+	defer func() {
+		for _, s := range fleet {
+			s.Close()
+		}
+	}()
+	if len(fleet) > 0 {
+		if cfg, err = withFleet(cfg, fleet, apptest.PVETokenSecret); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -232,6 +275,16 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	if mem, err := procMem(bot.pid()); err == nil {
 		rep.StartRSS = mem.RSS
 	}
+	if o.idleAfter > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.idleAfter):
+		}
+		if mem, err := procMem(bot.pid()); err == nil {
+			rep.IdleAfterRSS, rep.IdleAfterAnon = mem.RSS, mem.Anon
+		}
+	}
 	defer func() {
 		if rep.BotExit == "" {
 			rep.BotExit = bot.stop()
@@ -240,11 +293,12 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 
 	sender := &wecomtest.Sender{URL: bot.base + "/wecom/callback", Token: apptest.CallbackToken, EncodingAESKey: apptest.AESKey,
 		CorpID: wecomtest.FakeCorpID, AgentID: wecomtest.FakeAgentID}
-	text := "help"
-	if o.mix == "list" {
-		text = "vm list"
+	status := "状态 homeassistant"
+	if len(fleet) > 0 {
+		status = fmt.Sprintf("状态 c%02d-g%03d", len(fleet)-1, o.fleetGuests-1) // the last cluster's last guest
 	}
-	prod := newProducer(sender, users, text)
+	texts := map[string][]string{"help": {"help"}, "list": {"vm list"}, "status": {status}, "mixed": {"help", "vm list", status}}[o.mix]
+	prod := newProducer(sender, users, texts...)
 	tr := &http.Transport{MaxIdleConns: o.concurrency + 16, MaxIdleConnsPerHost: o.concurrency + 16, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	l := &loader{hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}, m: m}
@@ -257,12 +311,15 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		if !m.waitAnswered(ctx, o.drain) {
 			return nil, fmt.Errorf("loadgen: warm-up callbacks were not all answered in %s (log: %s)", o.drain, logPath)
 		}
-		if r, d, _, _ := m.counts(); d > 0 || r != o.warmup {
-			return nil, fmt.Errorf("loadgen: warm-up: %d callbacks got %d replies (%d duplicates): one reply each is expected", o.warmup, r, d)
+		if r, d, _, _ := m.counts(); d > 0 || r != o.warmup*o.parts {
+			return nil, fmt.Errorf("loadgen: warm-up: %d callbacks got %d messages (%d duplicates): %d each is expected (-parts)", o.warmup, r, d, o.parts)
 		}
 		m.reset()
 	}
 	pv.ResetRequests()
+	for _, s := range fleet {
+		s.ResetRequests()
+	}
 
 	total := o.n
 	var deadline time.Time
@@ -328,11 +385,12 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 			if err != nil || gerr != nil {
 				return
 			}
-			s := memSample{At: time.Since(clock).Round(time.Second), RSS: ms.RSS, Goroutines: g}
+			s := memSample{At: time.Since(clock).Round(time.Second), RSS: ms.RSS, Goroutines: g,
+				FDs: openFiles(bot.pid()), StoreBytes: storeSize(filepath.Join(dir, "data"))}
 			rep.Samples = append(rep.Samples, s)
 			r, _, _, out := m.counts()
-			fmt.Fprintf(logw, "loadgen: %6s  rss %5.1f MB  goroutines %4.0f  replies %d  unanswered %d\n",
-				s.At, mb(s.RSS), s.Goroutines, r, out)
+			fmt.Fprintf(logw, "loadgen: %6s  rss %5.1f MB  goroutines %4.0f  fds %d  store %.1f MB  replies %d  unanswered %d  pushes %d\n",
+				s.At, mb(s.RSS), s.Goroutines, s.FDs, mb(s.StoreBytes), r, out, m.pushCount())
 			pv.ResetRequests() // the fake keeps every request: keep it small
 		}
 		take()
@@ -379,6 +437,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	time.Sleep(100 * time.Millisecond)
 	rep.GoroutinesAfter, _ = scrapeGauge(ctx, hc, bot.admin, "go_goroutines")
 	rep.Conns = wc.ConnsAccepted() - connsBefore
+	rep.FleetListingsMin, rep.FleetListingsMax = fleetListings(fleet)
 	rep.CPU = cpu1 - cpu0
 
 	rep.Sent, rep.OK, rep.Transport, rep.Statuses = st.sent, st.ok, st.transport, st.statuses
@@ -396,6 +455,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		rep.E2EMax = e2e[len(e2e)-1]
 	}
 	rep.Replies, rep.Dups, rep.Unknown, rep.Missing = m.counts()
+	rep.Pushes = m.pushCount()
 	if !answered && rep.Missing == 0 {
 		rep.Missing = -1 // cannot happen; keeps the report honest if it does
 	}
@@ -475,17 +535,28 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "pacing                 %d callbacks left > 5 ms late, max %s\n", r.Late, ms(r.MaxLag))
 	}
 	fmt.Fprintf(w, "errors                 %s\n", strings.Join(errs, ", "))
-	fmt.Fprintf(w, "replies                %d, missing %d, duplicates %d, unknown recipient %d\n", r.Replies, r.Missing, r.Dups, r.Unknown)
+	fmt.Fprintf(w, "replies (messages)     %d, missing %d, duplicates %d, unknown recipient %d\n", r.Replies, r.Missing, r.Dups, r.Unknown)
 	fmt.Fprintf(w, "end-to-end latency     p50 %s  p99 %s  max %s\n", ms(r.E2EP50), ms(r.E2EP99), ms(r.E2EMax))
 	fmt.Fprintf(w, "bot CPU                %s, %.3f ms per callback\n", r.CPU, float64(cpuPer)/float64(time.Millisecond))
 	fmt.Fprintf(w, "bot RSS                started %.1f MB, idle after warm-up %.1f MB (anon %.1f + file %.1f), after %.1f MB, peak (VmHWM) %.1f MB\n",
 		mb(r.StartRSS), mb(r.IdleRSS), mb(r.IdleAnon), mb(r.IdleRSS-r.IdleAnon), mb(r.RSS), mb(r.PeakRS))
+	if o.idleAfter > 0 {
+		fmt.Fprintf(w, "bot RSS idle           %s after start %.1f MB (anon %.1f + file %.1f)\n",
+			o.idleAfter, mb(r.IdleAfterRSS), mb(r.IdleAfterAnon), mb(r.IdleAfterRSS-r.IdleAfterAnon))
+	}
 	fmt.Fprintf(w, "bot goroutines         idle %.0f, after the run %.0f\n", r.GoroutinesIdle, r.GoroutinesAfter)
+	if o.fleet > 0 {
+		fmt.Fprintf(w, "fleet                  %d clusters x %d guests; GET /cluster/resources per cluster during the run: %d..%d\n",
+			o.fleet, o.fleetGuests, r.FleetListingsMin, r.FleetListingsMax)
+	}
 	fmt.Fprintf(w, "wecom connections      %d accepted during the run\n", r.Conns)
+	if o.push {
+		fmt.Fprintf(w, "pushes                 %d messages to the group chat and the robot during the run\n", r.Pushes)
+	}
 	if len(r.Samples) > 1 {
 		f, l := r.Samples[0], r.Samples[len(r.Samples)-1]
-		fmt.Fprintf(w, "soak                   first %s rss %.1f MB goroutines %.0f; last %s rss %.1f MB goroutines %.0f\n",
-			f.At, mb(f.RSS), f.Goroutines, l.At, mb(l.RSS), l.Goroutines)
+		fmt.Fprintf(w, "soak                   first %s rss %.1f MB goroutines %.0f fds %d store %.1f MB; last %s rss %.1f MB goroutines %.0f fds %d store %.1f MB\n",
+			f.At, mb(f.RSS), f.Goroutines, f.FDs, mb(f.StoreBytes), l.At, mb(l.RSS), l.Goroutines, l.FDs, mb(l.StoreBytes))
 	}
 	fmt.Fprintf(w, "bot log                %d error, %d warn lines; secrets in log: %v\n", r.LogErrors, r.LogWarns, r.SecretInLog)
 	fmt.Fprintf(w, "bot exit               %s\n", r.BotExit)

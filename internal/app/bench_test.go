@@ -93,6 +93,9 @@ func (f *listFleet) Find(context.Context, string, func(pve.Guest) bool) (pve.Gue
 func (f *listFleet) Guests(context.Context) ([]pve.Guest, map[string]error) {
 	return append([]pve.Guest(nil), f.guests...), nil
 }
+func (f *listFleet) GuestsAndNodes(context.Context) ([]pve.Guest, []pve.Node, map[string]error) {
+	return append([]pve.Guest(nil), f.guests...), nil, nil
+}
 func (f *listFleet) GuestStatus(_ context.Context, g pve.Guest) (pve.GuestStatus, error) {
 	return pve.GuestStatus{Guest: g}, nil
 }

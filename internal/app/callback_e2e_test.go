@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/app/apptest"
 	"github.com/wecom-home-ops/wecom-home-ops/internal/wecom/wecomtest"
@@ -177,13 +176,6 @@ func TestUntrustedIPIsExplained(t *testing.T) {
 	b := startBot(t, env, botOptions{})
 	env.WeCom.FailNext("/cgi-bin/message/send", 60020, 1)
 	b.text(apptest.Admin, "help")
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(b.logs.String(), "60020") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no 60020 log line:\n%s", tail(b.logs.String(), 3000))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
-	contains(t, "log", strings.ToLower(b.logs.String()), "trusted ip")
+	waitFor(t, "the 60020 log line", func() bool { return strings.Contains(b.logs.String(), "60020") })
+	waitFor(t, "the trusted IP hint", func() bool { return strings.Contains(strings.ToLower(b.logs.String()), "trusted ip") })
 }

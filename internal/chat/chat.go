@@ -106,9 +106,12 @@ type Reply struct {
 	Title    string   // one line: "homeassistant (101)" or "虚拟机列表"
 	Fields   []Field  // labelled values, in order
 	Lines    []string // body lines (list rows, help text); renderers may shorten with "N more"
-	Buttons  []Button // a card's buttons: confirm/cancel, or commands to run (ReplyCard)
-	Code     string   // ReplyConfirm: the short code for text mode ("确认 <Code>")
-	Footer   string   // a last grey line (hints, "N more")
+	// Omitted is how many more body lines there are than Lines holds (a list too long for
+	// any message): renderers count them in their "N more".
+	Omitted int
+	Buttons []Button // a card's buttons: confirm/cancel, or commands to run (ReplyCard)
+	Code    string   // ReplyConfirm: the short code for text mode ("确认 <Code>")
+	Footer  string   // a last grey line (hints, "N more")
 	// Link, when its URL is set, is a page about the reply's object (a guest or node in the
 	// PVE web UI).
 	Link Link

@@ -22,19 +22,19 @@ import (
 // clusters that could not be read.
 func (d *Dispatcher) visibleGuests(ctx context.Context, r *req) ([]pve.Guest, map[string]error) {
 	all, errs := d.o.Fleet.Guests(ctx)
-	out := all[:0:0]
-	for _, g := range all {
-		if r.s.policy.Visible(r.user.ID, g.Subject()) {
-			out = append(out, g)
+	return d.visible(r, all), errs
+}
+
+// visible keeps the guests the user may see, sorted by cluster and VMID.
+func (d *Dispatcher) visible(r *req, all []pve.Guest) []pve.Guest {
+	out := slices.DeleteFunc(all, func(g pve.Guest) bool { return !r.s.policy.Visible(r.user.ID, g.Subject()) })
+	slices.SortStableFunc(out, func(a, b pve.Guest) int {
+		if c := strings.Compare(a.Cluster, b.Cluster); c != 0 {
+			return c
 		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Cluster != out[j].Cluster {
-			return out[i].Cluster < out[j].Cluster
-		}
-		return out[i].VMID < out[j].VMID
+		return a.VMID - b.VMID
 	})
-	return out, errs
+	return out
 }
 
 // find resolves a target among the guests the user may see, so that a guest outside the
@@ -62,18 +62,26 @@ func (d *Dispatcher) clusterErrors(r *req, errs map[string]error) []string {
 	return lines
 }
 
+// listNarrowAt is the most guests a list shows without saying how to narrow it: about
+// what fits one WeCom message (2,048 bytes); the footer with the hint is always sent,
+// even when the lines beyond five messages are cut to "…还有 N 行".
+const listNarrowAt = 40
+
+// listLineBytes is how much of a list is written out: more than the five messages of
+// 2,048 bytes a reply may be hold. The guests beyond it are counted (Reply.Omitted).
+const listLineBytes = 16 << 10
+
 func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	filter := strings.ToLower(strings.TrimSpace(cmd.Filter))
 	match, bad := parseFilter(r, filter)
 	if bad != "" {
 		return textReply(chat.SeverityWarning, r.t("list_bad_filter", bad), r.t("list_filter_hint"))
 	}
-	guests, errs := d.visibleGuests(ctx, r)
-	nodes, _ := d.o.Fleet.Nodes(ctx)
+	all, nodes, errs := d.o.Fleet.GuestsAndNodes(ctx) // one request per cluster
+	guests := d.visible(r, all)
 	down := pve.DownNodes(nodes)
 	var lines []string
-	running := 0
-	shown := 0
+	running, shown, omitted, size := 0, 0, 0, 0
 	for _, g := range guests {
 		if cmd.Kind != "" && g.Type != cmd.Kind {
 			continue
@@ -86,20 +94,28 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 		if g.Status == "running" && !stale {
 			running++
 		}
+		if size >= listLineBytes {
+			omitted++ // counted, not written: no message could show it
+			continue
+		}
 		line := guestLine(r, g, cmd.Kind == "")
 		if stale {
 			line += " · " + staleNote(r, g.Node, ns)
 		}
 		lines = append(lines, line)
+		size += len(line) + 1
 	}
 	title := r.t("list_title")
 	if cmd.Kind == "lxc" {
 		title = r.t("ct_list_title")
 	}
-	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: title, Lines: lines}
+	rep := chat.Reply{Kind: chat.ReplyList, Severity: chat.SeverityInfo, Title: title, Lines: lines, Omitted: omitted}
 	rep.Footer = r.t("list_footer", shown, running)
 	if cmd.Kind == KindLXC {
 		rep.Footer = r.t("ct_list_footer", shown, running)
+	}
+	if shown > listNarrowAt {
+		rep.Footer += "\n" + r.t("list_narrow")
 	}
 	if shown == 0 {
 		rep.Lines = []string{r.t("list_empty")}

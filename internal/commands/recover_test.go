@@ -30,6 +30,9 @@ func (f *fakeFleet) Find(context.Context, string, func(pve.Guest) bool) (pve.Gue
 func (f *fakeFleet) Guests(context.Context) ([]pve.Guest, map[string]error) {
 	return []pve.Guest{f.guest}, nil
 }
+func (f *fakeFleet) GuestsAndNodes(context.Context) ([]pve.Guest, []pve.Node, map[string]error) {
+	return []pve.Guest{f.guest}, nil, nil
+}
 func (f *fakeFleet) GuestStatus(_ context.Context, g pve.Guest) (pve.GuestStatus, error) {
 	return pve.GuestStatus{Guest: g}, nil
 }

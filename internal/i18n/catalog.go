@@ -70,6 +70,7 @@ var catalogZH = map[string]string{
 
 	// empty results
 	"list_empty":    "没有符合条件的虚拟机或容器",
+	"list_narrow":   "太多了？发「列表 关键字」按名称、节点、标签、资源池、状态或 VMID 筛选，「容器 列表」只看容器",
 	"storage_empty": "没有存储",
 	"tasks_empty":   "没有最近的任务",
 	"audit_empty":   "还没有审计记录",
@@ -284,6 +285,7 @@ var catalogEN = map[string]string{
 	"per_hour":      "hour",
 
 	"list_empty":    "No matching guests",
+	"list_narrow":   "Too many? Send \"vm list <word>\" to filter by name, node, tag, pool, status or VMID, \"ct list\" for containers only",
 	"storage_empty": "No storage",
 	"tasks_empty":   "No recent tasks",
 	"audit_empty":   "No audit entries yet",

@@ -47,10 +47,12 @@ type Client struct {
 	o         Options
 	log       *zap.Logger
 
-	mu       sync.Mutex
-	cache    []Guest
-	cacheAt  time.Time
-	cacheGen uint64 // bumped by power actions so an in-flight list cannot refill a stale cache
+	mu         sync.Mutex
+	cache      []Guest
+	cacheNodes []Node // from the same answer as cache
+	cacheAt    time.Time
+	cacheGen   uint64   // bumped by power actions so an in-flight list cannot refill a stale cache
+	listing    *listing // the GET /cluster/resources in flight, if any
 
 	hmu     sync.Mutex
 	lastOK  time.Time
@@ -340,26 +342,81 @@ func (c *Client) decodeErr(op string, err error) error {
 }
 
 // Guests lists every QEMU VM and LXC container the token may see (VM.Audit), with
-// one GET /cluster/resources?type=vm. The list is cached for GuestCacheTTL so one
-// command that looks a guest up and then lists does not ask PVE twice; power
-// actions drop the cache. The returned slice is the caller's to keep.
+// one GET /cluster/resources (see GuestsAndNodes). The returned slice is the caller's
+// to keep.
 func (c *Client) Guests(ctx context.Context) ([]Guest, error) {
-	c.mu.Lock()
-	if c.o.GuestCacheTTL > 0 && c.cache != nil && c.o.Now().Sub(c.cacheAt) < c.o.GuestCacheTTL {
-		out := cloneGuests(c.cache)
-		c.mu.Unlock()
-		return out, nil
-	}
-	gen := c.cacheGen
-	c.mu.Unlock()
+	guests, _, err := c.GuestsAndNodes(ctx)
+	return guests, err
+}
 
-	body, err := c.get(ctx, "/cluster/resources", url.Values{"type": {"vm"}}, "list guests")
-	if err != nil {
-		return nil, err
+// GuestsAndNodes lists the guests (as Guests) and the nodes (as Nodes) with one
+// GET /cluster/resources of every type. The answer is cached for GuestCacheTTL so one
+// command that looks a guest up and then lists does not ask PVE twice, and callers that
+// miss the cache at the same moment share one request: a thousand users typing `vm list`
+// at once cost one listing per cluster. Power actions drop the cache. The returned
+// slices are the caller's to keep.
+func (c *Client) GuestsAndNodes(ctx context.Context) ([]Guest, []Node, error) {
+	for {
+		c.mu.Lock()
+		if c.o.GuestCacheTTL > 0 && c.cache != nil && c.o.Now().Sub(c.cacheAt) < c.o.GuestCacheTTL {
+			guests, nodes := cloneGuests(c.cache), slices.Clone(c.cacheNodes)
+			c.mu.Unlock()
+			return guests, nodes, nil
+		}
+		if l := c.listing; l != nil && l.gen == c.cacheGen {
+			// Another caller is asking PVE for the same list: wait for its answer.
+			c.mu.Unlock()
+			select {
+			case <-l.done:
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+			if l.err != nil && ctx.Err() == nil && (errors.Is(l.err, context.Canceled) || errors.Is(l.err, context.DeadlineExceeded)) {
+				continue // that caller gave up, not PVE: ask again
+			}
+			if l.err != nil {
+				return nil, nil, l.err
+			}
+			return cloneGuests(l.guests), slices.Clone(l.nodes), nil
+		}
+		l := &listing{done: make(chan struct{}), gen: c.cacheGen}
+		c.listing = l
+		c.mu.Unlock()
+
+		l.guests, l.nodes, l.err = c.listResources(ctx)
+		c.mu.Lock()
+		if c.listing == l {
+			c.listing = nil
+		}
+		if l.err == nil && l.gen == c.cacheGen {
+			c.cache, c.cacheNodes, c.cacheAt = l.guests, l.nodes, c.o.Now()
+		}
+		c.mu.Unlock()
+		close(l.done)
+		if l.err != nil {
+			return nil, nil, l.err
+		}
+		return cloneGuests(l.guests), slices.Clone(l.nodes), nil
 	}
-	guests, _, _, err := decodeResources(c.name, body)
+}
+
+// listing is one GET /cluster/resources in flight, shared by the callers that wait for it.
+type listing struct {
+	done   chan struct{} // closed when guests, nodes and err are set
+	gen    uint64        // cacheGen when it was sent
+	guests []Guest
+	nodes  []Node
+	err    error
+}
+
+func (c *Client) listResources(ctx context.Context) ([]Guest, []Node, error) {
+	body, err := c.get(ctx, "/cluster/resources", nil, "list guests")
 	if err != nil {
-		return nil, c.decodeErr("list guests", err)
+		return nil, nil, err
+	}
+	guests, nodes, _, err := decodeResources(c.name, body)
+	if err != nil {
+		return nil, nil, c.decodeErr("list guests", err)
 	}
 	if !c.canReadPools(ctx) {
 		for i := range guests {
@@ -367,12 +424,8 @@ func (c *Client) Guests(ctx context.Context) ([]Guest, error) {
 		}
 	}
 	slices.SortFunc(guests, func(a, b Guest) int { return a.VMID - b.VMID })
-	c.mu.Lock()
-	if gen == c.cacheGen {
-		c.cache, c.cacheAt = cloneGuests(guests), c.o.Now()
-	}
-	c.mu.Unlock()
-	return guests, nil
+	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	return guests, nodes, nil
 }
 
 // canReadPools reports whether the token holds Pool.Audit on /pool, without which PVE
@@ -414,7 +467,7 @@ func cloneGuests(gs []Guest) []Guest {
 // InvalidateGuests drops the cached guest list.
 func (c *Client) InvalidateGuests() {
 	c.mu.Lock()
-	c.cache = nil
+	c.cache, c.cacheNodes = nil, nil
 	c.cacheGen++
 	c.mu.Unlock()
 }

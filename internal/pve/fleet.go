@@ -67,6 +67,27 @@ func (f *Fleet) Guests(ctx context.Context) ([]Guest, map[string]error) {
 	return gather(ctx, f, (*Client).Guests)
 }
 
+// GuestsAndNodes lists the guests and the nodes of every cluster with one request per
+// cluster, all at once (Client.GuestsAndNodes). A failing cluster's error is returned
+// under its name.
+func (f *Fleet) GuestsAndNodes(ctx context.Context) ([]Guest, []Node, map[string]error) {
+	type both struct {
+		guests []Guest
+		nodes  []Node
+	}
+	all, errs := gather(ctx, f, func(c *Client, ctx context.Context) ([]both, error) {
+		g, n, err := c.GuestsAndNodes(ctx)
+		return []both{{g, n}}, err
+	})
+	var guests []Guest
+	var nodes []Node
+	for _, b := range all {
+		guests = append(guests, b.guests...)
+		nodes = append(nodes, b.nodes...)
+	}
+	return guests, nodes, errs
+}
+
 // AmbiguousError is a Find target that matches several guests.
 type AmbiguousError struct {
 	Target  string

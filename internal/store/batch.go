@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/chat"
 )
@@ -15,8 +17,8 @@ import (
 // so one writer goroutine commits every Receive and Finish waiting at that moment in one
 // transaction (group commit). A caller still returns only after its own record is
 // committed: a Receive that returned is in the WAL and survives a process crash, exactly
-// as before. When nothing else is waiting a batch is one operation, so a quiet bot pays a
-// goroutine hand-off (microseconds) and nothing more.
+// as before. A Receive is committed at once, with whatever waits; Finishes alone wait up
+// to finishLinger for the next Receive to share its commit.
 
 // maxBatch bounds the operations of one group commit.
 const maxBatch = 256
@@ -55,6 +57,9 @@ type writer struct {
 	mu     sync.RWMutex // guards closed against sends after close
 	closed bool
 	exited chan struct{}
+	// commits counts transactions and held says Finishes wait for company, for tests.
+	commits atomic.Int64
+	held    atomic.Bool
 }
 
 func (s *Store) startWriter() {
@@ -98,13 +103,38 @@ func (s *Store) submit(ctx context.Context, op *writeOp) error {
 func (s *Store) writeLoop() {
 	defer close(s.w.exited)
 	batch := make([]*writeOp, 0, maxBatch)
-	for op := range s.w.ops {
-		batch = append(batch[:0], op)
-	more:
-		for len(batch) < maxBatch {
+	linger := time.NewTimer(finishLinger)
+	linger.Stop()
+	holding := false // batch holds Finishes alone, waiting for a Receive or the linger
+	for open := true; open || len(batch) > 0; {
+		if len(batch) == 0 {
+			op, ok := <-s.w.ops
+			if !ok {
+				return
+			}
+			batch = append(batch, op)
+		} else if open {
 			select {
 			case op, ok := <-s.w.ops:
 				if !ok {
+					open = false
+				} else {
+					batch = append(batch, op)
+				}
+			case <-linger.C:
+				holding = false
+				s.w.held.Store(false)
+				s.flush(batch)
+				batch = batch[:0]
+				continue
+			}
+		}
+	more:
+		for open && len(batch) < maxBatch {
+			select {
+			case op, ok := <-s.w.ops:
+				if !ok {
+					open = false
 					break more
 				}
 				batch = append(batch, op)
@@ -112,12 +142,47 @@ func (s *Store) writeLoop() {
 				break more
 			}
 		}
-		s.commit(batch)
-		for _, op := range batch {
-			op.done <- struct{}{}
+		if open && len(batch) < maxBatch && finishesOnly(batch) {
+			if !holding {
+				holding = true
+				s.w.held.Store(true)
+				linger.Reset(finishLinger)
+			}
+			continue
 		}
-		clear(batch)
+		if holding {
+			holding = false
+			s.w.held.Store(false)
+			linger.Stop()
+		}
+		s.flush(batch)
+		batch = batch[:0]
 	}
+}
+
+// finishLinger is how long Finishes alone wait for a Receive to share their commit. At a
+// steady rate the next message's Receive comes first and a message costs one transaction
+// instead of two; a lone Finish is committed after finishLinger. Only the Finish's caller
+// waits (its replies are sent already), never a callback; a crash within the linger runs
+// those messages again at the next start, as a crash between reply and Finish always did.
+const finishLinger = 100 * time.Millisecond
+
+func finishesOnly(ops []*writeOp) bool {
+	for _, op := range ops {
+		if op.kind != opFinish {
+			return false
+		}
+	}
+	return true
+}
+
+// flush commits ops and tells their callers.
+func (s *Store) flush(ops []*writeOp) {
+	s.commit(ops)
+	for _, op := range ops {
+		op.done <- struct{}{}
+	}
+	clear(ops)
 }
 
 // commit runs ops in one transaction. When that transaction fails and held more than
@@ -147,6 +212,7 @@ func (k opKind) String() string {
 }
 
 func (s *Store) commitTx(ops []*writeOp) error {
+	s.w.commits.Add(1)
 	ctx := context.Background()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

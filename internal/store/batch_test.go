@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,49 @@ func TestGroupCommitErrorsStayPerCall(t *testing.T) {
 		if !errors.Is(err, want) {
 			t.Errorf("call %d: err = %v, want %v", i, err, want)
 		}
+	}
+}
+
+// A Finish waits for the next Receive and shares its transaction: a message at a steady
+// rate costs one commit, not two. A lone Finish is committed all the same.
+func TestFinishSharesTheNextReceiveCommit(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Receive(ctx, textMsg("a", "zhangsan", "help")); err != nil {
+		t.Fatal(err)
+	}
+	before := s.w.commits.Load()
+	finished := make(chan error, 1)
+	go func() { finished <- s.Finish(ctx, "a") }()
+	for !s.w.held.Load() {
+		runtime.Gosched() // until the writer holds the Finish (an event, not a time)
+	}
+	if _, err := s.Receive(ctx, textMsg("b", "zhangsan", "help")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-finished; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.w.commits.Load() - before; got != 1 {
+		t.Errorf("Finish(a) + Receive(b) took %d transactions, want 1", got)
+	}
+	if err := s.Finish(ctx, "b"); err != nil { // alone: committed after the linger
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if left, err := s.Unfinished(ctx); err != nil || len(left) != 0 {
+		t.Errorf("unfinished after reopen = %v, %v; want none", left, err)
 	}
 }
 

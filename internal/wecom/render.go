@@ -47,8 +47,8 @@ const ellipsis = "…"
 // packSubTitle packs the lines and the tail into one sub-title of at most
 // cardSubTitleChars characters, shortened with "N more" like a message part: packing
 // works in bytes, so the byte limit shrinks until the characters fit.
-func packSubTitle(lang string, lines, tail []string) string {
-	more := func(n int) string { return moreLinesText(lang, n) }
+func packSubTitle(lang string, lines, tail []string, omitted int) string {
+	lines, more := withOmitted(lines, omitted, func(n int) string { return moreLinesText(lang, n) })
 	for limit := cardSubTitleBytes; limit > 0; {
 		parts := packParts("", "", lines, tail, limit, 1, more)
 		if len(parts) == 0 {
@@ -61,6 +61,15 @@ func packSubTitle(lang string, lines, tail []string) string {
 		limit = min(limit-1, limit*cardSubTitleChars/n)
 	}
 	return ""
+}
+
+// withOmitted ends body with the "N more" line of the omitted lines, and returns a more
+// that counts them in when packing cuts earlier (that line is then among the cut ones).
+func withOmitted(body []string, omitted int, more func(int) string) ([]string, func(int) string) {
+	if omitted <= 0 {
+		return body, more
+	}
+	return append(body, more(omitted)), func(n int) string { return more(n - 1 + omitted) }
 }
 
 // cutChars returns s cut to at most n characters, the last of them "…" when cut.
@@ -365,8 +374,8 @@ func RenderMarkdown(rep chat.Reply, lang string, maxBytes int) []string {
 	if rep.Title != "" {
 		cont = "**" + rep.Title + "**" + continuedSuffix(lang)
 	}
-	return packParts(markdownTitle(rep), cont, body, tail, maxBytes, maxReplyParts,
-		func(n int) string { return greyMarkdown(moreLinesText(lang, n)) })
+	body, more := withOmitted(body, rep.Omitted, func(n int) string { return greyMarkdown(moreLinesText(lang, n)) })
+	return packParts(markdownTitle(rep), cont, body, tail, maxBytes, maxReplyParts, more)
 }
 
 // RenderText renders a reply as plain text (reply_mode text, and short answers in card
@@ -396,8 +405,8 @@ func RenderText(rep chat.Reply, lang string, maxBytes int) []string {
 	if title != "" {
 		cont = title + continuedSuffix(lang)
 	}
-	return packParts(title, cont, body, tail, maxBytes, maxReplyParts,
-		func(n int) string { return moreLinesText(lang, n) })
+	body, more := withOmitted(body, rep.Omitted, func(n int) string { return moreLinesText(lang, n) })
+	return packParts(title, cont, body, tail, maxBytes, maxReplyParts, more)
 }
 
 // RenderCard renders a reply as a template card. A reply with buttons becomes a
@@ -437,7 +446,7 @@ func RenderCard(rep chat.Reply, taskID string, lang string) TemplateCard {
 	if rep.Footer != "" {
 		tail = append(tail, rep.Footer)
 	}
-	card.SubTitleText = packSubTitle(lang, sub, tail)
+	card.SubTitleText = packSubTitle(lang, sub, tail, rep.Omitted)
 	link := usableLink(rep.Link)
 	if interactive {
 		card.CardType = CardButtonInteraction
