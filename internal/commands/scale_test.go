@@ -71,7 +71,7 @@ func TestListOfTenThousandGuestsFitsAndSaysHowToNarrow(t *testing.T) {
 			}
 		}
 		last := parts[len(parts)-1]
-		for _, want := range []string{"还有", "共 10000 台", "vm list 关键字"} {
+		for _, want := range []string{"还有", "共 10000 台", "列表 关键字"} {
 			if !strings.Contains(last, want) {
 				t.Errorf("last message lacks %q:\n%s", want, last)
 			}
@@ -88,7 +88,7 @@ func TestListOfTenThousandGuestsFitsAndSaysHowToNarrow(t *testing.T) {
 	}
 	reps = d.Handle(context.Background(), chat.Message{ID: "m2", User: "zhangsan", Kind: chat.KindText, Text: "vm list c07-g12"})
 	parts := wecom.RenderMarkdown(reps[0], "zh", wecom.MaxTextBytes)
-	if len(parts) != 1 || strings.Contains(parts[0], "vm list 关键字") || !strings.Contains(parts[0], "c07-g123") {
+	if len(parts) != 1 || strings.Contains(parts[0], "列表 关键字") || !strings.Contains(parts[0], "c07-g123") {
 		t.Errorf("narrowed list = %q, want one message with c07-g123 and no hint", parts)
 	}
 }
