@@ -66,9 +66,20 @@ func TestKilledMidBulkResumesWithoutResending(t *testing.T) {
 			summary = m
 		}
 	}
-	for _, want := range []string{"成功 2", "失败 1", "未重发", "dev-windows"} {
-		if !strings.Contains(summary, want) {
-			t.Errorf("summary %q does not say %q", summary, want)
+	// The hung POST reached PVE; whether PVE started its task before the kill released it is
+	// a race, and both answers are true: the task was found and followed (success, and 106 is
+	// stopped), or the bot cannot know and says so without sending it again.
+	g106, _ := env.PVE.Guest(106)
+	switch {
+	case strings.Contains(summary, "成功 3"):
+		if g106.Status != "stopped" {
+			t.Errorf("summary %q says all three succeeded, but dev-windows is %s", summary, g106.Status)
+		}
+	default:
+		for _, want := range []string{"成功 2", "失败 1", "未重发", "dev-windows"} {
+			if !strings.Contains(summary, want) {
+				t.Errorf("summary %q does not say %q", summary, want)
+			}
 		}
 	}
 	for _, p := range []string{"/nodes/pve2/qemu/105/status/shutdown", second, "/nodes/pve2/qemu/104/status/shutdown"} {
