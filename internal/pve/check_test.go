@@ -109,16 +109,7 @@ func TestCheckAgentPrivilege(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := fakeClient(t, newFakeRT(map[string]reply{
-				"GET /version":                            ok(`{"data":{"version":"` + tt.version + `"}}`),
-				"GET /access/permissions":                 ok(tt.perms),
-				"GET /access/users/chatbot@pve/token/bot": ok(`{"data":{"privsep":1}}`),
-			}))
-			c.tokenID = "chatbot@pve!bot"
-			sc, err := c.Check(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, sc := checkWith(t, tt.version, tt.perms)
 			var f Feature
 			for _, x := range sc.Features {
 				if x.Name == "addresses" {
@@ -153,16 +144,7 @@ func TestCheckSnapshotPrivileges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := fakeClient(t, newFakeRT(map[string]reply{
-				"GET /version":                            ok(`{"data":{"version":"8.2.4"}}`),
-				"GET /access/permissions":                 ok(`{"data":{"/":{` + tt.perms + `}}}`),
-				"GET /access/users/chatbot@pve/token/bot": ok(`{"data":{"privsep":1}}`),
-			}))
-			c.tokenID = "chatbot@pve!bot"
-			sc, err := c.Check(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, sc := checkWith(t, "8.2.4", `{"data":{"/":{`+tt.perms+`}}}`)
 			got := map[string]Feature{}
 			for _, f := range sc.Features {
 				got[f.Name] = f
@@ -200,16 +182,7 @@ func TestCheckBackupPrivileges(t *testing.T) {
 		"backup storage": `pveum role add ChatBotBackupStorage --privs "Datastore.AllocateSpace"`}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := fakeClient(t, newFakeRT(map[string]reply{
-				"GET /version":                            ok(`{"data":{"version":"8.3.2"}}`),
-				"GET /access/permissions":                 ok(tt.perms),
-				"GET /access/users/chatbot@pve/token/bot": ok(`{"data":{"privsep":1}}`),
-			}))
-			c.tokenID = "chatbot@pve!bot"
-			sc, err := c.Check(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, sc := checkWith(t, "8.3.2", tt.perms)
 			got := map[string]Feature{}
 			for _, f := range sc.Features {
 				got[f.Name] = f
@@ -228,4 +201,21 @@ func TestCheckBackupPrivileges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkWith runs Check against a PVE of version whose /access/permissions answers perms,
+// for the token chatbot@pve!bot with privilege separation.
+func checkWith(t *testing.T, version, perms string) (*Client, SelfCheck) {
+	t.Helper()
+	c := fakeClient(t, newFakeRT(map[string]reply{
+		"GET /version":                            ok(`{"data":{"version":"` + version + `"}}`),
+		"GET /access/permissions":                 ok(perms),
+		"GET /access/users/chatbot@pve/token/bot": ok(`{"data":{"privsep":1}}`),
+	}))
+	c.tokenID = "chatbot@pve!bot"
+	sc, err := c.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, sc
 }
