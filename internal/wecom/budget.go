@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/wecom-home-ops/wecom-home-ops/internal/schedule"
 )
 
 // WeCom drops, silently, app messages beyond 30 in a minute and 1000 in an hour to one
@@ -26,11 +28,6 @@ type Clock interface {
 	// After sends the time once d has passed, like time.After.
 	After(d time.Duration) <-chan time.Time
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // window is one limit: at most n messages in any span of per.
 type window struct {
@@ -61,7 +58,7 @@ func NewBudget(n int, per time.Duration, clock Clock) *Budget {
 		return nil
 	}
 	if clock == nil {
-		clock = systemClock{}
+		clock = schedule.SystemClock{}
 	}
 	b := &Budget{windows: []window{{n, per}, {memberPerHour, time.Hour}}, clock: clock, sent: map[string][]time.Time{}}
 	for _, w := range b.windows {
