@@ -23,13 +23,29 @@ const (
 	// prefillMax is how many callbacks are encrypted before the clock starts (about 1 KiB
 	// each). Longer runs keep encrypting while they send: say so in their figures.
 	prefillMax = 150_000
+	// prefillAge bounds, at a fixed rate, how long a callback waits between its
+	// encryption (which stamps its timestamp) and its sending: the bot refuses
+	// timestamps more than security.max_clock_skew (10 minutes) away, as it must.
+	prefillAge = time.Minute
 )
+
+// prefillCount is how many of total callbacks are encrypted before the clock starts: at
+// a fixed rate at most prefillAge's worth, so that a 30-minute soak does not send
+// callbacks encrypted half an hour before (the producer keeps up while sending).
+func prefillCount(total, rate int) int {
+	n := min(total, prefillMax)
+	if rate > 0 {
+		n = min(n, max(1, rate*int(prefillAge/time.Second)))
+	}
+	return n
+}
 
 // callback is one encrypted, signed callback ready to POST.
 type callback struct {
-	url  string
-	body []byte
-	user int
+	url   string
+	body  []byte
+	user  int
+	parts int // messages its reply is expected to be
 }
 
 // producer encrypts callbacks like WeCom does, ahead of the senders.
@@ -37,20 +53,28 @@ type producer struct {
 	sender *wecomtest.Sender
 	users  []string
 	texts  []string // callback i says texts[i mod len(texts)]
-	runID  string
+	// listParts is how many messages a reply to "vm list" is (-parts); every other
+	// reply is one.
+	listParts int
+	runID     string
 }
 
-func newProducer(s *wecomtest.Sender, users []string, texts ...string) *producer {
+func newProducer(s *wecomtest.Sender, users []string, listParts int, texts ...string) *producer {
 	n, _ := rand.Int(rand.Reader, big.NewInt(900000))
-	return &producer{sender: s, users: users, texts: texts, runID: strconv.FormatInt(n.Int64()+100000, 10)}
+	return &producer{sender: s, users: users, texts: texts, listParts: max(listParts, 1), runID: strconv.FormatInt(n.Int64()+100000, 10)}
 }
 
 // make builds callback number i (from user i mod len(users)).
 func (p *producer) make(i int) callback {
 	u := i % len(p.users)
 	id := p.runID + fmt.Sprintf("%013d", i) // 19 digits like WeCom's MsgId, unique per run
-	q, body := p.sender.Build(p.sender.TextXML(p.users[u], p.texts[i%len(p.texts)], id))
-	return callback{url: p.sender.URL + "?" + q.Encode(), body: body, user: u}
+	text := p.texts[i%len(p.texts)]
+	q, body := p.sender.Build(p.sender.TextXML(p.users[u], text, id))
+	parts := 1
+	if text == "vm list" {
+		parts = p.listParts
+	}
+	return callback{url: p.sender.URL + "?" + q.Encode(), body: body, user: u, parts: parts}
 }
 
 // run sends callbacks from..from+n into ch and closes it; it stops early when ctx ends.
@@ -68,6 +92,7 @@ func (p *producer) run(ctx context.Context, from, n int, ch chan<- callback) {
 // pending is one accepted callback waiting for its reply.
 type pending struct {
 	sent      time.Time
+	want      int // messages its reply is (1, or -parts for a long list)
 	got       int // messages of its reply delivered so far
 	done      bool
 	cancelled bool
@@ -78,9 +103,6 @@ type pending struct {
 // a user's callbacks a reply belongs to is a guess when the user has several in flight.
 type matcher struct {
 	idx map[string]int // read-only after newMatcher
-	// parts is how many messages one reply is (a long list is split, -parts); the
-	// end-to-end latency is that of the first. Read-only after newMatcher.
-	parts int
 
 	mu          sync.Mutex
 	q           [][]*pending
@@ -89,6 +111,7 @@ type matcher struct {
 	dups        int
 	unknown     int
 	outstanding int
+	expected    int // messages due for the callbacks expected since the last reset
 	pushes      int
 }
 
@@ -98,20 +121,22 @@ func (m *matcher) pushCount() int {
 	return m.pushes
 }
 
-func newMatcher(users []string, parts int) *matcher {
-	m := &matcher{idx: make(map[string]int, len(users)), q: make([][]*pending, len(users)), parts: max(parts, 1)}
+func newMatcher(users []string) *matcher {
+	m := &matcher{idx: make(map[string]int, len(users)), q: make([][]*pending, len(users))}
 	for i, u := range users {
 		m.idx[u] = i
 	}
 	return m
 }
 
-// expect records that a callback from user u is about to be sent.
-func (m *matcher) expect(u int) *pending {
-	p := &pending{sent: time.Now()}
+// expect records that a callback from user u is about to be sent, whose reply is parts
+// messages (a long list is split; the end-to-end latency is that of the first).
+func (m *matcher) expect(u, parts int) *pending {
+	p := &pending{sent: time.Now(), want: max(parts, 1)}
 	m.mu.Lock()
 	m.q[u] = append(m.q[u], p)
 	m.outstanding++
+	m.expected += p.want
 	m.mu.Unlock()
 	return p
 }
@@ -122,6 +147,7 @@ func (m *matcher) cancel(p *pending) {
 	if !p.done && !p.cancelled {
 		p.cancelled = true
 		m.outstanding--
+		m.expected -= p.want
 	}
 	m.mu.Unlock()
 }
@@ -153,7 +179,7 @@ func (m *matcher) sent(msg wecomtest.SentMessage) {
 			if p.got == 1 {
 				m.e2e = append(m.e2e, now.Sub(p.sent))
 			}
-			if p.got == m.parts {
+			if p.got == p.want {
 				p.done = true
 				m.outstanding--
 			}
@@ -175,7 +201,7 @@ func (m *matcher) counts() (replies, dups, unknown, outstanding int) {
 // reset forgets the figures (after the warm-up), keeping what is still pending.
 func (m *matcher) reset() {
 	m.mu.Lock()
-	m.e2e, m.replies, m.dups, m.unknown, m.pushes = nil, 0, 0, 0, 0
+	m.e2e, m.replies, m.dups, m.unknown, m.pushes, m.expected = nil, 0, 0, 0, 0, 0
 	m.mu.Unlock()
 }
 
@@ -234,7 +260,7 @@ type loader struct {
 
 // post sends one callback and records its acknowledgement.
 func (l *loader) post(ctx context.Context, c callback, st *sendStats) {
-	p := l.m.expect(c.user)
+	p := l.m.expect(c.user, c.parts)
 	t0 := p.sent
 	st.sent++
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body))
@@ -360,4 +386,12 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	k := int(float64(len(sorted))*p+0.9999999) - 1
 	k = min(max(k, 0), len(sorted)-1)
 	return sorted[k]
+}
+
+// expectedMessages is how many reply messages the callbacks expected since the last reset
+// are due, cancelled ones left out.
+func (m *matcher) expectedMessages() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.expected
 }

@@ -285,10 +285,10 @@ func TestPercentile(t *testing.T) {
 // withdrawn callback (the bot said 503) expects none.
 func TestMatcher(t *testing.T) {
 	users := userIDs(2)
-	m := newMatcher(users, 1)
-	a1 := m.expect(0)
-	m.expect(0)
-	b1 := m.expect(1)
+	m := newMatcher(users)
+	a1 := m.expect(0, 1)
+	m.expect(0, 1)
+	b1 := m.expect(1, 1)
 	m.cancel(b1)
 	m.sent(wecomtest.SentMessage{ToUser: []string{users[0]}})
 	if _, _, _, out := m.counts(); out != 1 {
@@ -307,5 +307,43 @@ func TestMatcher(t *testing.T) {
 	}
 	if got := len(m.latencies()); got != 2 {
 		t.Errorf("latencies = %d, want 2", got)
+	}
+}
+
+// A long list's reply is several messages and every other reply one: in a mixed run each
+// callback waits for its own number, and the warm-up's total counts both.
+func TestMatcherPartsPerCallback(t *testing.T) {
+	users := userIDs(1)
+	m := newMatcher(users)
+	list := m.expect(0, 3)
+	help := m.expect(0, 1)
+	if got := m.expectedMessages(); got != 4 {
+		t.Fatalf("expected messages = %d, want 4", got)
+	}
+	for range 3 {
+		m.sent(wecomtest.SentMessage{ToUser: []string{users[0]}})
+	}
+	if !list.done || help.done {
+		t.Fatalf("after 3 messages: list done %v, help done %v; want true, false", list.done, help.done)
+	}
+	m.sent(wecomtest.SentMessage{ToUser: []string{users[0]}})
+	if _, dups, _, out := m.counts(); !help.done || out != 0 || dups != 0 {
+		t.Errorf("after 4 messages: help done %v, outstanding %d, duplicates %d; want true, 0, 0", help.done, out, dups)
+	}
+}
+
+// At a fixed rate no callback is encrypted more than a minute before it is sent: a
+// 30-minute soak at 50/s would otherwise send callbacks stamped up to 30 minutes ago,
+// which the bot refuses (max_clock_skew) after the first ten.
+func TestPrefillStaysFresh(t *testing.T) {
+	for _, c := range []struct{ total, rate, want int }{
+		{90000, 50, 3000},       // 30 minutes at 50/s: one minute ahead
+		{100, 50, 100},          // a short run: all of it
+		{36000, 10, 600},        // 60 minutes at 10/s
+		{1_000_000, 0, 150_000}, // full speed: the prefill cap
+	} {
+		if got := prefillCount(c.total, c.rate); got != c.want {
+			t.Errorf("prefillCount(%d, %d) = %d, want %d", c.total, c.rate, got, c.want)
+		}
 	}
 }

@@ -220,7 +220,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		defer os.RemoveAll(dir)
 	}
 	users := userIDs(o.users)
-	m := newMatcher(users, o.parts)
+	m := newMatcher(users)
 	wc := wecomtest.NewServer(nil, wecomtest.WithCorp(wecomtest.FakeCorpID, apptest.CorpSecret, wecomtest.FakeAgentID),
 		wecomtest.WithSentHook(m.sent), wecomtest.WithoutHistory(),
 		wecomtest.WithoutMemberLimit()) // the bot runs with rate limits off
@@ -298,7 +298,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		status = fmt.Sprintf("状态 c%02d-g%03d", len(fleet)-1, o.fleetGuests-1) // the last cluster's last guest
 	}
 	texts := map[string][]string{"help": {"help"}, "list": {"vm list"}, "status": {status}, "mixed": {"help", "vm list", status}}[o.mix]
-	prod := newProducer(sender, users, texts...)
+	prod := newProducer(sender, users, o.parts, texts...)
 	tr := &http.Transport{MaxIdleConns: o.concurrency + 16, MaxIdleConnsPerHost: o.concurrency + 16, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	l := &loader{hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}, m: m}
@@ -311,8 +311,8 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		if !m.waitAnswered(ctx, o.drain) {
 			return nil, fmt.Errorf("loadgen: warm-up callbacks were not all answered in %s (log: %s)", o.drain, logPath)
 		}
-		if r, d, _, _ := m.counts(); d > 0 || r != o.warmup*o.parts {
-			return nil, fmt.Errorf("loadgen: warm-up: %d callbacks got %d messages (%d duplicates): %d each is expected (-parts)", o.warmup, r, d, o.parts)
+		if r, d, _, _ := m.counts(); d > 0 || r != m.expectedMessages() {
+			return nil, fmt.Errorf("loadgen: warm-up: %d callbacks got %d messages (%d duplicates): %d were expected (-parts %d for each vm list)", o.warmup, r, d, m.expectedMessages(), o.parts)
 		}
 		m.reset()
 	}
@@ -330,7 +330,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 			total = maxMessages
 		}
 	}
-	src := make(chan callback, min(total, prefillMax))
+	src := make(chan callback, prefillCount(total, o.rate))
 	pctx, stopProd := context.WithCancel(ctx)
 	defer stopProd()
 	go prod.run(pctx, o.warmup, total, src)

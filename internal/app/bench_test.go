@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -93,8 +95,8 @@ func (f *listFleet) Find(context.Context, string, func(pve.Guest) bool) (pve.Gue
 func (f *listFleet) Guests(context.Context) ([]pve.Guest, map[string]error) {
 	return append([]pve.Guest(nil), f.guests...), nil
 }
-func (f *listFleet) GuestsAndNodes(context.Context) ([]pve.Guest, []pve.Node, map[string]error) {
-	return append([]pve.Guest(nil), f.guests...), nil, nil
+func (f *listFleet) Listing(context.Context) (iter.Seq[pve.Guest], []pve.Node, map[string]error) {
+	return slices.Values(f.guests), nil, nil // one cluster, VMIDs ascending
 }
 func (f *listFleet) GuestStatus(_ context.Context, g pve.Guest) (pve.GuestStatus, error) {
 	return pve.GuestStatus{Guest: g}, nil

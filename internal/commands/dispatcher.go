@@ -9,6 +9,7 @@ package commands
 
 import (
 	"context"
+	"iter"
 	"fmt"
 	"net/url"
 	"strings"
@@ -31,7 +32,7 @@ import (
 type Fleet interface {
 	Find(ctx context.Context, target string, visible func(pve.Guest) bool) (pve.Guest, error)
 	Guests(ctx context.Context) ([]pve.Guest, map[string]error)
-	GuestsAndNodes(ctx context.Context) ([]pve.Guest, []pve.Node, map[string]error)
+	Listing(ctx context.Context) (iter.Seq[pve.Guest], []pve.Node, map[string]error)
 	GuestStatus(ctx context.Context, g pve.Guest) (pve.GuestStatus, error)
 	Do(ctx context.Context, g pve.Guest, a pve.Action) (upid string, err error)
 	Wait(ctx context.Context, g pve.Guest, upid string) (pve.TaskResult, error)

@@ -77,13 +77,17 @@ func (d *Dispatcher) list(ctx context.Context, r *req, cmd Command) chat.Reply {
 	if bad != "" {
 		return textReply(chat.SeverityWarning, r.t("list_bad_filter", bad), r.t("list_filter_hint"))
 	}
-	all, nodes, errs := d.o.Fleet.GuestsAndNodes(ctx) // one request per cluster
-	guests := d.visible(r, all)
+	// One request per cluster; the guests are read in the clusters' caches, in cluster
+	// and VMID order, and only the lines a reply can show are written.
+	all, nodes, errs := d.o.Fleet.Listing(ctx)
 	down := pve.DownNodes(nodes)
 	var lines []string
 	running, shown, omitted, size := 0, 0, 0, 0
-	for _, g := range guests {
+	for g := range all {
 		if cmd.Kind != "" && g.Type != cmd.Kind {
+			continue
+		}
+		if !r.s.policy.Visible(r.user.ID, g.Subject()) {
 			continue
 		}
 		if !match(g) {

@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,8 +32,8 @@ func (f *fakeFleet) Find(context.Context, string, func(pve.Guest) bool) (pve.Gue
 func (f *fakeFleet) Guests(context.Context) ([]pve.Guest, map[string]error) {
 	return []pve.Guest{f.guest}, nil
 }
-func (f *fakeFleet) GuestsAndNodes(context.Context) ([]pve.Guest, []pve.Node, map[string]error) {
-	return []pve.Guest{f.guest}, nil, nil
+func (f *fakeFleet) Listing(context.Context) (iter.Seq[pve.Guest], []pve.Node, map[string]error) {
+	return slices.Values([]pve.Guest{f.guest}), nil, nil
 }
 func (f *fakeFleet) GuestStatus(_ context.Context, g pve.Guest) (pve.GuestStatus, error) {
 	return pve.GuestStatus{Guest: g}, nil

@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,9 +35,9 @@ func newBigFleet() *bigFleet {
 	return f
 }
 
-func (f *bigFleet) GuestsAndNodes(context.Context) ([]pve.Guest, []pve.Node, map[string]error) {
+func (f *bigFleet) Listing(context.Context) (iter.Seq[pve.Guest], []pve.Node, map[string]error) {
 	f.listings++
-	return append([]pve.Guest(nil), f.guests...), append([]pve.Node(nil), f.nodes...), nil
+	return slices.Values(f.guests), append([]pve.Node(nil), f.nodes...), nil // built in cluster, VMID order
 }
 func (f *bigFleet) Guests(context.Context) ([]pve.Guest, map[string]error) {
 	f.listings++

@@ -354,12 +354,24 @@ func (c *Client) Guests(ctx context.Context) ([]Guest, error) {
 // command that looks a guest up and then lists does not ask PVE twice, and callers that
 // miss the cache at the same moment share one request: a thousand users typing `vm list`
 // at once cost one listing per cluster. Power actions drop the cache. The returned
-// slices are the caller's to keep.
+// slices are the caller's to keep (the guests' Tags are shared: see Guest.Tags).
 func (c *Client) GuestsAndNodes(ctx context.Context) ([]Guest, []Node, error) {
+	guests, nodes, err := c.resources(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return slices.Clone(guests), slices.Clone(nodes), nil
+}
+
+// resources is GuestsAndNodes without the copy: the slices are the cache's (or the
+// shared listing's), read-only. The fleet reads them in place and copies once, into
+// its own answer, instead of once per cluster and again into the answer; a lookup by
+// name copies nothing but its match.
+func (c *Client) resources(ctx context.Context) ([]Guest, []Node, error) {
 	for {
 		c.mu.Lock()
 		if c.o.GuestCacheTTL > 0 && c.cache != nil && c.o.Now().Sub(c.cacheAt) < c.o.GuestCacheTTL {
-			guests, nodes := cloneGuests(c.cache), slices.Clone(c.cacheNodes)
+			guests, nodes := c.cache, c.cacheNodes
 			c.mu.Unlock()
 			return guests, nodes, nil
 		}
@@ -377,7 +389,7 @@ func (c *Client) GuestsAndNodes(ctx context.Context) ([]Guest, []Node, error) {
 			if l.err != nil {
 				return nil, nil, l.err
 			}
-			return cloneGuests(l.guests), slices.Clone(l.nodes), nil
+			return l.guests, l.nodes, nil
 		}
 		l := &listing{done: make(chan struct{}), gen: c.cacheGen}
 		c.listing = l
@@ -396,7 +408,7 @@ func (c *Client) GuestsAndNodes(ctx context.Context) ([]Guest, []Node, error) {
 		if l.err != nil {
 			return nil, nil, l.err
 		}
-		return cloneGuests(l.guests), slices.Clone(l.nodes), nil
+		return l.guests, l.nodes, nil
 	}
 }
 
@@ -453,15 +465,6 @@ func (c *Client) canReadPools(ctx context.Context) bool {
 	}
 	c.poolAudit, c.poolAt = ok, c.o.Now()
 	return ok
-}
-
-func cloneGuests(gs []Guest) []Guest {
-	out := make([]Guest, len(gs))
-	copy(out, gs)
-	for i := range out {
-		out[i].Tags = slices.Clone(out[i].Tags)
-	}
-	return out
 }
 
 // InvalidateGuests drops the cached guest list.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -215,7 +216,7 @@ func (r rawResource) guest(cluster, typ, idRest string) Guest {
 	}
 	return Guest{
 		Cluster: cluster, VMID: vmid, Name: string(r.Name), Node: string(r.Node), Type: typ,
-		Status: status, Template: r.Template.bool(), Tags: selector.SplitTags(string(r.Tags)),
+		Status: status, Template: r.Template.bool(), Tags: slices.Clip(selector.SplitTags(string(r.Tags))),
 		Pool: string(r.Pool), HAState: hastate, Lock: string(r.Lock),
 		CPU: float64(r.CPU), MaxCPU: r.MaxCPU.int(), Mem: r.Mem.uint(), MaxMem: r.MaxMem.uint(),
 		Disk: r.Disk.uint(), MaxDisk: r.MaxDisk.uint(), Uptime: r.Uptime.seconds(),

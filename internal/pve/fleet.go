@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,26 +65,49 @@ func (f *Fleet) Client(name string) (*Client, bool) {
 // Guests lists the guests of every cluster. A failing cluster's error is returned
 // under its name; the others' guests are still returned.
 func (f *Fleet) Guests(ctx context.Context) ([]Guest, map[string]error) {
-	return gather(ctx, f, (*Client).Guests)
+	return gather(ctx, f, func(c *Client, ctx context.Context) ([]Guest, error) {
+		g, _, err := c.resources(ctx)
+		return g, err
+	})
 }
 
-// GuestsAndNodes lists the guests and the nodes of every cluster with one request per
-// cluster, all at once (Client.GuestsAndNodes). A failing cluster's error is returned
-// under its name.
-func (f *Fleet) GuestsAndNodes(ctx context.Context) ([]Guest, []Node, map[string]error) {
+// Listing lists the guests and the nodes of every cluster with one request per cluster,
+// all at once (Client.GuestsAndNodes). The guests come in cluster-name, then VMID order,
+// read in place from each cluster's cache: ranging over them copies one guest at a time
+// (Tags shared, see Guest.Tags), so a vm list of 10,000 guests costs no copy of them; the
+// sequence can be ranged over again. The nodes are the caller's. A failing cluster's
+// error is returned under its name.
+func (f *Fleet) Listing(ctx context.Context) (iter.Seq[Guest], []Node, map[string]error) {
 	type both struct {
+		name   string
 		guests []Guest
 		nodes  []Node
 	}
-	all, errs := gather(ctx, f, func(c *Client, ctx context.Context) ([]both, error) {
-		g, n, err := c.GuestsAndNodes(ctx)
-		return []both{{g, n}}, err
+	_, all, errs := gatherEach(ctx, f, func(c *Client, ctx context.Context) ([]both, error) {
+		g, n, err := c.resources(ctx)
+		return []both{{c.name, g, n}}, err
 	})
-	var guests []Guest
-	var nodes []Node
+	var parts []both
+	nn := 0
 	for _, b := range all {
-		guests = append(guests, b.guests...)
+		for _, b := range b {
+			parts = append(parts, b)
+			nn += len(b.nodes)
+		}
+	}
+	slices.SortFunc(parts, func(a, b both) int { return strings.Compare(a.name, b.name) })
+	nodes := make([]Node, 0, nn)
+	for _, b := range parts {
 		nodes = append(nodes, b.nodes...)
+	}
+	guests := func(yield func(Guest) bool) {
+		for _, b := range parts {
+			for _, g := range b.guests {
+				if !yield(g) {
+					return
+				}
+			}
+		}
 	}
 	return guests, nodes, errs
 }
@@ -150,7 +174,9 @@ func (f *Fleet) Find(ctx context.Context, target string, visible func(Guest) boo
 	if target == "" {
 		return Guest{}, &NotFoundError{Target: target}
 	}
-	var guests []Guest
+	// The guests are read in place, in each cluster's cache: a lookup among 10,000
+	// copies only what it returns.
+	var parts [][]Guest
 	var failed map[string]error
 	cluster, what := splitTarget(target)
 	if cluster != "" {
@@ -158,21 +184,34 @@ func (f *Fleet) Find(ctx context.Context, target string, visible func(Guest) boo
 		if !known {
 			return Guest{}, &NotFoundError{Target: target, Failed: map[string]error{cluster: errors.New("no such cluster")}}
 		}
-		gs, err := c.Guests(ctx)
+		gs, _, err := c.resources(ctx)
 		if err != nil {
 			return Guest{}, err
 		}
-		guests = gs
+		parts = [][]Guest{gs}
 	} else {
-		guests, failed = f.Guests(ctx)
-		if len(guests) == 0 && len(failed) == 1 {
+		_, parts, failed = gatherEach(ctx, f, func(c *Client, ctx context.Context) ([]Guest, error) {
+			g, _, err := c.resources(ctx)
+			return g, err
+		})
+		n := 0
+		for _, p := range parts {
+			n += len(p)
+		}
+		if n == 0 && len(failed) == 1 {
 			for _, err := range failed {
 				return Guest{}, err
 			}
 		}
 	}
-	if visible != nil {
-		guests = slices.DeleteFunc(slices.Clone(guests), func(g Guest) bool { return !visible(g) })
+	guests := func(yield func(Guest) bool) {
+		for _, p := range parts {
+			for _, g := range p {
+				if (visible == nil || visible(g)) && !yield(g) {
+					return
+				}
+			}
+		}
 	}
 	matches := match(guests, what)
 	switch {
@@ -214,11 +253,11 @@ func isVMID(what string) bool {
 
 // match returns the guests at the first level that matches anything; a VMID matches
 // VMIDs only.
-func match(guests []Guest, what string) []Guest {
+func match(guests iter.Seq[Guest], what string) []Guest {
 	if isVMID(what) {
 		id, err := strconv.Atoi(what)
 		var out []Guest
-		for _, g := range guests {
+		for g := range guests {
 			if err == nil && g.VMID == id {
 				out = append(out, g)
 			}
@@ -233,7 +272,7 @@ func match(guests []Guest, what string) []Guest {
 	}
 	for _, ok := range levels {
 		var out []Guest
-		for _, g := range guests {
+		for g := range guests {
 			if g.Name != "" && ok(strings.ToLower(g.Name)) {
 				out = append(out, g)
 			}
@@ -246,7 +285,7 @@ func match(guests []Guest, what string) []Guest {
 }
 
 // closeMatches returns up to n guests whose names are within a few edits of what.
-func closeMatches(guests []Guest, what string, n int) []Guest {
+func closeMatches(guests iter.Seq[Guest], what string, n int) []Guest {
 	lw := strings.ToLower(what)
 	limit := max(1, len([]rune(lw))/3)
 	type cand struct {
@@ -254,7 +293,7 @@ func closeMatches(guests []Guest, what string, n int) []Guest {
 		d int
 	}
 	var cs []cand
-	for _, g := range guests {
+	for g := range guests {
 		if g.Name == "" {
 			continue
 		}

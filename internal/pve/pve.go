@@ -25,8 +25,10 @@ type Guest struct {
 	Type     string // qemu | lxc
 	Status   string // running | stopped | unknown
 	Template bool
-	Tags     []string
-	Pool     string
+	// Tags is shared by every copy of the guest the client hands out (the cached
+	// listing's own slice, cap == len): read it or replace it, never write into it.
+	Tags []string
+	Pool string
 	// PoolUnknown is set when the token cannot read pools (no Pool.Audit on /pool): a
 	// guest listed without a pool may be in one (PVE >= 7.0 leaves the field out).
 	PoolUnknown bool

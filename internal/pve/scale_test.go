@@ -3,9 +3,12 @@ package pve
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/wecom-home-ops/wecom-home-ops/internal/pve/pvetest"
 )
@@ -47,9 +50,13 @@ func TestFleetListsEachClusterOnceForManyUsers(t *testing.T) {
 	errs := make(chan error, users)
 	for range users {
 		wg.Go(func() {
-			gs, ns, failed := f.GuestsAndNodes(ctx)
-			if len(failed) > 0 || len(gs) != clusters*guests || len(ns) != clusters*2 {
-				errs <- fmt.Errorf("got %d guests, %d nodes, failed %v; want %d, %d, none", len(gs), len(ns), failed, clusters*guests, clusters*2)
+			gs, ns, failed := f.Listing(ctx)
+			n := 0
+			for range gs {
+				n++
+			}
+			if len(failed) > 0 || n != clusters*guests || len(ns) != clusters*2 {
+				errs <- fmt.Errorf("got %d guests, %d nodes, failed %v; want %d, %d, none", n, len(ns), failed, clusters*guests, clusters*2)
 			}
 		})
 	}
@@ -123,5 +130,53 @@ func TestSharedListingSurvivesACallerThatGivesUp(t *testing.T) {
 	s.Hang(false)
 	if err := <-second; err != nil {
 		t.Fatalf("the waiting caller: %v", err)
+	}
+}
+
+// The listing comes in cluster-name, then VMID order whatever the config's order, and
+// reading it (vm list) or looking a name up in it (vm start c02-g150) copies none of the
+// cached guests: with 3 clusters of 600 guests, a copy would be about 450 KB a call.
+func TestListingIsOrderedAndReadInPlace(t *testing.T) {
+	const clusters, guests = 3, 600
+	f, servers := scaleFleet(t, clusters, guests)
+	var specs []clusterSpec
+	for i := clusters - 1; i >= 0; i-- { // c02, c01, c00
+		specs = append(specs, clusterSpec{Name: fmt.Sprintf("c%02d", i), BaseURL: servers[i].URL(), TokenID: e2eToken, TokenSecret: e2eSecret})
+	}
+	f.CloseIdleConnections()
+	f, err := newFleet(specs, Options{Timeout: time.Minute, GuestCacheTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.CloseIdleConnections)
+	ctx := context.Background()
+	gs, _, failed := f.Listing(ctx)
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	var refs []string
+	for g := range gs {
+		refs = append(refs, fmt.Sprintf("%s/%04d", g.Cluster, g.VMID))
+	}
+	if len(refs) != clusters*guests || !slices.IsSorted(refs) {
+		t.Fatalf("listing: %d guests, sorted %v; want %d in cluster, VMID order (first %v)", len(refs), slices.IsSorted(refs), clusters*guests, refs[:3])
+	}
+
+	copyBytes := uint64(clusters*guests) * uint64(unsafe.Sizeof(Guest{}))
+	var before, after runtime.MemStats
+	const rounds = 20
+	runtime.ReadMemStats(&before)
+	for range rounds {
+		gs, _, _ := f.Listing(ctx)
+		for g := range gs {
+			_ = g
+		}
+		if _, err := f.Find(ctx, "c02-g150", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / rounds; per > copyBytes/4 {
+		t.Errorf("a listing and a lookup allocate %d bytes, want well under one copy of the guests (%d bytes)", per, copyBytes)
 	}
 }
