@@ -9,8 +9,8 @@ package commands
 
 import (
 	"context"
-	"iter"
 	"fmt"
+	"iter"
 	"net/url"
 	"strings"
 	"sync"
