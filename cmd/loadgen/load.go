@@ -52,29 +52,28 @@ type callback struct {
 type producer struct {
 	sender *wecomtest.Sender
 	users  []string
-	texts  []string // callback i says texts[i mod len(texts)]
-	// listParts is how many messages a reply to "vm list" is (-parts); every other
-	// reply is one.
-	listParts int
-	runID     string
+	says   []utterance // callback i says says[i mod len(says)]
+	runID  string
 }
 
-func newProducer(s *wecomtest.Sender, users []string, listParts int, texts ...string) *producer {
+// utterance is what a user sends and how many messages its reply is.
+type utterance struct {
+	text  string
+	parts int
+}
+
+func newProducer(s *wecomtest.Sender, users []string, says ...utterance) *producer {
 	n, _ := rand.Int(rand.Reader, big.NewInt(900000))
-	return &producer{sender: s, users: users, texts: texts, listParts: max(listParts, 1), runID: strconv.FormatInt(n.Int64()+100000, 10)}
+	return &producer{sender: s, users: users, says: says, runID: strconv.FormatInt(n.Int64()+100000, 10)}
 }
 
 // make builds callback number i (from user i mod len(users)).
 func (p *producer) make(i int) callback {
 	u := i % len(p.users)
 	id := p.runID + fmt.Sprintf("%013d", i) // 19 digits like WeCom's MsgId, unique per run
-	text := p.texts[i%len(p.texts)]
-	q, body := p.sender.Build(p.sender.TextXML(p.users[u], text, id))
-	parts := 1
-	if text == "vm list" {
-		parts = p.listParts
-	}
-	return callback{url: p.sender.URL + "?" + q.Encode(), body: body, user: u, parts: parts}
+	say := p.says[i%len(p.says)]
+	q, body := p.sender.Build(p.sender.TextXML(p.users[u], say.text, id))
+	return callback{url: p.sender.URL + "?" + q.Encode(), body: body, user: u, parts: say.parts}
 }
 
 // run sends callbacks from..from+n into ch and closes it; it stops early when ctx ends.
@@ -196,6 +195,14 @@ func (m *matcher) counts() (replies, dups, unknown, outstanding int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.replies, m.dups, m.unknown, m.outstanding
+}
+
+// expectedMessages is how many reply messages the callbacks expected since the last reset
+// are due, cancelled ones left out.
+func (m *matcher) expectedMessages() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.expected
 }
 
 // reset forgets the figures (after the warm-up), keeping what is still pending.
@@ -386,12 +393,4 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	k := int(float64(len(sorted))*p+0.9999999) - 1
 	k = min(max(k, 0), len(sorted)-1)
 	return sorted[k]
-}
-
-// expectedMessages is how many reply messages the callbacks expected since the last reset
-// are due, cancelled ones left out.
-func (m *matcher) expectedMessages() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.expected
 }

@@ -80,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.mix, "mix", "help", "what users send: help, list (vm list through pvetest), status (状态 <a guest's name>) or mixed (the three in turn)")
 	fs.IntVar(&o.fleet, "fleet", 0, "add this many clusters (c00, c01, ...) of -guests guests each, every one a pvetest with -pve-latency")
 	fs.IntVar(&o.fleetGuests, "guests", 200, "guests per -fleet cluster")
-	fs.IntVar(&o.parts, "parts", 1, "messages one reply is split into (vm list over -fleet 50 -guests 200: 5)")
+	fs.IntVar(&o.parts, "parts", 1, "messages a reply to vm list is split into (over -fleet 50 -guests 200: 5); other replies are one")
 	fs.BoolVar(&o.push, "push", false, "turn on every alert rule and a summary report each minute, to a group chat and a robot (soak)")
 	fs.DurationVar(&o.idleAfter, "idle-after", 0, "also measure the bot's RSS this long after start, before any callback")
 	fs.DurationVar(&o.wecomLatency, "wecom-latency", 0, "latency the fake WeCom adds to every answer")

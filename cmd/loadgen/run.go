@@ -297,8 +297,9 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	if len(fleet) > 0 {
 		status = fmt.Sprintf("状态 c%02d-g%03d", len(fleet)-1, o.fleetGuests-1) // the last cluster's last guest
 	}
-	texts := map[string][]string{"help": {"help"}, "list": {"vm list"}, "status": {status}, "mixed": {"help", "vm list", status}}[o.mix]
-	prod := newProducer(sender, users, o.parts, texts...)
+	help, list, stat := utterance{"help", 1}, utterance{"vm list", o.parts}, utterance{status, 1}
+	says := map[string][]utterance{"help": {help}, "list": {list}, "status": {stat}, "mixed": {help, list, stat}}[o.mix]
+	prod := newProducer(sender, users, says...)
 	tr := &http.Transport{MaxIdleConns: o.concurrency + 16, MaxIdleConnsPerHost: o.concurrency + 16, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	l := &loader{hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}, m: m}

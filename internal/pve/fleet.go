@@ -65,10 +65,7 @@ func (f *Fleet) Client(name string) (*Client, bool) {
 // Guests lists the guests of every cluster. A failing cluster's error is returned
 // under its name; the others' guests are still returned.
 func (f *Fleet) Guests(ctx context.Context) ([]Guest, map[string]error) {
-	return gather(ctx, f, func(c *Client, ctx context.Context) ([]Guest, error) {
-		g, _, err := c.resources(ctx)
-		return g, err
-	})
+	return gather(ctx, f, guestsOf)
 }
 
 // Listing lists the guests and the nodes of every cluster with one request per cluster,
@@ -78,31 +75,23 @@ func (f *Fleet) Guests(ctx context.Context) ([]Guest, map[string]error) {
 // sequence can be ranged over again. The nodes are the caller's. A failing cluster's
 // error is returned under its name.
 func (f *Fleet) Listing(ctx context.Context) (iter.Seq[Guest], []Node, map[string]error) {
-	type both struct {
+	type part struct {
 		name   string
 		guests []Guest
 		nodes  []Node
 	}
-	_, all, errs := gatherEach(ctx, f, func(c *Client, ctx context.Context) ([]both, error) {
+	parts, errs := gatherEach(ctx, f, func(c *Client, ctx context.Context) (part, error) {
 		g, n, err := c.resources(ctx)
-		return []both{{c.name, g, n}}, err
+		return part{c.name, g, n}, err
 	})
-	var parts []both
-	nn := 0
-	for _, b := range all {
-		for _, b := range b {
-			parts = append(parts, b)
-			nn += len(b.nodes)
-		}
-	}
-	slices.SortFunc(parts, func(a, b both) int { return strings.Compare(a.name, b.name) })
-	nodes := make([]Node, 0, nn)
-	for _, b := range parts {
-		nodes = append(nodes, b.nodes...)
+	slices.SortFunc(parts, func(a, b part) int { return strings.Compare(a.name, b.name) })
+	var nodes []Node
+	for _, p := range parts {
+		nodes = append(nodes, p.nodes...) // a few per cluster
 	}
 	guests := func(yield func(Guest) bool) {
-		for _, b := range parts {
-			for _, g := range b.guests {
+		for _, p := range parts {
+			for _, g := range p.guests {
 				if !yield(g) {
 					return
 				}
@@ -110,6 +99,12 @@ func (f *Fleet) Listing(ctx context.Context) (iter.Seq[Guest], []Node, map[strin
 		}
 	}
 	return guests, nodes, errs
+}
+
+// guestsOf is a cluster's guests, read in place in its cache (see resources).
+func guestsOf(c *Client, ctx context.Context) ([]Guest, error) {
+	g, _, err := c.resources(ctx)
+	return g, err
 }
 
 // AmbiguousError is a Find target that matches several guests.
@@ -184,16 +179,13 @@ func (f *Fleet) Find(ctx context.Context, target string, visible func(Guest) boo
 		if !known {
 			return Guest{}, &NotFoundError{Target: target, Failed: map[string]error{cluster: errors.New("no such cluster")}}
 		}
-		gs, _, err := c.resources(ctx)
+		gs, err := guestsOf(c, ctx)
 		if err != nil {
 			return Guest{}, err
 		}
 		parts = [][]Guest{gs}
 	} else {
-		_, parts, failed = gatherEach(ctx, f, func(c *Client, ctx context.Context) ([]Guest, error) {
-			g, _, err := c.resources(ctx)
-			return g, err
-		})
+		parts, failed = gatherEach(ctx, f, guestsOf)
 		n := 0
 		for _, p := range parts {
 			n += len(p)
